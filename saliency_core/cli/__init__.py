@@ -1,0 +1,49 @@
+"""`saliency-lab` command line: one module per subcommand, each exposing `register(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Subcommand modules in saliency_core.cli, in the order --help lists them.
+SUBCOMMANDS = ("demo", "occlusion", "explain", "audit", "train", "zoo", "data", "info")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="saliency-lab",
+        description="Find unintended biases (shortcuts) in image classifiers with saliency maps.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"saliency_core.cli.{name}")
+        except ModuleNotFoundError as err:
+            if err.name == f"saliency_core.cli.{name}":
+                continue  # subcommand not part of this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, PermissionError) as err:
+        # Bad input is a message, never a traceback.
+        print(f"saliency-lab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

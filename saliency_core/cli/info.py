@@ -1,0 +1,28 @@
+"""`saliency-lab info`: versions, kernel backend and data directory."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="show versions, kernel backend and the data directory")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    import saliency_core
+    from saliency_core import kernels
+
+    print(f"saliency_core {saliency_core.__version__}, torch {torch.__version__}")
+    print(f"kernel backend: {kernels.backend()} (CUDA kernels compiled: {kernels.cuda_compiled()}, "
+          f"GPU visible: {kernels.cuda_available()})")
+    try:
+        from saliency_core.data import data_dir
+
+        print(f"data directory: {data_dir()}")
+    except ImportError:
+        pass
+    return 0
