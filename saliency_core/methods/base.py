@@ -1,0 +1,242 @@
+"""What every saliency method shares: input validation, the target gradient, hook contexts.
+
+The hook contexts follow Zennit's ``Attributor``: hooks are registered on ``__enter__`` and always
+removed on ``__exit__`` (also when an exception is raised), and a subclass overrides one method.
+They never change the user's model otherwise: no module is swapped, no ``inplace`` flag touched.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Union
+
+import torch
+from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
+
+# Anything that maps images [B,C,H,W] to logits [B,K]: an nn.Module or a TorchScript module.
+Model = Union[nn.Module, torch.jit.ScriptModule, Callable[[Tensor], Tensor]]
+Target = Union[int, Sequence[int], Tensor, None]
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """What a method returns: raw signed ``attributions`` [B,C,H,W] and the display ``maps`` [B,H,W]."""
+
+    attributions: Tensor
+    maps: Tensor
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def check_images(images: object) -> Tensor:
+    """Return ``images`` if they are a finite float32 NCHW batch; raise ValueError naming the problem."""
+    if not isinstance(images, Tensor):
+        raise ValueError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    if images.ndim != 4:
+        raise ValueError(f"images must be 4-D [B,C,H,W], got {images.ndim}-D shape {tuple(images.shape)}")
+    if images.dtype != torch.float32:
+        raise ValueError(f"images must be float32, got {images.dtype}")
+    batch, channels, height, width = images.shape
+    if batch == 0 or height == 0 or width == 0:
+        raise ValueError(f"images must be non-empty, got shape {tuple(images.shape)}")
+    if channels == 4:
+        raise ValueError("images have 4 channels (RGBA?): drop the alpha channel and pass RGB [B,3,H,W]")
+    if not torch.isfinite(images).all():
+        raise ValueError("images contain NaN or Inf values")
+    return images
+
+
+def check_logits(logits: object, batch: int) -> Tensor:
+    """Return ``logits`` if they are a finite [B,K] tensor; raise ValueError naming the problem."""
+    if not isinstance(logits, Tensor):
+        raise ValueError(f"the model must return a logits tensor [B,K], got {type(logits).__name__}")
+    if logits.ndim != 2 or logits.shape[0] != batch or logits.shape[1] < 1:
+        raise ValueError(
+            f"the model must return logits of shape [B,K] = [{batch},K], got shape {tuple(logits.shape)}"
+        )
+    if not torch.isfinite(logits).all():
+        raise ValueError("the model returned NaN or Inf logits")
+    return logits
+
+
+def forward(model: Model, images: Tensor) -> Tensor:
+    """Run the model and check its output; a model that rejects the input shape is a ValueError."""
+    try:
+        logits = model(images)
+    except RuntimeError as error:
+        kind = "grayscale images" if images.shape[1] == 1 else f"images of shape {tuple(images.shape)}"
+        raise ValueError(f"the model does not accept {kind}: {error}") from error
+    return check_logits(logits, images.shape[0])
+
+
+def check_target(target: Target, logits: Tensor) -> Tensor:
+    """Resolve ``target`` (None = the predicted class, an int, or one index per image) to LongTensor[B]."""
+    batch, classes = logits.shape
+    if target is None:
+        return logits.argmax(dim=1)
+    if isinstance(target, bool):
+        raise ValueError("target must be an int, a sequence of ints or an integer tensor, not a bool")
+    if isinstance(target, int):
+        resolved = torch.full((batch,), target, dtype=torch.long)
+    elif isinstance(target, Tensor):
+        if target.dtype.is_floating_point or target.dtype == torch.bool or target.is_complex():
+            raise ValueError(f"target must be an integer tensor, got {target.dtype}")
+        resolved = target.reshape(-1).long() if target.ndim <= 1 else target.long()
+        if target.ndim == 0:
+            resolved = resolved.expand(batch)
+    elif isinstance(target, Sequence) and all(isinstance(t, int) and not isinstance(t, bool) for t in target):
+        resolved = torch.tensor(list(target), dtype=torch.long)
+    else:
+        raise ValueError(f"target must be an int, a sequence of ints or an integer tensor, got {target!r}")
+    if resolved.shape != (batch,):
+        raise ValueError(f"target must hold one class per image ({batch}), got shape {tuple(resolved.shape)}")
+    if bool((resolved < 0).any()) or bool((resolved >= classes).any()):
+        raise ValueError(f"target {resolved.tolist()} out of range for a model with {classes} classes")
+    return resolved.to(logits.device)
+
+
+def check_positive(name: str, value: int) -> int:
+    """Options such as ``steps`` and ``batch_size`` must be positive ints."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def require_module(model: Model, method: str) -> nn.Module:
+    """Hook-based methods need a plain ``nn.Module``: TorchScript modules cannot be hooked."""
+    if isinstance(model, torch.jit.ScriptModule):
+        raise ValueError(f"{method} needs hooks and does not work on a TorchScript module; pass the nn.Module")
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"{method} needs hooks, so the model must be an nn.Module, got {type(model).__name__}")
+    return model
+
+
+# --------------------------------------------------------------------------- gradients
+
+
+def target_gradient(model: Model, images: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """∂ logit_target / ∂ images for every image, and the logits.
+
+    ``torch.autograd.grad`` w.r.t. the input only, so parameter ``.grad`` never accumulates.
+    """
+    inputs = images.detach().requires_grad_(True)
+    with torch.enable_grad():
+        logits = forward(model, inputs)
+        score = logits.gather(1, target.view(-1, 1)).sum()
+        (grad,) = torch.autograd.grad(score, inputs)
+    return grad, logits.detach()
+
+
+def batched_gradient(
+    model: Model,
+    inputs: Tensor,
+    target: Tensor,
+    batch_size: int,
+    progress: Progress | None = None,
+    done: int = 0,
+    total: int | None = None,
+) -> Tensor:
+    """:func:`target_gradient` over ``inputs`` [N,...] in chunks of at most ``batch_size`` rows."""
+    total = inputs.shape[0] if total is None else total
+    grads = []
+    for start in range(0, inputs.shape[0], batch_size):
+        chunk = slice(start, start + batch_size)
+        grads.append(target_gradient(model, inputs[chunk], target[chunk])[0])
+        done += grads[-1].shape[0]
+        if progress is not None:
+            progress(done, total)
+    return torch.cat(grads)
+
+
+# --------------------------------------------------------------------------- display maps
+
+
+def max_abs_over_channels(attributions: Tensor) -> Tensor:
+    """Display map of gradient-like attributions: the largest magnitude over channels [B,H,W]."""
+    return attributions.abs().amax(dim=1)
+
+
+def sum_abs_over_channels(attributions: Tensor) -> Tensor:
+    """Display map of input-times-gradient-like attributions: summed magnitude over channels."""
+    return attributions.abs().sum(dim=1)
+
+
+# --------------------------------------------------------------------------- hook contexts
+
+
+class HookContext(ABC):
+    """Registers hooks on a model on enter and removes every one of them on exit.
+
+    Subclasses override :meth:`register`. Hooks only act in the thread that entered the context,
+    so another thread running the same model meanwhile is not affected.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self._handles: list[RemovableHandle] = []
+        self._thread = 0
+
+    @abstractmethod
+    def register(self, model: nn.Module) -> list[RemovableHandle]:
+        """Register the hooks on ``model`` and return their handles."""
+
+    def active(self) -> bool:
+        """Whether a hook call belongs to the thread that entered this context."""
+        return threading.get_ident() == self._thread
+
+    def __enter__(self) -> HookContext:
+        self._thread = threading.get_ident()
+        try:
+            self._handles = self.register(self.model)
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        """Remove every registered hook (idempotent)."""
+        while self._handles:
+            self._handles.pop().remove()
+
+
+class ReluGradientRule(HookContext):
+    """Replaces the gradient arriving at every ``nn.ReLU`` output by ``rule(activation, grad)``.
+
+    A forward hook on each ReLU module attaches a tensor hook to that call's output, so in-place
+    ReLUs and one ReLU module reused at several places are handled call by call. Autograd then
+    applies the ReLU's own derivative (the gate ``input > 0``) to the rule's result.
+    """
+
+    @abstractmethod
+    def rule(self, activation: Tensor, grad: Tensor) -> Tensor:
+        """The modified gradient w.r.t. a ReLU output, given that output and its gradient."""
+
+    def register(self, model: nn.Module) -> list[RemovableHandle]:
+        relus = [module for module in model.modules() if isinstance(module, nn.ReLU)]
+        if not relus:
+            raise ValueError(
+                f"{type(self).__name__} modifies nn.ReLU modules and the model has none "
+                "(functional relu calls cannot be hooked)"
+            )
+        return [relu.register_forward_hook(self._attach) for relu in relus]
+
+    def _attach(self, module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+        if not self.active() or not output.requires_grad:
+            return
+        # ReLU's backward saves its output, so a valid model never modifies it in place later:
+        # keeping a detached reference (not a copy) is enough.
+        activation = output.detach()
+        output.register_hook(lambda grad: self.rule(activation, grad))
