@@ -1,0 +1,149 @@
+"""Bad input is a ValueError that names the problem."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from method_models import SHAPE, Linear, SmallCNN
+from torch import nn
+
+from saliency_core.methods import explain
+
+# torch.jit is deprecated upstream but still what users hand us.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+class Reshaper(nn.Module):
+    """Wraps a model and reshapes its logits into a wrong shape."""
+
+    def __init__(self, model: nn.Module, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.model, self.shape = model, shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).reshape(*self.shape)
+
+
+@pytest.mark.parametrize("shape", [(-1,), (2, 3, 1), (3, 2)])
+def test_logits_that_are_not_batch_by_classes_are_rejected(small_cnn: SmallCNN, shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match=r"logits of shape \[B,K\]"):
+        explain(Reshaper(small_cnn, shape), torch.rand(2, 3, 8, 8), "vanilla_gradient")
+
+
+def test_non_tensor_output_is_rejected(small_cnn: SmallCNN) -> None:
+    class Tuple(nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return (small_cnn(x),)
+
+    with pytest.raises(ValueError, match="logits tensor"):
+        explain(Tuple(), torch.rand(2, 3, 8, 8), "vanilla_gradient")
+
+
+@pytest.mark.parametrize("target", [3, -1, [0, 5], torch.tensor([0, 3])])
+def test_target_out_of_range_is_rejected(small_cnn: SmallCNN, target: object) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        explain(small_cnn, torch.rand(2, 3, 8, 8), "gradient_x_input", target=target)
+
+
+@pytest.mark.parametrize("target", [[0, 1, 2], torch.tensor([[0, 1]]), 1.0, torch.tensor([0.0, 1.0]), "cat", True])
+def test_malformed_target_is_rejected(small_cnn: SmallCNN, target: object) -> None:
+    with pytest.raises(ValueError, match="target"):
+        explain(small_cnn, torch.rand(2, 3, 8, 8), "vanilla_gradient", target=target)
+
+
+def test_rgba_images_are_rejected(small_cnn: SmallCNN) -> None:
+    with pytest.raises(ValueError, match="RGBA"):
+        explain(small_cnn, torch.rand(2, 4, 8, 8), "vanilla_gradient")
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 8), (1, 2, 3, 8, 8), (8, 8)])
+def test_images_that_are_not_4d_are_rejected(small_cnn: SmallCNN, shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match="4-D"):
+        explain(small_cnn, torch.rand(*shape), "vanilla_gradient")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_images_are_rejected(small_cnn: SmallCNN, bad: float) -> None:
+    x = torch.rand(2, 3, 8, 8)
+    x[1, 2, 3, 4] = bad
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        explain(small_cnn, x, "smoothgrad", samples=2)
+
+
+def test_non_float32_and_empty_images_are_rejected(small_cnn: SmallCNN) -> None:
+    with pytest.raises(ValueError, match="float32"):
+        explain(small_cnn, torch.rand(2, 3, 8, 8, dtype=torch.float64), "vanilla_gradient")
+    with pytest.raises(ValueError, match="float32"):
+        explain(small_cnn, torch.zeros(2, 3, 8, 8, dtype=torch.uint8), "vanilla_gradient")
+    with pytest.raises(ValueError, match="non-empty"):
+        explain(small_cnn, torch.rand(0, 3, 8, 8), "vanilla_gradient")
+    with pytest.raises(ValueError, match="torch.Tensor"):
+        explain(small_cnn, [[0.0]], "vanilla_gradient")  # type: ignore[arg-type]
+
+
+def test_grayscale_is_rejected_by_an_rgb_model_and_accepted_by_a_grayscale_one(small_cnn: SmallCNN) -> None:
+    gray = torch.rand(2, 1, 8, 8)
+    with pytest.raises(ValueError, match="grayscale"):
+        explain(small_cnn, gray, "vanilla_gradient")
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+    model(gray)  # materialise the lazy layer
+    exp = explain(model.eval(), gray, "guided_backprop")
+    assert exp.attributions.shape == (2, 1, 8, 8) and exp.maps.shape == (2, 8, 8)
+
+
+def test_wrong_image_size_for_a_fixed_size_model_is_rejected(linear_model: Linear) -> None:
+    with pytest.raises(ValueError, match="does not accept images of shape"):
+        explain(linear_model, torch.rand(2, SHAPE[0], 16, 16), "integrated_gradients")
+
+
+def test_unknown_method_and_unknown_option_are_rejected(small_cnn: SmallCNN) -> None:
+    x = torch.rand(2, 3, 8, 8)
+    with pytest.raises(ValueError, match="unknown saliency method 'lime'"):
+        explain(small_cnn, x, "lime")
+    with pytest.raises(ValueError, match="stdev"):
+        explain(small_cnn, x, "vanilla_gradient", stdev=0.1)
+
+
+@pytest.mark.parametrize(
+    ("method", "options", "match"),
+    [
+        ("integrated_gradients", {"steps": 1}, "steps"),
+        ("integrated_gradients", {"baseline": "white"}, "baseline"),
+        ("integrated_gradients", {"baseline": torch.zeros(5, 5)}, "broadcast"),
+        ("smoothgrad", {"samples": 0}, "samples"),
+        ("smoothgrad", {"batch_size": 0}, "batch_size"),
+        ("smoothgrad", {"stdev_spread": -0.1}, "stdev_spread"),
+        ("smoothgrad", {"noise": torch.zeros(2, 3, 8, 8)}, "noise"),
+        ("rectified_gradient", {"q": 101}, "percentile"),
+        ("grad_cam", {"layer": "nope"}, "no submodule named 'nope'"),
+        ("grad_cam", {"layer": nn.Conv2d(3, 3, 1)}, "not a submodule"),
+    ],
+)
+def test_bad_method_options_are_rejected(small_cnn: SmallCNN, method: str, options: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        explain(small_cnn, torch.rand(2, 3, 8, 8), method, **options)
+
+
+@pytest.mark.parametrize("method", ["guided_backprop", "grad_cam", "rectified_gradient", "rectified_gradient_unbiased"])
+def test_hook_based_methods_explain_that_torchscript_cannot_be_hooked(small_cnn: SmallCNN, method: str) -> None:
+    scripted = torch.jit.trace(small_cnn, torch.rand(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="TorchScript"):
+        explain(scripted, torch.rand(2, 3, 8, 8), method)
+
+
+def test_hook_based_methods_need_relu_modules() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(72, 2)).eval()
+    with pytest.raises(ValueError, match="nn.ReLU"):
+        explain(model, torch.rand(2, 3, 8, 8), "guided_backprop")
+
+
+@pytest.mark.parametrize(
+    "method", ["vanilla_gradient", "gradient_x_input", "smoothgrad", "integrated_gradients", "competitive_gradient_x_input"]
+)
+def test_gradient_methods_work_on_torchscript_models(small_cnn: SmallCNN, method: str) -> None:
+    x = torch.rand(2, 3, 8, 8)
+    scripted = torch.jit.script(small_cnn)
+    options = {"seed": 0, "samples": 3} if method == "smoothgrad" else ({"steps": 4} if "integrated" in method else {})
+    torch.testing.assert_close(
+        explain(scripted, x, method, **options).attributions, explain(small_cnn, x, method, **options).attributions
+    )
