@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 import torch
 from torch import Tensor, nn
@@ -22,6 +22,7 @@ from torch.utils.hooks import RemovableHandle
 Model = Union[nn.Module, torch.jit.ScriptModule, Callable[[Tensor], Tensor]]
 Target = Union[int, Sequence[int], Tensor, None]
 Progress = Callable[[int, int], None]
+Context = TypeVar("Context", bound="HookContext")
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,10 @@ def forward(model: Model, images: Tensor) -> Tensor:
     try:
         logits = model(images)
     except RuntimeError as error:
-        kind = "grayscale images" if images.shape[1] == 1 else f"images of shape {tuple(images.shape)}"
-        raise ValueError(f"the model does not accept {kind}: {error}") from error
+        kind = "grayscale images" if images.shape[1] == 1 else "images"
+        raise ValueError(
+            f"the model failed on {kind} of shape {tuple(images.shape)} (wrong size or channels?): {error}"
+        ) from error
     return check_logits(logits, images.shape[0])
 
 
@@ -192,7 +195,7 @@ class HookContext(ABC):
         """Whether a hook call belongs to the thread that entered this context."""
         return threading.get_ident() == self._thread
 
-    def __enter__(self) -> HookContext:
+    def __enter__(self: Context) -> Context:
         self._thread = threading.get_ident()
         try:
             self._handles = self.register(self.model)
@@ -239,4 +242,4 @@ class ReluGradientRule(HookContext):
         # ReLU's backward saves its output, so a valid model never modifies it in place later:
         # keeping a detached reference (not a copy) is enough.
         activation = output.detach()
-        output.register_hook(lambda grad: self.rule(activation, grad))
+        output.register_hook(lambda grad: self.rule(activation, grad))  # type: ignore[no-untyped-call]

@@ -13,6 +13,8 @@ once in a forward pass, its last call is used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -35,7 +37,7 @@ class _ExecutionOrder(HookContext):
                 handles.append(module.register_forward_hook(self._recorder(name)))
         return handles
 
-    def _recorder(self, name: str):  # type: ignore[no-untyped-def]
+    def _recorder(self, name: str) -> Callable[[nn.Module, tuple[Tensor, ...], object], None]:
         def record(module: nn.Module, inputs: tuple[Tensor, ...], output: object) -> None:
             if self.active() and isinstance(output, Tensor) and output.ndim == 4:
                 if output.shape[-2] * output.shape[-1] > 1:
@@ -62,7 +64,7 @@ class _LayerCapture(HookContext):
         # A later in-place op (e.g. ReLU(inplace=True)) may overwrite the output: copy the values
         # now; a tensor hook registered now receives the gradient w.r.t. this version.
         self.activation = output.detach().clone()
-        output.register_hook(self._keep_gradient)
+        output.register_hook(self._keep_gradient)  # type: ignore[no-untyped-call]
 
     def _keep_gradient(self, grad: Tensor) -> None:
         self.gradient = grad

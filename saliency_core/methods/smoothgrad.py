@@ -62,7 +62,7 @@ def smoothgrad(
         if noise is None:
             eps = torch.randn((len(index), *image_shape), generator=generator, device=images.device)
         else:
-            eps = noise.reshape(rows, *image_shape)[index]
+            eps = noise.reshape(rows, *image_shape)[index.to(noise.device)].to(images)
         noisy = images[owner] + sigma[owner].view(-1, 1, 1, 1) * eps
         grad, _ = target_gradient(model, noisy, target[owner])
         total.index_add_(0, owner, grad.square() if squared else grad)

@@ -69,6 +69,7 @@ def test_integrated_gradients_matches_captum_riemann_trapezoid(tiny_cnn: nn.Modu
     torch.testing.assert_close(ours.attributions * (steps - 1) / steps, theirs, **TOL)
 
 
+@pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU:UserWarning")
 def test_guided_backprop_with_inplace_relu_matches_captum_on_a_non_inplace_copy(
     tiny_cnn: nn.Module, images: torch.Tensor
 ) -> None:
