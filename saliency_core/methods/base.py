@@ -7,6 +7,7 @@ They never change the user's model otherwise: no module is swapped, no ``inplace
 
 from __future__ import annotations
 
+import numbers
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -87,16 +88,18 @@ def check_target(target: Target, logits: Tensor) -> Tensor:
         return logits.argmax(dim=1)
     if isinstance(target, bool):
         raise ValueError("target must be an int, a sequence of ints or an integer tensor, not a bool")
-    if isinstance(target, int):
-        resolved = torch.full((batch,), target, dtype=torch.long)
+    if isinstance(target, numbers.Integral):
+        resolved = torch.full((batch,), int(target), dtype=torch.long)
     elif isinstance(target, Tensor):
         if target.dtype.is_floating_point or target.dtype == torch.bool or target.is_complex():
             raise ValueError(f"target must be an integer tensor, got {target.dtype}")
         resolved = target.reshape(-1).long() if target.ndim <= 1 else target.long()
         if target.ndim == 0:
             resolved = resolved.expand(batch)
-    elif isinstance(target, Sequence) and all(isinstance(t, int) and not isinstance(t, bool) for t in target):
-        resolved = torch.tensor(list(target), dtype=torch.long)
+    elif isinstance(target, Sequence) and all(
+        isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in target
+    ):
+        resolved = torch.tensor([int(t) for t in target], dtype=torch.long)
     else:
         raise ValueError(f"target must be an int, a sequence of ints or an integer tensor, got {target!r}")
     if resolved.shape != (batch,):

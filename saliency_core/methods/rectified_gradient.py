@@ -1,13 +1,13 @@
 """Rectified Gradient (Kim et al. 2019, "Why are saliency maps noisy?") and its unbiased variant.
 
 Rule, at every ``nn.ReLU`` with output a and incoming gradient R = ∂y/∂a (per image):
-importance s = a ⊙ R, τ = the ``q``-th percentile of s over the whole layer (``torch.quantile``,
-linear interpolation), and the propagated gradient is R ⊙ 1[s ≥ τ] ⊙ 1[a > 0] — the last factor
-is the ReLU's own derivative, which autograd still applies. With the paper's default q = 98 only
-the 2% most important units of each layer pass. This is the paper's rule R ⊙ 1[s > τ] whenever
-τ ≥ 0 (then s > τ implies a > 0, and units with s = τ = 0 carry no gradient); we keep the ReLU
-gate so that a negative τ never revives inactive units, and use ≥ so that q = 0 is the plain
-gradient.
+importance s = a ⊙ R, τ = the ``q``-th percentile of s over the whole layer (linear
+interpolation, as ``torch.quantile``), and the propagated gradient is R ⊙ 1[s ≥ τ] ⊙ 1[a > 0],
+the last factor being the ReLU's own derivative, which autograd still applies. With the
+paper's default q = 98 only the 2% most important units of each layer pass. This is the
+paper's rule R ⊙ 1[s > τ] whenever τ ≥ 0 (then s > τ implies a > 0, and units with s = τ = 0
+carry no gradient); we keep the ReLU gate so that a negative τ never revives inactive units,
+and use ≥ so that q = 0 is exactly the plain gradient.
 
 ``rectified_gradient`` multiplies the rectified gradient by the input, as the paper does.
 ``rectified_gradient_unbiased`` omits that multiplication: Brocki & Chung (2020, "Input Bias in
@@ -17,7 +17,8 @@ relevant regions (an input/brightness bias), and that removing it removes the bi
 
 from __future__ import annotations
 
-import torch
+import math
+
 from torch import Tensor, nn
 
 from saliency_core.methods.base import (
@@ -39,8 +40,20 @@ class RectifiedRelu(ReluGradientRule):
 
     def rule(self, activation: Tensor, grad: Tensor) -> Tensor:
         score = (activation * grad).flatten(1)
-        tau = torch.quantile(score, self.q / 100, dim=1, keepdim=True)
-        return grad * (score >= tau).view_as(grad)
+        return grad * (score >= percentile(score, self.q)).view_as(grad)
+
+
+def percentile(values: Tensor, q: float) -> Tensor:
+    """Per-row q-th percentile of [N,M] with linear interpolation, as ``torch.quantile``.
+
+    Built on ``kthvalue`` because ``torch.quantile`` refuses rows of more than 2**24 values
+    (a 64-channel layer at 512x512 already has more).
+    """
+    position = q / 100 * (values.shape[1] - 1)
+    low, high = math.floor(position), math.ceil(position)
+    below = values.kthvalue(low + 1, dim=1, keepdim=True).values
+    above = values.kthvalue(high + 1, dim=1, keepdim=True).values if high != low else below
+    return below + (position - low) * (above - below)
 
 
 def rectified_gradient_of(model: Model, images: Tensor, target: Tensor, q: float) -> Tensor:

@@ -147,3 +147,11 @@ def test_gradient_methods_work_on_torchscript_models(small_cnn: SmallCNN, method
     torch.testing.assert_close(
         explain(scripted, x, method, **options).attributions, explain(small_cnn, x, method, **options).attributions
     )
+
+
+def test_target_may_be_an_int_a_numpy_int_a_list_or_a_tensor(small_cnn: SmallCNN) -> None:
+    import numpy as np
+
+    x = torch.rand(2, 3, 8, 8)
+    for target in (2, np.int64(2), [2, 2], (np.int32(2), 2), torch.tensor(2), torch.tensor([2, 2])):
+        assert explain(small_cnn, x, "vanilla_gradient", target=target).target.tolist() == [2, 2]

@@ -8,6 +8,7 @@ from method_models import SmallCNN
 from torch import nn
 
 from saliency_core.methods import explain
+from saliency_core.methods.rectified_gradient import percentile
 
 
 def naive_cgi(model: nn.Module, image: torch.Tensor, target: int, per_pixel: bool) -> torch.Tensor:
@@ -116,3 +117,10 @@ def test_higher_percentile_keeps_fewer_paths(tiny_cnn: nn.Module, images: torch.
     ]
     assert counts[0] >= counts[1] >= counts[2]
     assert counts[0] > counts[2]
+
+
+@pytest.mark.parametrize("q", [0.0, 12.5, 50.0, 98.0, 100.0])
+def test_percentile_matches_torch_quantile(q: float) -> None:
+    values = torch.randn(3, 101, generator=torch.Generator().manual_seed(int(q)))
+    expected = torch.quantile(values, q / 100, dim=1, keepdim=True)
+    torch.testing.assert_close(percentile(values, q), expected)
