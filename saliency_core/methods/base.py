@@ -128,6 +128,12 @@ def require_module(model: Model, method: str) -> nn.Module:
 # --------------------------------------------------------------------------- gradients
 
 
+def require_gradient(logits: Tensor) -> None:
+    """A model that detaches its input (or runs under no_grad inside) cannot be explained."""
+    if not logits.requires_grad:
+        raise ValueError("the model's logits carry no gradient w.r.t. the images (detached inside?)")
+
+
 def target_gradient(model: Model, images: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """∂ logit_target / ∂ images for every image, and the logits.
 
@@ -137,29 +143,9 @@ def target_gradient(model: Model, images: Tensor, target: Tensor) -> tuple[Tenso
     with torch.enable_grad():
         logits = forward(model, inputs)
         score = logits.gather(1, target.view(-1, 1)).sum()
-        (grad,) = torch.autograd.grad(score, inputs)
-    return grad, logits.detach()
-
-
-def batched_gradient(
-    model: Model,
-    inputs: Tensor,
-    target: Tensor,
-    batch_size: int,
-    progress: Progress | None = None,
-    done: int = 0,
-    total: int | None = None,
-) -> Tensor:
-    """:func:`target_gradient` over ``inputs`` [N,...] in chunks of at most ``batch_size`` rows."""
-    total = inputs.shape[0] if total is None else total
-    grads = []
-    for start in range(0, inputs.shape[0], batch_size):
-        chunk = slice(start, start + batch_size)
-        grads.append(target_gradient(model, inputs[chunk], target[chunk])[0])
-        done += grads[-1].shape[0]
-        if progress is not None:
-            progress(done, total)
-    return torch.cat(grads)
+        require_gradient(score)
+        (grad,) = torch.autograd.grad(score, inputs, allow_unused=True)
+    return (torch.zeros_like(inputs) if grad is None else grad), logits.detach()
 
 
 # --------------------------------------------------------------------------- display maps

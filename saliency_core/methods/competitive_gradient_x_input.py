@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from saliency_core.methods.base import Attribution, Model, forward, sum_abs_over_channels
+from saliency_core.methods.base import Attribution, Model, forward, require_gradient, sum_abs_over_channels
 
 
 def class_gradients_x_input(model: Model, images: Tensor) -> Tensor:
@@ -26,6 +26,7 @@ def class_gradients_x_input(model: Model, images: Tensor) -> Tensor:
     inputs = images.detach().requires_grad_(True)
     with torch.enable_grad():
         logits = forward(model, inputs)
+        require_gradient(logits)
         classes = logits.shape[1]
         grads = [
             torch.autograd.grad(logits[:, k].sum(), inputs, retain_graph=k < classes - 1)[0]

@@ -20,7 +20,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-from saliency_core.methods.base import Attribution, HookContext, Model, forward, require_module
+from saliency_core.methods.base import (
+    Attribution,
+    HookContext,
+    Model,
+    forward,
+    require_gradient,
+    require_module,
+)
 
 
 class _ExecutionOrder(HookContext):
@@ -108,6 +115,7 @@ def grad_cam(
     with _LayerCapture(module, layer_module) as capture, torch.enable_grad():
         logits = forward(module, inputs)
         score = logits.gather(1, target.view(-1, 1)).sum()
+        require_gradient(score)
         torch.autograd.grad(score, inputs, allow_unused=True)
     activation, gradient = capture.activation, capture.gradient
     if activation is None or gradient is None or activation.ndim != 4:

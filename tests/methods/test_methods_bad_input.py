@@ -155,3 +155,18 @@ def test_target_may_be_an_int_a_numpy_int_a_list_or_a_tensor(small_cnn: SmallCNN
     x = torch.rand(2, 3, 8, 8)
     for target in (2, np.int64(2), [2, 2], (np.int32(2), 2), torch.tensor(2), torch.tensor([2, 2])):
         assert explain(small_cnn, x, "vanilla_gradient", target=target).target.tolist() == [2, 2]
+
+
+@pytest.mark.parametrize("method", ["vanilla_gradient", "competitive_gradient_x_input", "grad_cam"])
+def test_a_model_that_detaches_its_input_is_rejected(small_cnn: SmallCNN, method: str) -> None:
+    class Detached(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = small_cnn
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return self.inner(x)
+
+    with pytest.raises(ValueError, match="no gradient"):
+        explain(Detached(), torch.rand(2, 3, 8, 8), method)
