@@ -1,0 +1,90 @@
+"""`saliency-lab explain`: saliency maps of a few images as grayscale PNGs.
+
+    saliency-lab explain --model model.pt --method integrated_gradients --option steps=32 \\
+        --out maps/ cat1.jpg cat2.jpg
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from saliency_core.methods import METHODS
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("explain", help="write saliency maps of images as PNG files")
+    p.add_argument("images", nargs="+", type=Path, help="image files (any format Pillow reads)")
+    p.add_argument("--model", required=True, help="a zoo model name or a model file (TorchScript .pt, ...)")
+    p.add_argument("--method", default="gradient_squared", choices=METHODS, help="saliency method")
+    p.add_argument("--target", type=int, default=None, help="class to explain (default: the prediction)")
+    p.add_argument("--size", type=int, default=224, help="images are resized to SIZE x SIZE (default 224)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a method option, e.g. steps=32 or baseline=blurred (repeatable)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the PNG maps")
+    p.set_defaults(func=run)
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``["steps=32", "baseline=blurred"]`` -> ``{"steps": 32, "baseline": "blurred"}``."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option must look like KEY=VALUE, got {pair!r}")
+        value: Any = text
+        for convert in (int, float):
+            try:
+                value = convert(text)
+                break
+            except ValueError:
+                continue
+        options[key] = value
+    return options
+
+
+def load_model(spec: str) -> Any:
+    """A TorchScript file directly; anything else through the zoo's ``load_model``."""
+    import torch
+
+    path = Path(spec)
+    if path.is_file() and path.suffix in {".pt", ".pth", ".ts", ".jit"}:
+        try:
+            return torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
+        except RuntimeError:
+            pass  # not TorchScript: let the zoo try
+    try:
+        from saliency_core.zoo import load_model as zoo_load_model  # type: ignore[attr-defined]
+    except ImportError as error:
+        raise ValueError(f"cannot load model {spec!r}: not a TorchScript file and no zoo available") from error
+    return zoo_load_model(spec)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from saliency_core.methods import explain
+
+    options = parse_options(args.option)
+    model = load_model(args.model).eval()  # the CLI is the caller, so eval mode is its business
+    pictures = []
+    for path in args.images:
+        with Image.open(path) as image:
+            rgb = image.convert("RGB").resize((args.size, args.size), Image.Resampling.BILINEAR)
+        pictures.append(torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1))
+    result = explain(model, torch.stack(pictures), args.method, target=args.target, **options)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path, saliency, target, probabilities in zip(
+        args.images, result.maps, result.target, result.probabilities
+    ):
+        # Scale by the 99th percentile so that a few extreme pixels do not wash out the map.
+        scale = float(torch.quantile(saliency.flatten(), 0.99)) or float(saliency.max()) or 1.0
+        pixels = (saliency / scale).clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
+        destination = args.out / f"{path.stem}_{args.method}.png"
+        Image.fromarray(pixels).save(destination)  # 2-D uint8 -> 8-bit grayscale
+        print(f"{path}: class {int(target)} (p={float(probabilities[target]):.3f}) -> {destination}")
+    return 0
