@@ -1,0 +1,77 @@
+"""Input validation shared by the metrics: bad input is a ``ValueError`` that names the problem."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def check_maps(maps: Tensor, name: str = "maps") -> Tensor:
+    """Return ``maps`` as float32 ``[B,H,W]``; NaN or Inf anywhere is an error.
+
+    Non-finite saliency has no meaningful rank or mean, and silently dropping it would bias every
+    statistic toward the pixels that happened to be finite, so the metrics refuse it.
+    """
+    if not isinstance(maps, Tensor):
+        maps = torch.as_tensor(maps)
+    if maps.dim() != 3:
+        raise ValueError(f"{name} must have shape [B,H,W], got {tuple(maps.shape)}")
+    if maps.shape[0] == 0 or maps.shape[1] == 0 or maps.shape[2] == 0:
+        raise ValueError(f"{name} is empty: shape {tuple(maps.shape)}")
+    maps = maps.detach().float()
+    if torch.isnan(maps).any():
+        raise ValueError(f"{name} contain NaN values")
+    if torch.isinf(maps).any():
+        raise ValueError(f"{name} contain Inf values")
+    return maps
+
+
+def check_batch(name_a: str, a: int, name_b: str, b: int) -> None:
+    if a != b:
+        raise ValueError(f"batch sizes differ: {name_a} has {a}, {name_b} has {b}")
+
+
+def region_masks(region: Tensor, batch: int, height: int, width: int) -> Tensor:
+    """Boolean masks ``[B,H,W]`` from boxes ``[B,4]`` / ``[4]`` (x0,y0,x1,y1, exclusive) or masks.
+
+    A box must lie inside the image and contain at least one pixel; a mask must select at least
+    one pixel per image. Anything else is a ``ValueError`` naming the image.
+    """
+    region = torch.as_tensor(region).detach().cpu()
+    if region.dim() == 1 and region.numel() == 4:
+        region = region.expand(batch, 4)
+    if region.dim() == 2 and tuple(region.shape) == (height, width) and height != batch:
+        region = region.expand(batch, height, width)  # one mask for the whole batch
+    if region.dim() == 2 and region.shape[1] == 4:
+        check_batch("maps", batch, "boxes", region.shape[0])
+        boxes = region.round().long()
+        x0, y0, x1, y1 = boxes.unbind(1)
+        bad = (x0 < 0) | (y0 < 0) | (x1 > width) | (y1 > height)
+        if bad.any():
+            i = int(bad.nonzero()[0])
+            raise ValueError(f"box {boxes[i].tolist()} of image {i} lies outside the {width}x{height} image")
+        empty = (x1 <= x0) | (y1 <= y0)
+        if empty.any():
+            i = int(empty.nonzero()[0])
+            raise ValueError(f"box {boxes[i].tolist()} of image {i} is empty")
+        xs = torch.arange(width)
+        ys = torch.arange(height)
+        inside_x = (xs[None, :] >= x0[:, None]) & (xs[None, :] < x1[:, None])  # [B,W]
+        inside_y = (ys[None, :] >= y0[:, None]) & (ys[None, :] < y1[:, None])  # [B,H]
+        return inside_y[:, :, None] & inside_x[:, None, :]
+    if region.dim() == 3:
+        check_batch("maps", batch, "masks", region.shape[0])
+        if region.shape[1:] != (height, width):
+            raise ValueError(
+                f"masks have size {tuple(region.shape[1:])} but maps have size {(height, width)}"
+            )
+        if region.is_floating_point() and not torch.isfinite(region).all():
+            raise ValueError("masks contain NaN or Inf values")
+        masks = region > 0.5 if region.is_floating_point() else region.bool()
+        empty = ~masks.flatten(1).any(1)
+        if empty.any():
+            raise ValueError(f"mask of image {int(empty.nonzero()[0])} selects no pixel")
+        return masks
+    raise ValueError(
+        f"region must be boxes [B,4] (x0,y0,x1,y1) or masks [B,H,W], got shape {tuple(region.shape)}"
+    )
