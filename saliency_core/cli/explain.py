@@ -10,14 +10,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from saliency_core.methods import METHODS
-
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("explain", help="write saliency maps of images as PNG files")
     p.add_argument("images", nargs="+", type=Path, help="image files (any format Pillow reads)")
     p.add_argument("--model", required=True, help="a zoo model name or a model file (TorchScript .pt, ...)")
-    p.add_argument("--method", default="gradient_squared", choices=METHODS, help="saliency method")
+    # Names are checked by explain(); importing the methods here would load torch for --help.
+    p.add_argument("--method", default="gradient_squared",
+                   help="saliency method, e.g. vanilla_gradient, smoothgrad, integrated_gradients, grad_cam, "
+                        "competitive_gradient_x_input, rectified_gradient_unbiased, occlusion "
+                        "(default gradient_squared)")
     p.add_argument("--target", type=int, default=None, help="class to explain (default: the prediction)")
     p.add_argument("--size", type=int, default=224, help="images are resized to SIZE x SIZE (default 224)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",

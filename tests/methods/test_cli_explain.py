@@ -50,6 +50,8 @@ def test_explain_reports_bad_input_as_an_error_message(
             "--out", str(tmp_path), str(images[0])]
     assert main(argv) == 2
     assert "out of range" in capsys.readouterr().err
+    assert main(["explain", "--model", str(model_path), "--method", "lime", "--out", str(tmp_path), str(images[0])]) == 2
+    assert "unknown saliency method 'lime'" in capsys.readouterr().err
 
 
 def test_options_are_parsed_as_numbers_where_possible() -> None:
