@@ -6,6 +6,9 @@ namespace py = pybind11;
 #ifdef WITH_CUDA
 bool cuda_device_available();
 #endif
+void register_occlusion(py::module_& m);
+void register_threshold(py::module_& m);
+void register_noise(py::module_& m);
 
 PYBIND11_MODULE(_ext, m) {
   m.doc() = "Fused occlusion and top-percentile kernels for saliency_core";
@@ -16,4 +19,7 @@ PYBIND11_MODULE(_ext, m) {
   m.attr("WITH_CUDA") = false;
   m.def("cuda_available", []() { return false; });
 #endif
+  register_occlusion(m);
+  register_threshold(m);
+  register_noise(m);
 }
