@@ -10,7 +10,7 @@ from __future__ import annotations
 import numbers
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar, Union
@@ -177,8 +177,12 @@ class HookContext(ABC):
         self._thread = 0
 
     @abstractmethod
-    def register(self, model: nn.Module) -> list[RemovableHandle]:
-        """Register the hooks on ``model`` and return their handles."""
+    def register(self, model: nn.Module) -> Iterator[RemovableHandle]:
+        """Register the hooks on ``model``, yielding each handle as soon as it exists.
+
+        Yielding one by one means that if registration fails half-way, the hooks already
+        registered are still removed.
+        """
 
     def active(self) -> bool:
         """Whether a hook call belongs to the thread that entered this context."""
@@ -187,7 +191,8 @@ class HookContext(ABC):
     def __enter__(self: Context) -> Context:
         self._thread = threading.get_ident()
         try:
-            self._handles = self.register(self.model)
+            for handle in self.register(self.model):
+                self._handles.append(handle)
         except BaseException:
             self.remove()
             raise
@@ -216,14 +221,15 @@ class ReluGradientRule(HookContext):
     def rule(self, activation: Tensor, grad: Tensor) -> Tensor:
         """The modified gradient w.r.t. a ReLU output, given that output and its gradient."""
 
-    def register(self, model: nn.Module) -> list[RemovableHandle]:
+    def register(self, model: nn.Module) -> Iterator[RemovableHandle]:
         relus = [module for module in model.modules() if isinstance(module, nn.ReLU)]
         if not relus:
             raise ValueError(
                 f"{type(self).__name__} modifies nn.ReLU modules and the model has none "
                 "(functional relu calls cannot be hooked)"
             )
-        return [relu.register_forward_hook(self._attach) for relu in relus]
+        for relu in relus:
+            yield relu.register_forward_hook(self._attach)
 
     def _attach(self, module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
         if not self.active() or not output.requires_grad:

@@ -13,7 +13,7 @@ once in a forward pass, its last call is used.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -37,12 +37,10 @@ class _ExecutionOrder(HookContext):
         super().__init__(model)
         self.spatial: list[str] = []
 
-    def register(self, model: nn.Module) -> list[RemovableHandle]:
-        handles = []
+    def register(self, model: nn.Module) -> Iterator[RemovableHandle]:
         for name, module in model.named_modules():
             if name and any(isinstance(m, nn.Conv2d) for m in module.modules()):
-                handles.append(module.register_forward_hook(self._recorder(name)))
-        return handles
+                yield module.register_forward_hook(self._recorder(name))
 
     def _recorder(self, name: str) -> Callable[[nn.Module, tuple[Tensor, ...], object], None]:
         def record(module: nn.Module, inputs: tuple[Tensor, ...], output: object) -> None:
@@ -62,8 +60,8 @@ class _LayerCapture(HookContext):
         self.activation: Tensor | None = None
         self.gradient: Tensor | None = None
 
-    def register(self, model: nn.Module) -> list[RemovableHandle]:
-        return [self.layer.register_forward_hook(self._capture)]
+    def register(self, model: nn.Module) -> Iterator[RemovableHandle]:
+        yield self.layer.register_forward_hook(self._capture)
 
     def _capture(self, module: nn.Module, inputs: tuple[Tensor, ...], output: object) -> None:
         if not self.active() or not isinstance(output, Tensor) or not output.requires_grad:

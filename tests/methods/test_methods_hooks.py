@@ -127,3 +127,24 @@ def test_train_mode_is_left_to_the_caller() -> None:
     model = SmallCNN().train()
     explain(model, torch.rand(1, 3, 8, 8), "guided_backprop")
     assert all(m.training for m in model.modules())
+
+
+def test_a_hook_context_that_fails_half_way_through_registration_removes_what_it_registered(
+    small_cnn: SmallCNN,
+) -> None:
+    from collections.abc import Iterator
+
+    from torch.utils.hooks import RemovableHandle
+
+    from saliency_core.methods.base import HookContext
+
+    class HalfWay(HookContext):
+        def register(self, model: nn.Module) -> Iterator[RemovableHandle]:
+            yield model.conv1.register_forward_hook(lambda *args: None)
+            yield model.conv2.register_forward_hook(lambda *args: None)
+            raise RuntimeError("registration failed")
+
+    with pytest.raises(RuntimeError, match="registration failed"):
+        with HalfWay(small_cnn):
+            pass
+    assert hook_count(small_cnn) == 0
