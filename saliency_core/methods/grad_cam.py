@@ -59,6 +59,7 @@ class _LayerCapture(HookContext):
         self.layer = layer
         self.activation: Tensor | None = None
         self.gradient: Tensor | None = None
+        self._calls = 0
 
     def register(self, model: nn.Module) -> Iterator[RemovableHandle]:
         yield self.layer.register_forward_hook(self._capture)
@@ -69,10 +70,14 @@ class _LayerCapture(HookContext):
         # A later in-place op (e.g. ReLU(inplace=True)) may overwrite the output: copy the values
         # now; a tensor hook registered now receives the gradient w.r.t. this version.
         self.activation = output.detach().clone()
-        output.register_hook(self._keep_gradient)  # type: ignore[no-untyped-call]
+        self._calls += 1
+        call = self._calls
+        output.register_hook(lambda grad: self._keep_gradient(call, grad))  # type: ignore[no-untyped-call]
 
-    def _keep_gradient(self, grad: Tensor) -> None:
-        self.gradient = grad
+    def _keep_gradient(self, call: int, grad: Tensor) -> None:
+        # A module run several times: keep the gradient of the call whose output was kept.
+        if call == self._calls:
+            self.gradient = grad
 
 
 def default_layer(model: nn.Module, images: Tensor) -> str:

@@ -117,6 +117,7 @@ def test_unknown_method_and_unknown_option_are_rejected(small_cnn: SmallCNN) -> 
         ("rectified_gradient", {"q": 101}, "percentile"),
         ("grad_cam", {"layer": "nope"}, "no submodule named 'nope'"),
         ("grad_cam", {"layer": nn.Conv2d(3, 3, 1)}, "not a submodule"),
+        ("grad_cam", {"layer": "head"}, "4-D output"),
     ],
 )
 def test_bad_method_options_are_rejected(small_cnn: SmallCNN, method: str, options: dict, match: str) -> None:

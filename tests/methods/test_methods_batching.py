@@ -122,3 +122,32 @@ def test_grad_cam_picks_the_last_conv_block_and_accepts_an_override() -> None:
     earlier = explain(model, x, "grad_cam", target=0, layer="layer2")
     assert earlier.extras["layer"] == "layer2" and earlier.extras["cam"].shape == (2, 8, 8)
     assert earlier.maps.shape == (2, 32, 32)
+
+
+class TwiceUsedConv(nn.Module):
+    """One conv module applied twice; Grad-CAM on it must pair the last call's output and gradient."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.shared = nn.Conv2d(4, 4, 3, padding=1)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first = torch.relu(self.shared(torch.relu(self.stem(x))))
+        second = self.shared(first)
+        return self.head(second.mean(dim=(2, 3)))
+
+
+def test_grad_cam_on_a_reused_module_uses_its_last_call() -> None:
+    torch.manual_seed(5)
+    model = TwiceUsedConv().eval()
+    x = torch.rand(2, 3, 8, 8)
+    exp = explain(model, x, "grad_cam", target=1, layer="shared")
+    # Reference: the same CAM computed by hand from the second call's output.
+    inputs = x.clone()
+    first = torch.relu(model.shared(torch.relu(model.stem(inputs))))
+    second = model.shared(first)
+    grad = torch.autograd.grad(model.head(second.mean(dim=(2, 3)))[:, 1].sum(), second)[0]
+    cam = (grad.mean(dim=(2, 3), keepdim=True) * second).sum(1).detach()
+    torch.testing.assert_close(exp.extras["cam"], cam, atol=1e-6, rtol=1e-5)
