@@ -1,7 +1,9 @@
-"""Saliency methods behind one entry point, :func:`explain`.
+"""Saliency methods behind one entry point, :func:`explain`::
 
->>> exp = explain(model, images, "integrated_gradients", steps=32, baseline="blurred")
->>> exp.maps.shape, exp.attributions.shape, exp.extras["completeness_error"]
+    exp = explain(model, images, "integrated_gradients", steps=32, baseline="blurred")
+    exp.maps                            # [B,H,W] display maps
+    exp.attributions                    # [B,C,H,W] signed attributions
+    exp.extras["completeness_error"]    # [B] |Σ attributions − (f(x) − f(x'))|
 
 Every method is a function ``method(model, images, target, **options) -> Attribution`` in a
 module of the same name; :data:`METHODS` lists the names and :data:`REGISTRY` maps them to the
