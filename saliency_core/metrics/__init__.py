@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from ._checks import region_masks
 from .core_spurious import core_spurious_accuracy
 from .counterfactual import flip_rates, flips, wilson_interval
 from .dataset_bias import BiasTracking, bias_tracking
@@ -44,6 +45,6 @@ __all__ = [
     "cascading_randomisation", "ccm", "core_spurious_accuracy", "data_randomisation", "fam",
     "flip_rates", "flips", "global_saliency", "greyscale", "hog_similarity", "hue_shift",
     "independent_randomisation", "kssd", "mean_saliency", "normalise", "peak_saliency",
-    "per_class", "randomisable_layers", "response_rate_curve", "similarities", "spearman", "ssim",
+    "per_class", "randomisable_layers", "region_masks", "response_rate_curve", "similarities", "spearman", "ssim",
     "top_percent_share", "wilson_interval",
 ]

@@ -44,7 +44,7 @@ def region_masks(region: Tensor, batch: int, height: int, width: int) -> Tensor:
         region = region.expand(batch, height, width)  # one mask for the whole batch
     if region.dim() == 2 and region.shape[1] == 4:
         check_batch("maps", batch, "boxes", region.shape[0])
-        boxes = region.round().long()
+        boxes = region.floor().long()  # as the top_percent kernel
         x0, y0, x1, y1 = boxes.unbind(1)
         bad = (x0 < 0) | (y0 < 0) | (x1 > width) | (y1 > height)
         if bad.any():
@@ -67,7 +67,7 @@ def region_masks(region: Tensor, batch: int, height: int, width: int) -> Tensor:
             )
         if region.is_floating_point() and not torch.isfinite(region).all():
             raise ValueError("masks contain NaN or Inf values")
-        masks = region > 0.5 if region.is_floating_point() else region.bool()
+        masks = region != 0  # as the top_percent kernel: any non-zero weight is inside
         empty = ~masks.flatten(1).any(1)
         if empty.any():
             raise ValueError(f"mask of image {int(empty.nonzero()[0])} selects no pixel")

@@ -1,0 +1,157 @@
+"""The audit's dataset adapter: anything image-like in, uniform batches out.
+
+Accepted inputs:
+
+* an iterable / DataLoader yielding dicts with keys ``images`` (or ``image``), ``labels``
+  (``label``), optional ``ids`` (``id``), ``boxes`` (``box``) [B,4] or ``masks`` (``mask``)
+  [B,H,W], and any other per-image values (e.g. ``watermarked``), which become columns;
+* or tuples ``(ids, images, labels)`` / ``(ids, images, labels, regions)``;
+* single samples (images ``[3,H,W]``) as well as batches (``[B,3,H,W]``);
+* a folder path with one subfolder per class (classes sorted by name, images resized to
+  ``image_size`` squared).
+
+Images are float ``[B,3,H,W]`` in [0, 1]. Items are re-chunked into batches of ``batch_size``.
+Images without ids get their running index as id, so a re-run over the same data finds them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+_KEYS = {"id": "ids", "image": "images", "label": "labels", "box": "boxes", "mask": "masks"}
+
+
+@dataclass
+class Batch:
+    ids: list[str]
+    images: Tensor  # [B,3,H,W] float in [0, 1]
+    labels: Tensor  # [B] int64
+    regions: Tensor | None = None  # boxes [B,4] or masks [B,H,W]
+    extras: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _as_list(value: Any, n: int) -> list[Any]:
+    if isinstance(value, Tensor):
+        value = value.reshape(-1).tolist() if value.dim() <= 1 else list(value)
+    elif isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, (str, int, float, bool)):
+        value = [value]
+    value = list(value)
+    if len(value) != n:
+        raise ValueError(f"batch sizes differ: {n} images but {len(value)} per-image values")
+    return value
+
+
+def _batch(item: Any, start: int) -> Batch:
+    """One dataset item (dict or tuple; single sample or batch) as a Batch."""
+    if isinstance(item, dict):
+        fields = {_KEYS.get(k, k): v for k, v in item.items()}
+    elif isinstance(item, (tuple, list)) and len(item) in (3, 4):
+        fields = dict(zip(("ids", "images", "labels", "regions"), item))
+    else:
+        raise ValueError("dataset items must be dicts or (ids, images, labels[, regions]) tuples")
+    if "images" not in fields or "labels" not in fields:
+        raise ValueError(f"dataset items need images and labels, got keys {sorted(fields)}")
+    images = torch.as_tensor(fields.pop("images"))
+    single = images.dim() == 3
+    if single:
+        images = images[None]
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be RGB [B,3,H,W] (or [3,H,W]), got shape {tuple(images.shape)}")
+    images = images.float()
+    n = images.shape[0]
+    labels = torch.as_tensor(_as_list(fields.pop("labels"), n), dtype=torch.long)
+    ids = fields.pop("ids", None)
+    ids = [str(i) for i in (_as_list(ids, n) if ids is not None else range(start, start + n))]
+    regions = fields.pop("regions", None)
+    boxes, masks = fields.pop("boxes", None), fields.pop("masks", None)
+    if regions is None:
+        regions = boxes if boxes is not None else masks
+    if regions is not None:
+        regions = torch.as_tensor(regions)
+        if single:
+            regions = regions[None]
+        if regions.shape[0] != n:
+            raise ValueError(f"batch sizes differ: {n} images but {regions.shape[0]} regions")
+    extras = {key: _as_list(value, n) for key, value in fields.items()}
+    return Batch(ids, images, labels, regions, extras)
+
+
+def _concat(parts: list[Batch]) -> Batch:
+    regions = [p.regions for p in parts]
+    if any(r is None for r in regions) and not all(r is None for r in regions):
+        raise ValueError("some dataset items have regions and others do not")
+    keys = parts[0].extras.keys()
+    return Batch(
+        [i for p in parts for i in p.ids],
+        torch.cat([p.images for p in parts]),
+        torch.cat([p.labels for p in parts]),
+        None if regions[0] is None else torch.cat(regions),  # type: ignore[arg-type]
+        {k: [v for p in parts for v in p.extras.get(k, [None] * len(p))] for k in keys},
+    )
+
+
+def folder_items(root: Path, image_size: int = 224) -> Iterator[dict[str, Any]]:
+    """Samples of a folder with one subfolder per class (label = index in sorted class names)."""
+    from PIL import Image
+
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"data folder {root} does not exist")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not classes:
+        raise ValueError(f"data folder {root} has no class subfolders")
+    found = False
+    for label, name in enumerate(classes):
+        for path in sorted((root / name).iterdir()):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            found = True
+            with Image.open(path) as image:
+                rgb = image.convert("RGB").resize((image_size, image_size), Image.Resampling.BILINEAR)
+            pixels = torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1)
+            yield {"id": f"{name}/{path.name}", "image": pixels, "label": label}
+    if not found:
+        raise ValueError(f"data folder {root} contains no images")
+
+
+def iter_batches(dataset: Iterable[Any] | str | Path, batch_size: int = 32,
+                 image_size: int = 224) -> Iterator[Batch]:
+    """Uniform batches of at most ``batch_size`` images from any accepted dataset."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    items = folder_items(Path(dataset), image_size) if isinstance(dataset, (str, Path)) else dataset
+    pending: list[Batch] = []
+    count = seen = 0
+    for item in items:
+        part = _batch(item, seen)
+        seen += len(part)
+        pending.append(part)
+        count += len(part)
+        while count >= batch_size:
+            whole = _concat(pending)
+            yield _slice(whole, 0, batch_size)
+            rest = _slice(whole, batch_size, len(whole))
+            pending, count = ([rest] if len(rest) else []), len(rest)
+    if pending:
+        yield _concat(pending)
+
+
+def _slice(batch: Batch, start: int, stop: int) -> Batch:
+    return Batch(
+        batch.ids[start:stop], batch.images[start:stop], batch.labels[start:stop],
+        None if batch.regions is None else batch.regions[start:stop],
+        {k: v[start:stop] for k, v in batch.extras.items()},
+    )

@@ -1,0 +1,195 @@
+"""The dataset audit: every image x model x method -> one row of bias statistics.
+
+Columns: id, model, method, truth, prediction, confidence (probability of the prediction),
+share (share of the top ``percent``% salient pixels inside the region: the explorable's metric),
+m (mean saliency in the region), n (Pfau et al.'s peak share at the top ``peak_percent``%), any
+extra per-image dataset values (e.g. ``watermarked``), and ``flip_<name>`` for each counterfactual
+transform (whether argmax f(T(x)) differs from argmax f(x); one value per image and model).
+Images without a region (no box, an empty box or mask) get NaN for share, m and n.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from saliency_core.audit.dataset import Batch, iter_batches
+from saliency_core.audit.io import KEY, read_table, table_format, write_table
+from saliency_core.metrics import flips, mean_saliency, region_masks, top_percent_share
+
+ExplainFn = Callable[..., Any]  # explain(model, images, method) -> Explanation
+Transform = Callable[[Tensor], Tensor]
+
+
+def _named_models(models: Mapping[str, nn.Module] | Sequence[nn.Module]) -> dict[str, nn.Module]:
+    if isinstance(models, Mapping):
+        named = {str(k): v for k, v in models.items()}
+    else:
+        named = {}
+        for i, model in enumerate(models):
+            name = type(model).__name__
+            named[name if name not in named else f"{name}_{i}"] = model
+    if not named:
+        raise ValueError("no models given")
+    return named
+
+
+def _fixed_region(regions: Any) -> Tensor | None:
+    if regions is None:
+        return None
+    region = torch.as_tensor(regions, dtype=torch.float32) if not isinstance(regions, Tensor) else regions
+    if not ((region.dim() == 1 and region.numel() == 4) or region.dim() == 2):
+        raise ValueError(f"regions must be one box (x0,y0,x1,y1) or one mask [H,W], got shape {tuple(region.shape)}")
+    return region
+
+
+def _batch_region(batch: Batch, fixed: Tensor | None) -> tuple[Tensor | None, Tensor]:
+    """The batch's regions ([B,4] or [B,H,W]) and which images have a non-empty one."""
+    n = len(batch)
+    region = batch.regions
+    if fixed is not None:
+        region = fixed.expand(n, *fixed.shape)
+    if region is None:
+        return None, torch.zeros(n, dtype=torch.bool)
+    if region.dim() == 2 and region.shape[1] == 4:
+        region = region.float()
+        finite = torch.isfinite(region).all(1)
+        safe = torch.where(finite[:, None], region, torch.zeros_like(region))
+        has = finite & (safe[:, 2] > safe[:, 0]) & (safe[:, 3] > safe[:, 1])
+        return safe, has
+    if region.dim() == 3:
+        return region, (region != 0).flatten(1).any(1)
+    raise ValueError(f"regions must be boxes [B,4] or masks [B,H,W], got shape {tuple(region.shape)}")
+
+
+def run(
+    models: Mapping[str, nn.Module] | Sequence[nn.Module],
+    methods: Sequence[str],
+    dataset: Iterable[Any] | str | Path,
+    regions: Any = None,
+    *,
+    batch_size: int = 32,
+    percent: float = 0.5,
+    peak_percent: float = 1.0,
+    out: str | Path | None = None,
+    progress: bool = True,
+    transforms: Mapping[str, Transform] | None = None,
+    image_size: int = 224,
+    checkpoint_seconds: float = 30.0,
+    explain: ExplainFn | None = None,
+) -> pd.DataFrame:
+    """Audit ``dataset`` with every model x method; returns (and saves to ``out``) the table.
+
+    ``regions``: None (use the dataset's boxes/masks), one box (x0,y0,x1,y1) or one mask [H,W]
+    for every image. With ``out``, rows (id, model, method) already in the file are skipped, new
+    rows are appended, and the file is rewritten atomically every ``checkpoint_seconds`` and at the
+    end (also when interrupted). ``explain`` defaults to ``saliency_core.explain``.
+    """
+    named = _named_models(models)
+    methods = list(methods)
+    if not methods or not all(isinstance(m, str) for m in methods):
+        raise ValueError(f"methods must be a non-empty list of method names, got {methods!r}")
+    transforms = dict(transforms or {})
+    fixed = _fixed_region(regions)
+    if explain is None:
+        from saliency_core.methods import explain as default_explain
+
+        explain = default_explain
+    out_path = Path(out) if out is not None else None
+    existing = None
+    if out_path is not None:
+        table_format(out_path)  # a bad extension fails before any work
+        existing = read_table(out_path)
+    done: set[tuple[str, str, str]] = set()
+    if existing is not None:
+        done = set(zip(existing["id"].astype(str), existing["model"], existing["method"]))
+
+    new_parts: list[pd.DataFrame] = []
+    unsaved = False
+    last_save = time.monotonic()
+
+    def save() -> None:
+        nonlocal unsaved, last_save
+        if out_path is not None and unsaved:
+            write_table(_combine(existing, new_parts), out_path)
+            unsaved, last_save = False, time.monotonic()
+
+    total = len(dataset) if hasattr(dataset, "__len__") and not isinstance(dataset, (str, Path)) else None  # type: ignore[arg-type]
+    try:
+        for batch in tqdm(iter_batches(dataset, batch_size, image_size), total=total,
+                          disable=not progress, desc="audit", unit="batch"):
+            region, has_region = _batch_region(batch, fixed)
+            for model_name, model in named.items():
+                todo = {
+                    method: torch.tensor([(i, model_name, method) not in done for i in batch.ids])
+                    for method in methods
+                }
+                needed = torch.stack(list(todo.values())).any(0)
+                if not needed.any():
+                    continue
+                flipped = {name: flips(model, batch.images, t) for name, t in transforms.items()}
+                for method, select in todo.items():
+                    if select.any():
+                        new_parts.append(_rows(batch, select, model_name, model, method, region,
+                                               has_region, flipped, explain, percent, peak_percent))
+                        unsaved = True
+            if time.monotonic() - last_save >= checkpoint_seconds:
+                save()
+    finally:
+        save()
+    return _combine(existing, new_parts)
+
+
+def _rows(
+    batch: Batch, select: Tensor, model_name: str, model: nn.Module, method: str,
+    region: Tensor | None, has_region: Tensor, flipped: dict[str, Tensor], explain: ExplainFn,
+    percent: float, peak_percent: float,
+) -> pd.DataFrame:
+    index = select.nonzero().flatten()
+    images = batch.images[index]
+    result = explain(model, images, method)
+    maps = result.maps.detach().float().cpu()
+    probabilities = result.probabilities.detach().float().cpu()
+    confidence, prediction = probabilities.max(1)
+    share = torch.full((len(index),), float("nan"))
+    m, n = share.clone(), share.clone()
+    if region is not None:
+        inside = has_region[index]
+        if inside.any():
+            maps_in = maps[inside]
+            masks = region_masks(region[index][inside], *maps_in.shape)  # validates the regions
+            share[inside] = top_percent_share(maps_in, masks, percent=percent).float().cpu()
+            n[inside] = top_percent_share(maps_in, masks, percent=peak_percent).float().cpu()
+            m[inside] = mean_saliency(maps_in, masks).cpu()
+    rows: dict[str, Any] = {
+        "id": [batch.ids[i] for i in index.tolist()],
+        "model": model_name,
+        "method": method,
+        "truth": batch.labels[index].numpy(),
+        "prediction": prediction.numpy(),
+        "confidence": confidence.numpy(),
+        "share": share.numpy(),
+        "m": m.numpy(),
+        "n": n.numpy(),
+    }
+    for key, values in batch.extras.items():
+        rows[key] = [values[i] for i in index.tolist()]
+    for name, values in flipped.items():
+        rows[f"flip_{name}"] = values[index].numpy()
+    return pd.DataFrame(rows)
+
+
+def _combine(existing: pd.DataFrame | None, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = ([existing] if existing is not None else []) + parts
+    if not frames:
+        return pd.DataFrame(columns=[*KEY, "truth", "prediction", "confidence", "share", "m", "n"])
+    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    table["id"] = table["id"].astype(str)
+    return table

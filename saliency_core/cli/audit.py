@@ -1,0 +1,86 @@
+"""`saliency-lab audit`: audit a folder of images with models x saliency methods.
+
+    saliency-lab audit --model colour --model clean --method gradient_squared \\
+        --data data/cats-vs-dogs --region 150,150,224,224 --out results.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("audit", help="saliency bias statistics of a dataset for models x methods")
+    p.add_argument("--model", action="append", required=True,
+                   help="a zoo model name or a model file (repeatable)")
+    p.add_argument("--method", action="append", required=True,
+                   help="saliency method, e.g. gradient_squared (repeatable)")
+    p.add_argument("--data", type=Path, default=None,
+                   help="folder with one subfolder per class (default: $SALIENCY_DATA)")
+    p.add_argument("--region", default=None, metavar="x0,y0,x1,y1",
+                   help="artefact box in pixels of the resized image, x1/y1 exclusive")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results table (.parquet or .csv); existing rows are kept and skipped")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--percent", type=float, default=0.5, help="top-percent of pixels for the share")
+    p.add_argument("--size", type=int, default=224, help="images are resized to SIZE x SIZE")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def parse_box(text: str) -> tuple[int, int, int, int]:
+    """``"10,20,30,40"`` -> (10, 20, 30, 40), with x1 > x0 and y1 > y0."""
+    parts = text.split(",")
+    try:
+        x0, y0, x1, y1 = (int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"--region must be four integers x0,y0,x1,y1, got {text!r}") from None
+    if x0 < 0 or y0 < 0 or x1 <= x0 or y1 <= y0:
+        raise ValueError(f"--region {text!r} is empty or negative: need 0 <= x0 < x1 and 0 <= y0 < y1")
+    return x0, y0, x1, y1
+
+
+def load_model(spec: str) -> Any:
+    """A TorchScript file, else a zoo model (``zoo.load``), else ``saliency_core.load_model``."""
+    import torch
+
+    path = Path(spec)
+    if path.is_file() and path.suffix in {".pt", ".pth", ".ts", ".jit"}:
+        try:
+            return torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
+        except RuntimeError:
+            pass  # not TorchScript: let the zoo try
+    try:
+        from saliency_core import zoo
+    except ImportError:
+        zoo = None  # type: ignore[assignment]
+    loader = getattr(zoo, "load", None) if not path.exists() else None
+    loader = loader or getattr(zoo, "load_model", None)
+    if loader is None:
+        raise ValueError(f"cannot load model {spec!r}: not a TorchScript file and no zoo available")
+    return loader(spec)
+
+
+def run(args: argparse.Namespace) -> int:
+    from saliency_core.audit import run as audit, summarize
+
+    if args.size < 1 or args.batch_size < 1:
+        raise ValueError("--size and --batch-size must be positive")
+    data = args.data or (Path(os.environ["SALIENCY_DATA"]) if os.environ.get("SALIENCY_DATA") else None)
+    if data is None:
+        raise ValueError("no data: pass --data DIR or set SALIENCY_DATA")
+    region = parse_box(args.region) if args.region else None
+    if region is not None and (region[2] > args.size or region[3] > args.size):
+        raise ValueError(f"--region {args.region} lies outside the {args.size}x{args.size} images")
+    models = {name: load_model(name).eval() for name in args.model}
+    table = audit(models, args.method, data, region, batch_size=args.batch_size,
+                  percent=args.percent, out=args.out, progress=not args.no_progress,
+                  image_size=args.size)
+    summary = summarize(table)
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if args.out:
+        print(f"{len(table)} rows in {args.out}")
+    return 0

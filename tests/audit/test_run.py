@@ -1,0 +1,158 @@
+"""The audit pipeline: one row per image x model x method, resumable, atomic, CSV and Parquet."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from saliency_core.audit import read_table, run, write_table
+from saliency_core.metrics import greyscale
+
+from _audit_fixtures import BOX, CountingExplain, MeanColour, make_items
+
+
+def test_one_row_per_image_model_and_method(counting_explain: CountingExplain) -> None:
+    models = {"a": MeanColour(), "b": MeanColour()}
+    table = run(models, ["m1", "m2", "m3"], make_items(10), batch_size=4, progress=False,
+                explain=counting_explain)
+    assert len(table) == 10 * 2 * 3
+    assert not table.duplicated(["id", "model", "method"]).any()
+    assert counting_explain.images == 10 * 2 * 3
+
+
+def test_rows_carry_truth_prediction_share_and_dataset_columns(counting_explain: CountingExplain) -> None:
+    table = run([MeanColour()], ["m"], make_items(8), progress=False, explain=counting_explain)
+    assert table["truth"].tolist() == [i % 2 for i in range(8)]
+    marked = table[table["watermarked"]]
+    # The maps are the red channel: the bright patch fills the top 0.5% (one pixel) -> share 1.
+    assert (marked["share"] == 1.0).all() and (marked["n"] == 1.0).all()
+    np.testing.assert_allclose(marked["m"], 1.0)
+    assert (marked["prediction"] == 1).all()
+    probabilities = MeanColour()(make_items(8, batch=8)[0]["images"]).softmax(1)
+    np.testing.assert_allclose(table["confidence"], probabilities.max(1).values.numpy(), rtol=1e-6)
+
+
+def test_images_without_a_region_get_nan_statistics(counting_explain: CountingExplain) -> None:
+    items = make_items(4)
+    items[0]["boxes"][1] = torch.tensor([math.nan] * 4)  # image 001 has no artefact box
+    table = run([MeanColour()], ["m"], items, progress=False, explain=counting_explain).set_index("id")
+    assert math.isnan(table.loc["001", "share"]) and math.isnan(table.loc["001", "m"])
+    assert not table.drop(index="001")["share"].isna().any()
+
+
+def test_a_fixed_region_applies_to_every_image(counting_explain: CountingExplain) -> None:
+    items = [{k: v for k, v in item.items() if k != "boxes"} for item in make_items(4)]
+    table = run([MeanColour()], ["m"], items, regions=BOX, progress=False, explain=counting_explain)
+    assert not table["share"].isna().any()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_second_run_computes_nothing_and_keeps_the_rows(
+    tmp_path: Path, suffix: str, counting_explain: CountingExplain
+) -> None:
+    out = tmp_path / f"results{suffix}"
+    first = run({"a": MeanColour()}, ["m1", "m2"], make_items(6), out=out, progress=False,
+                explain=counting_explain)
+    calls = counting_explain.calls
+    second = run({"a": MeanColour()}, ["m1", "m2"], make_items(6), out=out, progress=False,
+                 explain=counting_explain)
+    assert counting_explain.calls == calls  # nothing recomputed
+    assert len(second) == len(first) == 12
+    saved = read_table(out)
+    assert saved is not None and saved["id"].tolist() == first["id"].tolist()  # "000" stays a string
+    pd.testing.assert_frame_equal(saved[["id", "truth", "share"]], first[["id", "truth", "share"]],
+                                  check_dtype=False)
+
+
+def test_resume_computes_only_missing_images_and_models(tmp_path: Path, counting_explain: CountingExplain) -> None:
+    out = tmp_path / "results.parquet"
+    run({"a": MeanColour()}, ["m"], make_items(6)[:1], out=out, progress=False, explain=counting_explain)
+    counting_explain.images = 0
+    table = run({"a": MeanColour(), "b": MeanColour()}, ["m"], make_items(6), out=out,
+                progress=False, explain=counting_explain)
+    assert counting_explain.images == 2 + 6  # model a: images 4, 5; model b: all six
+    assert len(table) == 12 and len(read_table(out)) == 12  # type: ignore[arg-type]
+
+
+def test_a_crash_keeps_the_rows_computed_so_far(tmp_path: Path) -> None:
+    out = tmp_path / "results.csv"
+
+    class Crashing(CountingExplain):
+        def __call__(self, model: nn.Module, images: torch.Tensor, method: str):  # type: ignore[no-untyped-def]
+            if self.calls == 2:
+                raise RuntimeError("simulated crash")
+            return super().__call__(model, images, method)
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run([MeanColour()], ["m"], make_items(12), out=out, progress=False, explain=Crashing(), batch_size=4,
+            checkpoint_seconds=0)
+    saved = read_table(out)
+    assert saved is not None and len(saved) == 8  # the two finished batches
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]  # no temp file left
+
+
+def test_a_failed_write_leaves_the_previous_file_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "results.csv"
+    original = pd.DataFrame({"id": ["1"], "model": ["a"], "method": ["m"], "share": [0.5]})
+    write_table(original, out)
+    before = out.read_bytes()
+
+    def broken(self: pd.DataFrame, path: Path, **kwargs: object) -> None:
+        Path(path).write_text("id,mod")  # half a file, then the disk fills up
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_table(pd.concat([original] * 3), out)
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+
+
+def test_flip_columns_for_each_transform(counting_explain: CountingExplain) -> None:
+    table = run([MeanColour()], ["m"], make_items(8), transforms={"identity": lambda x: x,
+                "grey": greyscale}, progress=False, explain=counting_explain)
+    assert not table["flip_identity"].any()
+    assert table.loc[table["prediction"] == 1, "flip_grey"].all()  # red images turn grey: class 0
+
+
+def test_tuples_single_samples_and_folders_are_accepted(tmp_path: Path, counting_explain: CountingExplain) -> None:
+    images = torch.rand(5, 3, 8, 8)
+    tuples = [(["x", "y"], images[:2], torch.tensor([0, 1])), (["z"], images[2:3], torch.tensor([1]))]
+    assert len(run([MeanColour()], ["m"], tuples, progress=False, explain=counting_explain)) == 3
+    singles = [{"image": image, "label": 0} for image in images]
+    table = run([MeanColour()], ["m"], singles, batch_size=2, progress=False, explain=counting_explain)
+    assert table["id"].tolist() == ["0", "1", "2", "3", "4"]
+    for name, colour in [("cat", (200, 0, 0)), ("dog", (0, 200, 0))]:
+        (tmp_path / name).mkdir()
+        Image.new("RGB", (20, 10), colour).save(tmp_path / name / "a.png")
+    table = run([MeanColour()], ["m"], tmp_path, image_size=8, progress=False, explain=counting_explain)
+    assert table["id"].tolist() == ["cat/a.png", "dog/a.png"] and table["truth"].tolist() == [0, 1]
+
+
+def test_the_real_explain_runs_end_to_end(tiny_cnn: nn.Module) -> None:
+    table = run({"tiny": tiny_cnn}, ["vanilla_gradient"], make_items(3), progress=False)
+    assert len(table) == 3 and table["share"].between(0, 1).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"out": "results.txt"}, "parquet"), ({"regions": (0, 0, 9, 4)}, "outside"),
+     ({"methods": []}, "methods")],
+)
+def test_bad_input_raises_value_error(
+    tmp_path: Path, kwargs: dict[str, object], message: str, counting_explain: CountingExplain
+) -> None:
+    args: dict[str, object] = {"methods": ["m"], "progress": False, "explain": counting_explain}
+    args.update(kwargs)
+    if "out" in args:
+        args["out"] = tmp_path / str(args["out"])
+    items = [{k: v for k, v in item.items() if k != "boxes"} for item in make_items(4)]
+    with pytest.raises(ValueError, match=message):
+        run([MeanColour()], dataset=items, **args)  # type: ignore[arg-type]
