@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
+import torch
 from torch import Tensor, nn
 
 from saliency_core.kernels import masked_noise
@@ -25,8 +26,9 @@ def core_spurious_accuracy(
 ) -> pd.DataFrame:
     """Accuracy under noise on each region; one row per (sigma, region).
 
-    ``spurious`` and ``core``: masks ``[B,H,W]`` or boxes ``[B,4]``; ``core`` defaults to the
-    complement of ``spurious``. The same seed is used for both regions, so they differ only in
+    ``spurious`` and ``core``: boxes ``[B,4]`` or masks ``[B,H,W]``; float masks are soft weights
+    in [0, 1] (noise sigma * m * eps), boolean/integer masks and boxes are 0/1. ``core`` defaults
+    to the complement 1 - spurious. The same seed is used for both regions, so they differ only in
     where the noise goes. Columns: sigma, region ("spurious" | "core"), accuracy, n.
     """
     check_images(images)
@@ -34,18 +36,29 @@ def core_spurious_accuracy(
     labels = check_labels(labels, batch)
     if len(sigmas) == 0 or any(not s >= 0 for s in sigmas):
         raise ValueError(f"sigmas must be a non-empty list of non-negative numbers, got {list(sigmas)}")
-    spurious_mask = region_masks(spurious, batch, height, width)
+    spurious_mask = _weights(spurious, batch, height, width)
     if core is None:
-        core_mask = ~spurious_mask
-        if not core_mask.flatten(1).any(1).all():
+        core_mask = 1 - spurious_mask
+        if not (core_mask > 0).flatten(1).any(1).all():
             raise ValueError("the spurious mask covers a whole image: no core region is left")
     else:
-        core_mask = region_masks(core, batch, height, width)
+        core_mask = _weights(core, batch, height, width)
     rows = []
     for sigma in sigmas:
         for region, mask in (("spurious", spurious_mask), ("core", core_mask)):
-            noisy = masked_noise(images, mask.to(images.device, images.dtype), float(sigma), seed)
+            noisy = masked_noise(images, mask.to(images.device), float(sigma), seed)
             correct = predict(model, noisy, batch_size) == labels
             rows.append({"sigma": float(sigma), "region": region,
                          "accuracy": float(correct.float().mean()), "n": batch})
     return pd.DataFrame(rows, columns=["sigma", "region", "accuracy", "n"])
+
+
+def _weights(region: Tensor, batch: int, height: int, width: int) -> Tensor:
+    """Noise weights float32 [B,H,W]: soft float masks as given, anything else rasterised to 0/1."""
+    masks = region_masks(region, batch, height, width)  # validates shape, batch and emptiness
+    region = torch.as_tensor(region)
+    if region.dim() == 3 and region.is_floating_point():
+        if bool(((region < 0) | (region > 1)).any()):
+            raise ValueError("soft masks must hold values in [0, 1]")
+        return region.float().cpu()
+    return masks.float()

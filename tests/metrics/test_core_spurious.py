@@ -40,3 +40,15 @@ def test_negative_sigma_raises_value_error() -> None:
     with pytest.raises(ValueError, match="sigmas"):
         core_spurious_accuracy(PatchModel(), torch.rand(2, 3, 8, 8), torch.zeros(2),
                                torch.tensor([0, 0, 2, 2]), [-1.0])
+
+
+def test_soft_mask_weights_scale_the_noise() -> None:
+    labels = torch.arange(64) % 2
+    images = torch.full((64, 3, 12, 12), 0.5)
+    images[:, 0, :2, :2] = torch.where(labels == 1, 0.6, 0.4)[:, None, None]
+    full, faint = torch.zeros(64, 12, 12), torch.zeros(64, 12, 12)
+    full[:, :2, :2], faint[:, :2, :2] = 1.0, 0.01  # sigma * 0.01 cannot cross the 0.1 margin
+    strong = core_spurious_accuracy(PatchModel(), images, labels, full, [2.0], seed=3)
+    weak = core_spurious_accuracy(PatchModel(), images, labels, faint, [2.0], seed=3)
+    assert strong.loc[strong["region"] == "spurious", "accuracy"].item() < 0.8
+    assert weak.loc[weak["region"] == "spurious", "accuracy"].item() == 1.0
