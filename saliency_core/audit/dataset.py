@@ -5,7 +5,7 @@ Accepted inputs:
 * an iterable / DataLoader yielding dicts with keys ``images`` (or ``image``), ``labels``
   (``label``), optional ``ids`` (``id``), ``boxes`` (``box``) [B,4] or ``masks`` (``mask``)
   [B,H,W], and any other per-image values (e.g. ``watermarked``), which become columns;
-* or tuples ``(ids, images, labels)`` / ``(ids, images, labels, regions)``;
+* or tuples ``(images, labels)``, ``(ids, images, labels)`` or ``(ids, images, labels, regions)``;
 * single samples (images ``[3,H,W]``) as well as batches (``[B,3,H,W]``);
 * a folder path with one subfolder per class (classes sorted by name, images resized to
   ``image_size`` squared).
@@ -58,10 +58,13 @@ def _batch(item: Any, start: int) -> Batch:
     """One dataset item (dict or tuple; single sample or batch) as a Batch."""
     if isinstance(item, dict):
         fields = {_KEYS.get(k, k): v for k, v in item.items()}
+    elif isinstance(item, (tuple, list)) and len(item) == 2:  # e.g. a TensorDataset's DataLoader
+        fields = dict(zip(("images", "labels"), item))
     elif isinstance(item, (tuple, list)) and len(item) in (3, 4):
         fields = dict(zip(("ids", "images", "labels", "regions"), item))
     else:
-        raise ValueError("dataset items must be dicts or (ids, images, labels[, regions]) tuples")
+        raise ValueError("dataset items must be dicts, (images, labels) or "
+                         "(ids, images, labels[, regions]) tuples")
     if "images" not in fields or "labels" not in fields:
         raise ValueError(f"dataset items need images and labels, got keys {sorted(fields)}")
     images = torch.as_tensor(fields.pop("images"))

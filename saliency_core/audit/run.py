@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from saliency_core.audit.dataset import Batch, iter_batches
+from saliency_core.audit.dataset import IMAGE_SUFFIXES, Batch, iter_batches
 from saliency_core.audit.io import KEY, read_table, table_format, write_table
 from saliency_core.metrics import flips, mean_saliency, region_masks, top_percent_share
 
@@ -39,6 +39,25 @@ def _named_models(models: Mapping[str, nn.Module] | Sequence[nn.Module]) -> dict
     if not named:
         raise ValueError("no models given")
     return named
+
+
+def _device(model: nn.Module) -> torch.device:
+    """Where the model's parameters live (CPU for parameter-free models): images go there."""
+    parameter = next(iter(model.parameters()), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _count_images(dataset: Any) -> int | None:
+    """The number of images for the progress bar, when it is cheap to know."""
+    if isinstance(dataset, (str, Path)):
+        root = Path(dataset)
+        if not root.is_dir():
+            return None
+        return sum(1 for p in root.glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    inner = getattr(dataset, "dataset", None)  # a DataLoader: count samples, not batches
+    if inner is not None and hasattr(inner, "__len__"):
+        return len(inner)
+    return None
 
 
 def _fixed_region(regions: Any) -> Tensor | None:
@@ -121,10 +140,9 @@ def run(
             write_table(_combine(existing, new_parts), out_path)
             unsaved, last_save = False, time.monotonic()
 
-    total = len(dataset) if hasattr(dataset, "__len__") and not isinstance(dataset, (str, Path)) else None  # type: ignore[arg-type]
+    bar = tqdm(total=_count_images(dataset), disable=not progress, desc="audit", unit="img")
     try:
-        for batch in tqdm(iter_batches(dataset, batch_size, image_size), total=total,
-                          disable=not progress, desc="audit", unit="batch"):
+        for batch in iter_batches(dataset, batch_size, image_size):
             region, has_region = _batch_region(batch, fixed)
             for model_name, model in named.items():
                 todo = {
@@ -134,27 +152,29 @@ def run(
                 needed = torch.stack(list(todo.values())).any(0)
                 if not needed.any():
                     continue
-                flipped = {name: flips(model, batch.images, t) for name, t in transforms.items()}
+                images = batch.images.to(_device(model))
+                flipped = {name: flips(model, images, t) for name, t in transforms.items()}
                 for method, select in todo.items():
                     if select.any():
-                        new_parts.append(_rows(batch, select, model_name, model, method, region,
+                        new_parts.append(_rows(batch, images, select, model_name, model, method, region,
                                                has_region, flipped, explain, percent, peak_percent))
                         unsaved = True
+            bar.update(len(batch))
             if time.monotonic() - last_save >= checkpoint_seconds:
                 save()
     finally:
+        bar.close()
         save()
     return _combine(existing, new_parts)
 
 
 def _rows(
-    batch: Batch, select: Tensor, model_name: str, model: nn.Module, method: str,
+    batch: Batch, all_images: Tensor, select: Tensor, model_name: str, model: nn.Module, method: str,
     region: Tensor | None, has_region: Tensor, flipped: dict[str, Tensor], explain: ExplainFn,
     percent: float, peak_percent: float,
 ) -> pd.DataFrame:
     index = select.nonzero().flatten()
-    images = batch.images[index]
-    result = explain(model, images, method)
+    result = explain(model, all_images[index.to(all_images.device)], method)
     maps = result.maps.detach().float().cpu()
     probabilities = result.probabilities.detach().float().cpu()
     confidence, prediction = probabilities.max(1)

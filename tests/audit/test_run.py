@@ -156,3 +156,15 @@ def test_bad_input_raises_value_error(
     items = [{k: v for k, v in item.items() if k != "boxes"} for item in make_items(4)]
     with pytest.raises(ValueError, match=message):
         run([MeanColour()], dataset=items, **args)  # type: ignore[arg-type]
+
+
+def test_a_torch_dataloader_streams_with_a_progress_bar(
+    counting_explain: CountingExplain, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    loader = DataLoader(TensorDataset(torch.rand(7, 3, 8, 8), torch.arange(7) % 2), batch_size=3)
+    table = run([MeanColour()], ["m"], loader, batch_size=4, explain=counting_explain)
+    assert table["id"].tolist() == [str(i) for i in range(7)]
+    assert counting_explain.calls == 2  # re-chunked to batch_size
+    assert "7/7" in capsys.readouterr().err
