@@ -65,10 +65,10 @@ def test_vanilla_gradient_maps_decorrelate_as_layers_are_randomised(tiny_cnn: nn
     before = copy.deepcopy(tiny_cnn.state_dict())
     table = cascading_randomisation(tiny_cnn, images, vanilla_gradient, seed=0)
     assert len(table) == 5 * 6
-    per_step = table.groupby("step")["spearman_abs"].mean()
-    assert per_step.iloc[-1] < 0.5  # fully randomised: little rank agreement left
-    assert per_step.iloc[-1] < per_step.iloc[0]
-    assert table.groupby("step")["ssim"].mean().iloc[-1] < 0.5
+    # Unrandomised, every similarity is 1 (test_identical_maps...); from the first randomised
+    # layer on, the gradient maps keep little rank agreement or structure with the original.
+    per_step = table.groupby("step")[["spearman_abs", "ssim", "hog"]].mean()
+    assert (per_step < 0.5).all().all(), per_step
     for name, value in tiny_cnn.state_dict().items():  # the user's model is untouched
         assert torch.equal(value, before[name]), name
 
