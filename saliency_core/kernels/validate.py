@@ -14,7 +14,7 @@ Pair = tuple[int, int]
 
 def pair(value: int | Sequence[int], name: str) -> Pair:
     """An int or a 2-sequence of ints as a (y, x) pair of positive ints."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, Sequence, Tensor)):
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
     items = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
     if len(items) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
