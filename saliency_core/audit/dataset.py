@@ -48,16 +48,16 @@ def _as_list(value: Any, n: int) -> list[Any]:
         value = value.tolist()
     elif isinstance(value, (str, int, float, bool)):
         value = [value]
-    value = list(value)
-    if len(value) != n:
-        raise ValueError(f"batch sizes differ: {n} images but {len(value)} per-image values")
-    return value
+    values: list[Any] = list(value)
+    if len(values) != n:
+        raise ValueError(f"batch sizes differ: {n} images but {len(values)} per-image values")
+    return values
 
 
 def _batch(item: Any, start: int) -> Batch:
     """One dataset item (dict or tuple; single sample or batch) as a Batch."""
     if isinstance(item, dict):
-        fields = {_KEYS.get(k, k): v for k, v in item.items()}
+        fields: dict[str, Any] = {_KEYS.get(str(k), str(k)): v for k, v in item.items()}
     elif isinstance(item, (tuple, list)) and len(item) == 2:  # e.g. a TensorDataset's DataLoader
         fields = dict(zip(("images", "labels"), item))
     elif isinstance(item, (tuple, list)) and len(item) in (3, 4):

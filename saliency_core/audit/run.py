@@ -201,8 +201,8 @@ def _rows(
     }
     for key, values in batch.extras.items():
         rows[key] = [values[i] for i in index.tolist()]
-    for name, values in flipped.items():
-        rows[f"flip_{name}"] = values[index].numpy()
+    for name, flip in flipped.items():
+        rows[f"flip_{name}"] = flip[index.to(flip.device)].cpu().numpy()
     return pd.DataFrame(rows)
 
 

@@ -76,9 +76,10 @@ def randomise_layer(module: nn.Module, seed: int) -> None:
         weight = module.weight
         fan_in = weight[0].numel()
         draw(weight, lambda t: nn.init.kaiming_uniform_(t, a=math.sqrt(5), generator=g))
-        if getattr(module, "bias", None) is not None:
+        bias = getattr(module, "bias", None)
+        if bias is not None:
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            draw(module.bias, lambda t: t.uniform_(-bound, bound, generator=g))
+            draw(bias, lambda t: t.uniform_(-bound, bound, generator=g))
     elif isinstance(module, _NORMS):
         if getattr(module, "weight", None) is not None:
             draw(module.weight, lambda t: t.normal_(1.0, 0.5, generator=g))
