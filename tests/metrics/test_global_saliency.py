@@ -141,3 +141,15 @@ def test_bad_maps_or_regions_raise_value_errors_naming_the_problem(
 def test_bootstrap_rejects_non_finite_values() -> None:
     with pytest.raises(ValueError, match="NaN"):
         bootstrap_ci([1.0, float("nan")])
+
+
+def test_a_region_covering_the_whole_image_has_share_one_and_the_image_mean() -> None:
+    maps = torch.rand(3, 7, 9)
+    result = global_saliency(maps, torch.tensor([0, 0, 9, 7]), percent=3.0)
+    torch.testing.assert_close(result.n, torch.ones(3))
+    torch.testing.assert_close(result.m, maps.mean(dim=(1, 2)))
+
+
+def test_unknown_normalisation_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="unknown normalisation"):
+        normalise(torch.rand(1, 4, 4), "zscore")  # type: ignore[arg-type]
