@@ -118,9 +118,16 @@ def run(
     transforms = dict(transforms or {})
     fixed = _fixed_region(regions)
     if explain is None:
+        from saliency_core.methods import METHODS
         from saliency_core.methods import explain as default_explain
 
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown:  # before any image is loaded
+            raise ValueError(f"unknown saliency methods {unknown}; available: {', '.join(METHODS)}")
         explain = default_explain
+    for name, value in (("percent", percent), ("peak_percent", peak_percent)):
+        if not 0 < value <= 100:
+            raise ValueError(f"{name} must be in (0, 100], got {value}")
     out_path = Path(out) if out is not None else None
     existing = None
     if out_path is not None:

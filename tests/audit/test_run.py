@@ -141,10 +141,15 @@ def test_the_real_explain_runs_end_to_end(tiny_cnn: nn.Module) -> None:
     assert len(table) == 3 and table["share"].between(0, 1).all()
 
 
+def test_unknown_methods_fail_before_any_work(tiny_cnn: nn.Module) -> None:
+    with pytest.raises(ValueError, match="unknown saliency methods \\['nope'\\]"):
+        run([tiny_cnn], ["vanilla_gradient", "nope"], make_items(3), progress=False)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"out": "results.txt"}, "parquet"), ({"regions": (0, 0, 9, 4)}, "outside"),
-     ({"methods": []}, "methods")],
+     ({"methods": []}, "methods"), ({"percent": 0}, "percent")],
 )
 def test_bad_input_raises_value_error(
     tmp_path: Path, kwargs: dict[str, object], message: str, counting_explain: CountingExplain
