@@ -75,12 +75,30 @@ def run(args: argparse.Namespace) -> int:
     region = parse_box(args.region) if args.region else None
     if region is not None and (region[2] > args.size or region[3] > args.size):
         raise ValueError(f"--region {args.region} lies outside the {args.size}x{args.size} images")
-    models = {name: load_model(name).eval() for name in args.model}
+    models = {_short_name(name, args.model): load_model(name).eval() for name in args.model}
     table = audit(models, args.method, data, region, batch_size=args.batch_size,
                   percent=args.percent, out=args.out, progress=not args.no_progress,
                   image_size=args.size)
-    summary = summarize(table)
-    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(_compact(summarize(table)).to_string(index=False))
     if args.out:
         print(f"{len(table)} rows in {args.out}")
     return 0
+
+
+def _short_name(spec: str, specs: list[str]) -> str:
+    """A model file's stem as its table name (unless two files share a stem); zoo names as is."""
+    stem = Path(spec).stem if Path(spec).exists() else spec
+    return stem if sum(Path(s).stem == stem for s in specs) <= 1 else spec
+
+
+def _compact(summary: Any) -> Any:
+    """The summary with each confidence interval folded into one "[low, high]" column."""
+    table = summary.copy()
+    for column in ("accuracy", "share_over"):
+        low, high = table.pop(f"{column}_ci_low"), table.pop(f"{column}_ci_high")
+        at = table.columns.get_loc(column) + 1
+        table.insert(at, f"{column}_ci", [f"[{a:.2f}, {b:.2f}]" for a, b in zip(low, high)])
+    for column in table.columns:
+        if table[column].dtype.kind == "f":
+            table[column] = table[column].map(lambda v: f"{v:.3f}")
+    return table
