@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <stdexcept>
@@ -20,22 +21,25 @@ namespace {
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // The k-th largest non-NaN value of v[0..n) (the smallest one when fewer than k), NaN if none.
-// A strided sample gives a pivot just below the expected k-th value; one pass keeps the values
+// A sample gives a pivot just below the expected k-th value; one pass keeps the values
 // above it and nth_element runs on those few. `buf` has room for n values.
 float kth_largest(const float* v, int64_t n, int64_t k, std::vector<float>& buf, int64_t* kept) {
   int64_t valid = 0;
   float pivot = -std::numeric_limits<float>::infinity();
   bool use_pivot = false;
-  const int64_t sample_target = 1024;
-  if (n > 4 * sample_target && k < n / 8) {
-    const int64_t step = n / sample_target;
+  // The sample: 64 runs of 16 neighbours (one cache line each) spread over the map; strided
+  // single values would touch ~16x more cache lines for the same sample size.
+  constexpr int64_t kRuns = 64, kRun = 16;
+  if (n >= 4 * kRuns * kRun && k < n / 8) {
+    const int64_t step = n / kRuns;
     int64_t m = 0;
-    for (int64_t i = 0; i < n; i += step)
-      if (!std::isnan(v[i])) buf[m++] = v[i];
+    for (int64_t r = 0; r < kRuns; ++r)
+      for (int64_t i = r * step; i < r * step + kRun; ++i)
+        if (!std::isnan(v[i])) buf[m++] = v[i];
     if (m > 0) {
       // Rank in the sample of the expected k-th value, widened by a few standard deviations.
       const double frac = static_cast<double>(k) / static_cast<double>(n);
-      int64_t r = static_cast<int64_t>(frac * m + 4.0 * std::sqrt(frac * m) + 8.0);
+      int64_t r = static_cast<int64_t>(frac * m + 2.5 * std::sqrt(frac * m) + 2.0);
       if (r < m) {
         std::nth_element(buf.begin(), buf.begin() + r, buf.begin() + m, std::greater<float>());
         pivot = buf[r];
@@ -45,10 +49,33 @@ float kth_largest(const float* v, int64_t n, int64_t k, std::vector<float>& buf,
   }
   int64_t size = 0;
   if (use_pivot) {
-    for (int64_t i = 0; i < n; ++i) {
-      const float x = v[i];
-      valid += !std::isnan(x);
-      if (x >= pivot) buf[size++] = x;  // NaN fails the comparison
+    // Blocks of 16 values tested with 4-wide vectors (GCC/Clang vector extensions, portable
+    // across targets); the branch-free gather runs only in the rare blocks holding a value
+    // >= pivot. NaN fails every comparison.
+    using f4 = float __attribute__((vector_size(16)));
+    using i4 = int32_t __attribute__((vector_size(16)));
+    const f4 pv = {pivot, pivot, pivot, pivot};
+    i4 ok = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      f4 a, b, c, d;
+      std::memcpy(&a, v + i, sizeof a);
+      std::memcpy(&b, v + i + 4, sizeof b);
+      std::memcpy(&c, v + i + 8, sizeof c);
+      std::memcpy(&d, v + i + 12, sizeof d);
+      const i4 hit = (a >= pv) | (b >= pv) | (c >= pv) | (d >= pv);
+      ok -= (a == a) + (b == b) + (c == c) + (d == d);  // true is -1
+      if (hit[0] | hit[1] | hit[2] | hit[3])
+        for (int64_t j = i; j < i + 16; ++j) {
+          buf[size] = v[j];
+          size += v[j] >= pivot;
+        }
+    }
+    valid = static_cast<int64_t>(ok[0]) + ok[1] + ok[2] + ok[3];
+    for (; i < n; ++i) {
+      valid += v[i] == v[i];
+      buf[size] = v[i];
+      size += v[i] >= pivot;
     }
     const int64_t kk = std::min(k, valid);
     if (size < kk) use_pivot = false;  // unlucky sample: fall back to every value
