@@ -162,7 +162,8 @@ def hash32(x: Tensor) -> Tensor:
     return x ^ (x >> 16)
 
 
-def _hash_int(value: int) -> int:
+def hash_int(value: int) -> int:
+    """hash32 of one Python int (taken mod 2**32)."""
     return int(hash32(torch.tensor([value & _MASK32], dtype=torch.int64))[0])
 
 
@@ -173,7 +174,7 @@ def gaussian(numel: int, seed: int, device: torch.device | str = "cpu") -> Tenso
     with key1 = hash32(2·seed), key2 = hash32(2·seed + 1); ε = sqrt(−2 ln u1)·cos(2π u2) (Box–Muller).
     """
     seed &= _MASK32
-    key1, key2 = _hash_int(2 * seed), _hash_int(2 * seed + 1)
+    key1, key2 = hash_int(2 * seed), hash_int(2 * seed + 1)
     index = torch.arange(numel, dtype=torch.int64, device=device)
     bits1 = hash32((index + key1) & _MASK32) >> 8
     bits2 = hash32((index + key2) & _MASK32) >> 8
