@@ -30,6 +30,7 @@ def test_cuda_occlusion_batch_equals_reference_on_a_side_stream(baseline: str) -
         "batch": torch.rand(3, 4, 19, 14, device="cuda"),
     }[baseline]
     stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())  # the inputs were made on the default stream
     with torch.cuda.stream(stream):
         got = K.occlusion_batch(images, (5, 4), (3, 5), base, start=2, count=7)
     stream.synchronize()
