@@ -1,0 +1,28 @@
+"""Region share: the share of the top-p% salient pixels that fall inside a region.
+
+The explorable's metric ("proportion of salient pixels in the watermark area", p = 0.5), after
+Zhou et al. 2021. One fused kernel pass per map: threshold, mask and count (see docs/KERNELS.md
+for ties and NaN: ties at the threshold all count as salient, NaN never does).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from saliency_core import kernels
+
+
+def top_percent_share(maps: Tensor, region: Tensor, percent: float = 0.5) -> Tensor:
+    """Share in [0, 1] of each map's top-``percent``% pixels that lie inside ``region``.
+
+    ``maps`` [B,H,W]; ``region`` boxes [B,4] (x0, y0, x1, y1 in pixels, x1/y1 exclusive, clipped to
+    the image) or masks [B,H,W] (non-zero = inside). Returns float32 [B]; NaN for an all-NaN map.
+    """
+    if region is None:
+        raise ValueError("region is required: boxes [B,4] (x0,y0,x1,y1) or masks [B,H,W]")
+    if isinstance(maps, Tensor) and maps.is_floating_point() and maps.dtype != torch.float32:
+        maps = maps.float()
+    share = kernels.top_percent(maps, percent, region).share
+    assert share is not None  # a region was given
+    return share

@@ -1,0 +1,120 @@
+"""saliency_core.occlusion equals Captum's Occlusion; bad input is a ValueError naming it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from captum.attr import Occlusion
+
+import saliency_core as sc
+
+
+def captum_occlusion(model, images, window, stride, baseline, target):
+    c = images.shape[1]
+    attr = Occlusion(model).attribute(
+        images, sliding_window_shapes=(c, *window), strides=(c, *stride), baselines=baseline,
+        target=target, perturbations_per_eval=8,
+    )
+    return attr[:, 0]
+
+
+@pytest.mark.parametrize(
+    ("size", "window", "stride"),
+    [((32, 32), (16, 16), (8, 8)), ((29, 35), (5, 7), (3, 4)), ((24, 24), (24, 24), (1, 1)), ((20, 26), (4, 4), (4, 4))],
+)
+@pytest.mark.parametrize("mode", ["naive", "exact"])
+def test_occlusion_matches_captum(tiny_cnn, size, window, stride, mode):
+    images = torch.rand(3, 3, *size)
+    target = tiny_cnn(images).argmax(1)
+    ours = sc.occlusion(tiny_cnn, images, window=window, stride=stride, batch_size=5, mode=mode)
+    assert ours.shape == (3, *size)
+    torch.testing.assert_close(ours, captum_occlusion(tiny_cnn, images, window, stride, 0.0, target),
+                               atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("form", ["scalar", "per_channel", "image", "batch"])
+def test_occlusion_baselines_match_captum(tiny_cnn, form):
+    images = torch.rand(2, 3, 24, 24)
+    baseline = {
+        "scalar": 0.5,
+        "per_channel": torch.tensor([0.2, 0.5, 0.8]),
+        "image": torch.rand(3, 24, 24),
+        "batch": torch.rand(2, 3, 24, 24),
+    }[form]
+    captum_baseline = baseline
+    if form == "per_channel":
+        captum_baseline = baseline.view(1, 3, 1, 1).expand(2, 3, 24, 24)
+    elif form == "image":
+        captum_baseline = baseline.expand(2, 3, 24, 24)
+    ours = sc.occlusion(tiny_cnn, images, window=8, stride=4, baseline=baseline, target=1)
+    ref = captum_occlusion(tiny_cnn, images, (8, 8), (4, 4), captum_baseline, 1)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_occlusion_of_a_linear_model_is_weight_times_input_over_window():
+    # f(x) = Σ w·x: occluding a window with baseline 0 removes exactly Σ_window w·x, so with
+    # non-overlapping windows (stride = window) each pixel's map is its window's Σ (w·x).
+    weight = torch.rand(1, 12, 12)
+
+    def model(x):
+        return torch.stack([(x[:, 0] * weight).sum(dim=(1, 2)), torch.zeros(x.shape[0])], dim=1)
+
+    images = torch.rand(1, 1, 12, 12)
+    maps = sc.occlusion(model, images, window=4, stride=4, target=0)
+    contrib = (images[0, 0] * weight[0]).view(3, 4, 3, 4).sum(dim=(1, 3))
+    expected = contrib.repeat_interleave(4, 0).repeat_interleave(4, 1)
+    torch.testing.assert_close(maps[0], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_progress_reports_every_chunk_up_to_the_total(tiny_cnn):
+    calls = []
+    sc.occlusion(tiny_cnn, torch.rand(1, 3, 16, 16), window=4, stride=4, batch_size=3,
+                 progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (16, 16)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert len(calls) == 6  # ceil(16 / 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "word"),
+    [
+        ({"window": 40}, "window"),
+        ({"stride": 0}, "stride"),
+        ({"stride": -2}, "stride"),
+        ({"target": 5}, "target"),
+        ({"mode": "turbo"}, "mode"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"baseline": torch.rand(2, 2)}, "baseline"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_them(tiny_cnn, kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        sc.occlusion(tiny_cnn, torch.rand(1, 3, 32, 32), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("images", "word"),
+    [(torch.rand(3, 32, 32), "4-D"), (torch.rand(1, 3, 8, 8).double(), "float32"), (torch.rand(1, 4, 16, 16), "RGBA")],
+)
+def test_bad_images_raise_value_error(tiny_cnn, images, word):
+    with pytest.raises(ValueError, match=word):
+        sc.occlusion(tiny_cnn, images, window=4, stride=4)
+
+
+def test_large_requests_are_chunked_under_the_memory_budget(tiny_cnn, monkeypatch):
+    from saliency_core.methods import occlusion as module
+
+    monkeypatch.setattr(module, "MEMORY_BUDGET_BYTES", 3 * 64 * 64 * 4 * 10)  # 10 copies
+    seen = []
+    original = module.forward
+
+    def spy(model, x):
+        seen.append(x.shape[0])
+        return original(model, x)
+
+    monkeypatch.setattr(module, "forward", spy)
+    images = torch.rand(1, 3, 64, 64)
+    maps = sc.occlusion(tiny_cnn, images, window=4, stride=2, mode="naive")
+    assert max(seen[1:]) <= 10
+    ref = captum_occlusion(tiny_cnn, images, (4, 4), (2, 2), 0.0, tiny_cnn(images).argmax(1))
+    torch.testing.assert_close(maps, ref, atol=1e-5, rtol=1e-5)
