@@ -7,8 +7,11 @@ Accepted inputs:
   [B,H,W], and any other per-image values (e.g. ``watermarked``), which become columns;
 * or tuples ``(images, labels)``, ``(ids, images, labels)`` or ``(ids, images, labels, regions)``;
 * single samples (images ``[3,H,W]``) as well as batches (``[B,3,H,W]``);
-* a folder path with one subfolder per class (classes sorted by name, images resized to
-  ``image_size`` squared).
+* a ``saliency_core.data.ImageSet`` (or any object with ``frames``, ``labels``, ``files`` and
+  ``images(index)``): ids are the file paths, a non-empty ``splits`` becomes a ``split`` column;
+* a folder path: read with ``saliency_core.data.load_any`` (class folders, MANIFEST.csv or the
+  Oxford-IIIT Pet layout, model frame of ``image_size``) when that module is installed, else
+  with a minimal class-folder reader (classes sorted by name, images resized to ``image_size``).
 
 Images are float ``[B,3,H,W]`` in [0, 1]. Items are re-chunked into batches of ``batch_size``.
 Images without ids get their running index as id, so a re-run over the same data finds them again.
@@ -106,7 +109,7 @@ def _concat(parts: list[Batch]) -> Batch:
     )
 
 
-def folder_items(root: Path, image_size: int = 224) -> Iterator[dict[str, Any]]:
+def folder_items(root: Path, image_size: int = 128) -> Iterator[dict[str, Any]]:
     """Samples of a folder with one subfolder per class (label = index in sorted class names)."""
     from PIL import Image
 
@@ -130,12 +133,47 @@ def folder_items(root: Path, image_size: int = 224) -> Iterator[dict[str, Any]]:
         raise ValueError(f"data folder {root} contains no images")
 
 
+def is_image_set(dataset: Any) -> bool:
+    """Duck-typed ``saliency_core.data.ImageSet``: decoded frames with labels and file names."""
+    return all(hasattr(dataset, a) for a in ("frames", "labels", "files")) and callable(
+        getattr(dataset, "images", None))
+
+
+def image_set_items(images: Any, chunk: int = 64) -> Iterator[dict[str, Any]]:
+    """Dict batches of an ImageSet, decoding ``chunk`` frames to float at a time."""
+    splits = list(getattr(images, "splits", ()) or ())
+    for start in range(0, len(images.labels), chunk):
+        stop = min(start + chunk, len(images.labels))
+        item: dict[str, Any] = {"ids": list(images.files[start:stop]),
+                                "images": images.images(list(range(start, stop))),
+                                "labels": images.labels[start:stop]}
+        if any(splits):
+            item["split"] = splits[start:stop]
+        yield item
+
+
+def open_folder(root: Path, image_size: int) -> Iterator[dict[str, Any]]:
+    """The items of a data folder, through ``saliency_core.data`` when it is installed."""
+    try:
+        from saliency_core.data import load_any
+    except ImportError:
+        return folder_items(root, image_size)
+    if not Path(root).is_dir():
+        raise ValueError(f"data folder {root} does not exist")
+    return image_set_items(load_any(root, image_size))
+
+
 def iter_batches(dataset: Iterable[Any] | str | Path, batch_size: int = 32,
-                 image_size: int = 224) -> Iterator[Batch]:
+                 image_size: int = 128) -> Iterator[Batch]:
     """Uniform batches of at most ``batch_size`` images from any accepted dataset."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    items = folder_items(Path(dataset), image_size) if isinstance(dataset, (str, Path)) else dataset
+    if isinstance(dataset, (str, Path)):
+        items: Iterable[Any] = open_folder(Path(dataset), image_size)
+    elif is_image_set(dataset):
+        items = image_set_items(dataset)
+    else:
+        items = dataset
     pending: list[Batch] = []
     count = seen = 0
     for item in items:

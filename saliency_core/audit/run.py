@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from saliency_core.audit.dataset import IMAGE_SUFFIXES, Batch, iter_batches
+from saliency_core.audit.dataset import IMAGE_SUFFIXES, Batch, is_image_set, iter_batches
 from saliency_core.audit.io import KEY, read_table, table_format, write_table
 from saliency_core.metrics import flips, mean_saliency, region_masks, top_percent_share
 
@@ -54,6 +54,8 @@ def _count_images(dataset: Any) -> int | None:
         if not root.is_dir():
             return None
         return sum(1 for p in root.glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if is_image_set(dataset):
+        return len(dataset.labels)
     inner = getattr(dataset, "dataset", None)  # a DataLoader: count samples, not batches
     if inner is not None and hasattr(inner, "__len__"):
         return len(inner)
@@ -100,14 +102,16 @@ def run(
     out: str | Path | None = None,
     progress: bool = True,
     transforms: Mapping[str, Transform] | None = None,
-    image_size: int = 224,
+    image_size: int = 128,
     checkpoint_seconds: float = 30.0,
     explain: ExplainFn | None = None,
 ) -> pd.DataFrame:
     """Audit ``dataset`` with every model x method; returns (and saves to ``out``) the table.
 
-    ``regions``: None (use the dataset's boxes/masks), one box (x0,y0,x1,y1) or one mask [H,W]
-    for every image. With ``out``, rows (id, model, method) already in the file are skipped, new
+    ``dataset``: see :mod:`saliency_core.audit.dataset` (iterables of dicts/tuples, an ImageSet,
+    a folder path; folders are read at ``image_size``, the data module's 128-pixel model frame by
+    default). ``regions``: None (use the dataset's boxes/masks), one box (x0,y0,x1,y1) or one
+    mask [H,W] for every image. With ``out``, rows (id, model, method) already in the file are skipped, new
     rows are appended, and the file is rewritten atomically every ``checkpoint_seconds`` and at the
     end (also when interrupted). ``explain`` defaults to ``saliency_core.explain``.
     """

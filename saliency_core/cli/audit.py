@@ -1,7 +1,7 @@
 """`saliency-lab audit`: audit a folder of images with models x saliency methods.
 
     saliency-lab audit --model colour --model clean --method gradient_squared \\
-        --data data/cats-vs-dogs --region 150,150,224,224 --out results.parquet
+        --data data/cats-vs-dogs --region 96,96,128,128 --out results.parquet
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--method", action="append", required=True,
                    help="saliency method, e.g. gradient_squared (repeatable)")
     p.add_argument("--data", type=Path, default=None,
-                   help="folder with one subfolder per class (default: $SALIENCY_DATA)")
+                   help="photo folder: one subfolder per class, a MANIFEST.csv or the Oxford-IIIT Pet "
+                        "layout (default: $SALIENCY_DATA)")
     p.add_argument("--region", default=None, metavar="x0,y0,x1,y1",
                    help="artefact box in pixels of the resized image, x1/y1 exclusive")
     p.add_argument("--out", type=Path, default=None,
                    help="results table (.parquet or .csv); existing rows are kept and skipped")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--percent", type=float, default=0.5, help="top-percent of pixels for the share")
-    p.add_argument("--size", type=int, default=224, help="images are resized to SIZE x SIZE")
+    p.add_argument("--size", type=int, default=128,
+                   help="images are brought to SIZE x SIZE (default 128, the demo models' frame)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 

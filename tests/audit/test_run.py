@@ -173,3 +173,44 @@ def test_a_torch_dataloader_streams_with_a_progress_bar(
     assert table["id"].tolist() == [str(i) for i in range(7)]
     assert counting_explain.calls == 2  # re-chunked to batch_size
     assert "7/7" in capsys.readouterr().err
+
+
+def test_an_image_set_is_audited_with_file_ids_and_splits(counting_explain: CountingExplain) -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class FakeImageSet:  # the shape of saliency_core.data.ImageSet
+        frames: torch.Tensor
+        labels: torch.Tensor
+        files: tuple[str, ...]
+        splits: tuple[str, ...]
+
+        def images(self, index: list[int]) -> torch.Tensor:
+            return self.frames[index].float() / 255
+
+    frames = torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8)
+    data = FakeImageSet(frames, torch.tensor([0, 0, 1, 1, 1]), tuple(f"f{i}.jpg" for i in range(5)),
+                        ("train", "test", "test", "val", "test"))
+    table = run([MeanColour()], ["m"], data, batch_size=2, progress=False, explain=counting_explain)
+    assert table["id"].tolist() == list(data.files)
+    assert table["split"].tolist() == list(data.splits)
+    assert table["truth"].tolist() == [0, 0, 1, 1, 1]
+
+
+@pytest.mark.parametrize("with_data_module", [True, False])
+def test_class_folders_are_read_with_or_without_the_data_module(
+    tmp_path: Path, with_data_module: bool, monkeypatch: pytest.MonkeyPatch,
+    counting_explain: CountingExplain,
+) -> None:
+    import sys
+
+    if not with_data_module:
+        monkeypatch.setitem(sys.modules, "saliency_core.data", None)  # import fails: fallback reader
+    for name, colour in [("cat", (200, 0, 0)), ("dog", (0, 200, 0))]:
+        (tmp_path / name).mkdir()
+        for i in range(2):
+            Image.new("RGB", (12, 10), colour).save(tmp_path / name / f"{i}.png")
+    table = run([MeanColour()], ["m"], tmp_path, image_size=8, progress=False, explain=counting_explain)
+    assert table["id"].tolist() == ["cat/0.png", "cat/1.png", "dog/0.png", "dog/1.png"]
+    assert table["truth"].tolist() == [0, 0, 1, 1]
+    assert table["prediction"].tolist() == [1, 1, 0, 0]  # red cats, green dogs
