@@ -1,0 +1,1 @@
+"""The Saliency Lab Streamlit dashboard (entrypoint: ``dashboard/app.py``)."""

@@ -1,0 +1,42 @@
+"""Saliency Lab dashboard: the entrypoint (``streamlit run dashboard/app.py``).
+
+It is the router and the picture frame: page config, the shared sidebar (data status, kernel
+backend) and ``st.navigation`` over one module per page in ``dashboard/pages/``. A page is listed
+only if its file exists, so a partial checkout still runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:  # so pages can `from dashboard.common import ...`
+    sys.path.insert(0, str(ROOT))
+
+from dashboard.common import sidebar  # noqa: E402
+
+# (file under dashboard/, title, icon) in the explorable's order, then beyond it.
+PAGES: list[tuple[str, str, str]] = [
+    ("pages/two_models.py", "Two models", ":material/compare:"),
+    ("pages/occlusion.py", "Occlusion", ":material/grid_on:"),
+    ("pages/gradients.py", "Gradients", ":material/gradient:"),
+    ("pages/quadrants.py", "Quadrants", ":material/scatter_plot:"),
+    ("pages/mystery.py", "Mystery models", ":material/help:"),
+    ("pages/your_model.py", "Your model & images", ":material/upload:"),
+    ("pages/dataset_audit.py", "Dataset audit", ":material/fact_check:"),
+]
+
+st.set_page_config(page_title="Saliency Lab", page_icon=":material/visibility:", layout="wide")
+
+pages = [
+    st.Page(path, title=title, icon=icon, default=(i == 0))
+    for i, (path, title, icon) in enumerate(PAGES)
+    if (HERE / path).is_file()
+]
+page = st.navigation(pages, position="sidebar")
+sidebar.render()
+page.run()

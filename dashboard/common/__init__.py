@@ -1,0 +1,74 @@
+"""Shared helpers for the dashboard pages (import as ``from dashboard.common import ...``).
+
+``dashboard/app.py`` puts the repository root on ``sys.path``, so every page can import this
+package. No numerics live here: models, methods and metrics come from ``saliency_core``; these
+helpers only load, cache, lock and draw.
+
+Data (``dashboard.common.data``)
+    ``data_status() -> DataStatus``      where the demo photos are (``.ok``, ``.path``, ``.reason``)
+    ``NO_DATA_MESSAGE``                  the exact how-to-get-the-data text (Markdown)
+    ``require_data() -> Path``           shows ``NO_DATA_MESSAGE`` and ``st.stop()``s when missing
+    ``demo_images(n_per_class, watermark_cats, watermark_dogs) -> DemoSet``
+                                         cached test images in the model frame (128×128, [0,1])
+    ``quadrant_set(n_per_quadrant) -> DemoSet``  cats/dogs × watermark yes/no, with the mark's boxes
+    ``occlusion_pairs(n) -> DemoSet``    clean/watermarked pairs for the occlusion strip
+
+Models (``dashboard.common.models``)
+    ``zoo_names() -> list[str]``         names from ``saliency_core.zoo.names()``
+    ``load_zoo_model(name) -> nn.Module`` ``st.cache_resource``; eval mode, shared by all sessions
+    ``model_lock(name) -> threading.Lock`` hold it around anything that registers hooks or
+                                         runs backward on the shared model (every saliency method)
+    ``predict(name, images) -> Tensor[B,K]`` probabilities under the lock, ``inference_mode``
+    ``explain_locked(name, images, method, **options)`` ``saliency_core.explain`` under the lock
+    ``MODEL_TITLES``                     display names ("Normal", "Watermark 100%", ...)
+
+Drawing (``dashboard.common.render``)
+    ``to_uint8(image) -> ndarray[H,W,3]`` a [3,H,W]/[H,W,3] float image in [0,1] → uint8 RGB
+    ``overlay(image, map, alpha=0.6, cmap="saliency") -> ndarray`` a map blended over the image
+    ``colorize(map, cmap) -> ndarray``   a map in colours ("saliency", "puor", "signed")
+    ``grid_overlay(image, values, alpha)`` an N×N value grid (P(dog)) drawn as PuOr cells
+    ``png_bytes(array) -> bytes`` / ``data_uri(array) -> str`` for downloads and tooltips
+    ``upscale(array, size)``              nearest-neighbour enlargement for crisp thumbnails
+
+Palette and chips (``dashboard.common.palette``, ``dashboard.common.chips``)
+    ``CAT_COLOUR``, ``DOG_COLOUR``, ``puor(p_dog) -> "#rrggbb"``  cat→dog diverging scale (PuOr)
+    ``prediction_chip(label, prob) -> str``  an HTML chip "cat 97.3%" (render with
+                                         ``st.markdown(..., unsafe_allow_html=True)``)
+    ``chip_for(probs, classes) -> str``  the chip of the arg-max class of one probability row
+    ``show_chip(label, prob)``           writes the chip into the current container
+
+Sidebar (``dashboard.common.sidebar``)
+    ``render()``                         data status + kernel backend; called by ``app.py``
+"""
+
+from __future__ import annotations
+
+from dashboard.common.chips import chip_for, prediction_chip, show_chip
+from dashboard.common.data import (
+    NO_DATA_MESSAGE,
+    DataStatus,
+    DemoSet,
+    data_status,
+    demo_images,
+    occlusion_pairs,
+    quadrant_set,
+    require_data,
+)
+from dashboard.common.models import (
+    MODEL_TITLES,
+    explain_locked,
+    load_zoo_model,
+    model_lock,
+    predict,
+    zoo_names,
+)
+from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR, puor
+from dashboard.common.render import colorize, data_uri, grid_overlay, overlay, png_bytes, to_uint8, upscale
+
+__all__ = [
+    "CAT_COLOUR", "DOG_COLOUR", "MODEL_TITLES", "NO_DATA_MESSAGE", "DataStatus", "DemoSet",
+    "chip_for", "colorize", "data_status", "data_uri", "demo_images", "explain_locked",
+    "grid_overlay", "load_zoo_model", "model_lock", "occlusion_pairs", "overlay", "png_bytes",
+    "predict", "prediction_chip", "puor", "quadrant_set", "require_data", "show_chip", "to_uint8",
+    "upscale", "zoo_names",
+]

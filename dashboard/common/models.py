@@ -1,0 +1,81 @@
+"""Cached zoo models shared by all sessions, with one lock per model.
+
+``st.cache_resource`` keeps one instance per model for the whole server. Saliency methods register
+hooks and run backward on it, which is not safe from two sessions at once, so every such call
+holds ``model_lock(name)`` (``predict`` and ``explain_locked`` do it for you).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import streamlit as st
+import torch
+
+# Display titles of the zoo models (issue 4's names); unknown names show as they are.
+MODEL_TITLES: dict[str, str] = {
+    "normal": "Normal",
+    "watermark-25": "Watermark 25%",
+    "watermark-50": "Watermark 50%",
+    "watermark-75": "Watermark 75%",
+    "watermark-100": "Watermark",
+    "cages": "Cages",
+    "colours": "Colours",
+    "random-labels": "Random labels",
+}
+CLASSES: tuple[str, ...] = ("cat", "dog")
+
+_LOCKS_GUARD = threading.Lock()
+_LOCKS: dict[str, threading.Lock] = {}
+
+
+def title(name: str) -> str:
+    return MODEL_TITLES.get(name, name)
+
+
+def zoo_names() -> list[str]:
+    """The zoo's model names (empty if the zoo package is missing)."""
+    try:
+        from saliency_core import zoo
+    except ImportError:
+        return []
+    return list(zoo.names())
+
+
+def model_lock(name: str) -> threading.Lock:
+    """The process-wide lock of model ``name`` (hold it around hooks/backward on the shared model)."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(name, threading.Lock())
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=12)
+def load_zoo_model(name: str) -> torch.nn.Module:
+    """``saliency_core.zoo.load(name)`` in eval mode on the CPU, one instance per server."""
+    from saliency_core import zoo
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    model = zoo.load(name)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def predict(name: str, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+    """Softmax probabilities ``[B,K]`` of zoo model ``name`` (float32 CPU)."""
+    model = load_zoo_model(name)
+    out: list[torch.Tensor] = []
+    with model_lock(name), torch.inference_mode():
+        for i in range(0, images.shape[0], batch_size):
+            out.append(torch.softmax(model(images[i : i + batch_size].float()), dim=1))
+    return torch.cat(out) if out else torch.empty(0, len(CLASSES))
+
+
+def explain_locked(name: str, images: torch.Tensor, method: str, **options: Any) -> Any:
+    """``saliency_core.explain`` on zoo model ``name`` while holding its lock."""
+    from saliency_core.methods import explain
+
+    model = load_zoo_model(name)
+    with model_lock(name):
+        return explain(model, images, method, **options)

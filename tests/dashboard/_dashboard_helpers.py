@@ -1,0 +1,128 @@
+"""Plain helpers for the dashboard tests (import: ``from _dashboard_helpers import wait_for_app``).
+
+* ``texts(at)`` — all text of an AppTest run, for substring assertions;
+* ``start_server()`` / ``stop_server(proc)`` — ``streamlit run dashboard/app.py`` on a free port;
+* ``wait_for_app(page)`` — connected, script state ``notRunning``, no ``stSkeleton``;
+* ``goto_page(page, base_url, url_path)`` — navigate to a page (URL path such as ``"occlusion"``);
+* ``screenshot(page, name)`` — full-page PNG under ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "dashboard" / "app.py"
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-quic", "--disable-default-apps", "--disable-extensions", "--mute-audio",
+]
+
+
+def data_path() -> Path | None:
+    value = os.environ.get("SALIENCY_DATA")
+    return Path(value) if value and Path(value).is_dir() else None
+
+
+def texts(at: Any) -> str:
+    """All Markdown/caption/alert/heading text of an AppTest run, joined by newlines."""
+    parts: list[str] = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info", "warning",
+                 "error", "success"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- real server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:  # noqa: S310 - localhost
+            return r.read().decode().strip() == "ok"
+    except OSError:
+        return False
+
+
+def start_server(env: dict[str, str] | None = None, attempts: int = 3,
+                 timeout: float = 90) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start the app; returns (process, base URL, log file). Retries on a port clash."""
+    last = ""
+    for _ in range(attempts):
+        port = free_port()
+        fd, name = tempfile.mkstemp(prefix="streamlit-", suffix=".log")
+        os.close(fd)
+        log = Path(name)
+        cmd = [
+            sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none",
+        ]
+        with log.open("wb") as out:
+            proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                    env={**os.environ, **(env or {})})
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _healthy(url):
+                return proc, url, log
+            time.sleep(0.25)
+        last = log.read_text(errors="replace")[-3000:]
+        stop_server(proc)
+    raise RuntimeError(f"streamlit did not become healthy:\n{last}")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def wait_for_app(page: Any, timeout: float = 90_000) -> None:
+    """Wait until the app is connected, its script has finished and no skeleton is left."""
+    from playwright.sync_api import expect
+
+    page.wait_for_selector("[data-testid='stAppViewContainer']", state="attached", timeout=timeout)
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']",
+                           state="attached", timeout=timeout)
+    page.wait_for_timeout(250)  # let a rerun that was just triggered flip the state to "running"
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                           state="attached", timeout=timeout)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout)
+
+
+def goto_page(page: Any, base_url: str, url_path: str = "") -> None:
+    """Open ``base_url/url_path`` and wait for the app."""
+    page.goto(f"{base_url}/{url_path}", wait_until="domcontentloaded")
+    wait_for_app(page)
+
+
+def screenshot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

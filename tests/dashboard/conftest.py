@@ -1,0 +1,100 @@
+"""Dashboard fixtures (helpers live in ``_dashboard_helpers``; import them from there).
+
+* ``app_test`` — factory ``app_test(page=None, *, data=True, state=None, run=True)`` → an AppTest
+  of ``dashboard/app.py`` (``default_timeout=60``): ``SALIENCY_DATA`` from the environment (or a
+  folder without photos when ``data=False``, or the given Path), session keys pre-seeded from
+  ``state``, switched to ``page`` (e.g. ``"pages/occlusion.py"``) and run.
+* ``needs_data`` — the photo folder, or skip with the reason.
+* ``streamlit_server`` (module scope) — base URL of ``streamlit run dashboard/app.py`` on a free
+  localhost port (headless, usage stats off, no file watcher), healthy on ``/_stcore/health``.
+* ``browser_page`` — a fresh Playwright page (1400×1000) in Debian's ``chromium``
+  (``shutil.which``; never ``playwright install``); skips with the reason when it is missing.
+* ``wait_for_app`` — the helper function itself, for tests that prefer a fixture.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _dashboard_helpers import APP, CHROMIUM_ARGS, data_path, start_server, stop_server
+from _dashboard_helpers import wait_for_app as _wait_for_app
+
+
+@pytest.fixture
+def needs_data() -> Path:
+    path = data_path()
+    if path is None:
+        pytest.skip("SALIENCY_DATA is not set to the cats-vs-dogs folder (.ci/run sets it)")
+    return path
+
+
+@pytest.fixture
+def app_test(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Any]:
+    """Factory: ``app_test(page=None, *, data=True, state=None, run=True, timeout=60) -> AppTest``."""
+    from streamlit.testing.v1 import AppTest
+
+    def make(page: str | None = None, *, data: bool | Path = True, state: dict[str, Any] | None = None,
+             run: bool = True, timeout: float = 60) -> AppTest:
+        if data is False:
+            empty = tmp_path / "no-photos"
+            empty.mkdir(exist_ok=True)
+            monkeypatch.setenv("SALIENCY_DATA", str(empty))
+        elif isinstance(data, Path):
+            monkeypatch.setenv("SALIENCY_DATA", str(data))
+        at = AppTest.from_file(str(APP), default_timeout=timeout)
+        for key, value in (state or {}).items():
+            at.session_state[key] = value
+        if page is not None:
+            at.switch_page(page)
+        if run:
+            at.run()
+        return at
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def streamlit_server() -> Iterator[str]:
+    """Base URL of ``streamlit run dashboard/app.py``, one server per test module."""
+    proc, url, log = start_server()
+    try:
+        yield url
+    finally:
+        stop_server(proc)
+        log.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Any]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed (`apt-get install chromium`, or `make browser`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium_browser: Any) -> Iterator[Any]:
+    """A fresh page in its own browser context (1400×1000 viewport, 60 s default timeout)."""
+    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def wait_for_app() -> Callable[..., None]:
+    return _wait_for_app
