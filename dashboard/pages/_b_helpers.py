@@ -1,0 +1,232 @@
+"""Shared pieces of pages 5-7 (mystery models, your model & images, dataset audit).
+
+Everything numeric comes from ``saliency_core``; the shared loading/locking/drawing lives in
+``dashboard.common`` (helper A). What is here is specific to these pages: cached explanations
+keyed by image hash, upload validation, users' own models, the mystery spoilers and the image
+batches they are shown on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image
+
+CLASSES: tuple[str, ...] = ("cat", "dog")
+FRAME = 128  # the zoo's model frame: 128x128
+MAX_PIXELS = 40_000_000  # decompression-bomb guard: refuse uploads above 40 MP
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
+MODEL_TYPES = ["pt", "ts", "pt2", "safetensors"]
+MYSTERY_MODELS: tuple[str, ...] = ("cages", "colours", "normal")
+METHOD_LABELS: dict[str, str] = {
+    "vanilla_gradient": "Vanilla gradient",
+    "gradient_squared": "Gradient squared",
+    "smoothgrad": "SmoothGrad",
+    "integrated_gradients": "Integrated Gradients",
+    "guided_backprop": "Guided Backprop",
+    "grad_cam": "Grad-CAM",
+    "competitive_gradient_x_input": "Competitive gradient × input",
+    "rectified_gradient": "Rectified gradient",
+    "rectified_gradient_unbiased": "Rectified gradient (unbiased)",
+    "occlusion": "Occlusion",
+}
+
+# name -> (what it is, what it learned and why its maps did or did not show it)
+SPOILERS: dict[str, tuple[str, str]] = {
+    "cages": (
+        "the cage detector",
+        "It learned **cage bars = cat**: in its training set the cats sat behind bars and the dogs "
+        "did not. Its saliency maps give it away: on the caged photos the brightest pixels trace "
+        "the **bars** rather than the animal, and a caged dog is called a cat. A shortcut with a "
+        "place in the image is exactly what saliency maps are good at exposing.",
+    ),
+    "colours": (
+        "the colour detector",
+        "It learned **coat colour**: it was trained on grey/black cats and brown dogs only, so "
+        "brown means dog. Its maps look like the normal model's (they light up the animal, "
+        "because the colour *is* on the animal). Gradients show *where* a model looks, not "
+        "*what* it sees there. Only a counterfactual test catches it: make the photo greyscale or "
+        "shift its hue and its predictions flip (see the flip tests on the *Dataset audit* page).",
+    ),
+    "normal": (
+        "the normal model",
+        "The sound one, as far as these tests can tell: trained on clean photos, it looks at faces, "
+        "ears and fur, and neither cage bars nor a colour change sway it much. Note that its maps "
+        "look much like the colour detector's: similar maps do not prove similar reasoning.",
+    ),
+}
+
+
+class Unavailable(RuntimeError):
+    """Something the page needs (zoo weights, demo photos) is missing; the message says what to do."""
+
+
+ZOO_HELP = (
+    "The built-in model zoo is not available (its weights are missing or still being trained). "
+    "Train it with `saliency-lab train --all`, or bring your own model on the "
+    "*Your model & images* page."
+)
+
+
+# --------------------------------------------------------------------------------------- models
+@dataclass
+class UserModel:
+    """A user's model plus its own lock: hook-based methods attach hooks to the shared module."""
+
+    key: str
+    model: torch.nn.Module
+    classes: tuple[str, ...]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@st.cache_resource(show_spinner="Loading your model…", max_entries=4)
+def load_user_model(digest: str, _data: bytes, suffix: str, architecture: str | None,
+                    classes: tuple[str, ...]) -> UserModel:
+    """A user's model, keyed by the file's sha256 (``_data`` itself is not hashed again).
+
+    ``saliency_core.load_model`` never unpickles, so an uploaded file cannot run code. The cache is
+    keyed by content, so two sessions that upload the same file share one read-only instance.
+    """
+    import saliency_core
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"model{suffix}"
+        path.write_bytes(_data)
+        model = saliency_core.load_model(path, architecture=architecture,
+                                         classes=list(classes) if classes else None)
+    model.eval()
+    names = classes or tuple(getattr(model, "classes", None) or CLASSES)
+    return UserModel(f"upload:{digest}:{architecture}:{','.join(names)}", model, tuple(names))
+
+
+def architectures() -> list[str]:
+    try:
+        from saliency_core.zoo.architecture import ARCHITECTURES
+
+        return sorted(ARCHITECTURES)
+    except ImportError:
+        return ["demo_cnn"]
+
+
+def zoo_or_none(name: str) -> torch.nn.Module | None:
+    """The shared zoo model, or None when the zoo cannot provide it (the page says why)."""
+    from dashboard.common import load_zoo_model
+
+    try:
+        return load_zoo_model(name)
+    except Exception:  # noqa: BLE001 - any loading failure becomes the ZOO_HELP message
+        return None
+
+
+# ---------------------------------------------------------------------------------- explanations
+@dataclass(frozen=True)
+class Maps:
+    maps: np.ndarray  # [B,H,W] float32 display maps
+    probabilities: np.ndarray  # [B,K]
+
+
+def digest_of(array: np.ndarray | torch.Tensor) -> str:
+    data = array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
+    return hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()[:24]
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def zoo_maps(name: str, digest: str, method: str, _images: torch.Tensor) -> Maps:
+    """Zoo model ``name`` explained on a batch; cached by model, the images' sha256 and method."""
+    from dashboard.common import explain_locked
+
+    result = explain_locked(name, _images, method)
+    return Maps(result.maps.detach().float().cpu().numpy(),
+                result.probabilities.detach().float().cpu().numpy())
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def user_maps(model_key: str, digest: str, method: str, _model: UserModel,
+              _images: torch.Tensor) -> Maps:
+    """A user's model explained on a batch (under the model's own lock); cached like ``zoo_maps``."""
+    import saliency_core
+
+    with _model.lock:
+        result = saliency_core.explain(_model.model, _images, method)
+    return Maps(result.maps.detach().float().cpu().numpy(),
+                result.probabilities.detach().float().cpu().numpy())
+
+
+# ---------------------------------------------------------------------------------------- uploads
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    digest: str
+    image: torch.Tensor  # [3,FRAME,FRAME] float32 in [0,1]: the model frame
+
+
+def validate_image(name: str, data: bytes) -> Upload:
+    """One uploaded file as a model-frame image; ``ValueError`` with a plain reason otherwise.
+
+    Streamlit only checks the extension, so the content goes through
+    ``saliency_core.data.image_file.read_image``: Pillow ``verify()``, a 40 MP pixel cap before
+    decoding (decompression bombs), multi-frame files refused, EXIF orientation, RGB.
+    """
+    from saliency_core.data import to_model_frame
+    from saliency_core.data.image_file import read_image
+
+    if not data:
+        raise ValueError("the file is empty")
+    try:
+        picture = read_image(data, name=name)
+        image = to_model_frame(picture)
+    except ValueError as error:  # read_image prefixes the name; the page shows the name itself
+        message = str(error)
+        raise ValueError(message[len(name) + 2:] if message.startswith(f"{name}: ") else message) from error
+    except Exception as error:  # noqa: BLE001 - any decoder failure is bad input, not a crash
+        raise ValueError(f"the image could not be decoded ({error.__class__.__name__})") from error
+    return Upload(name, hashlib.sha256(data).hexdigest()[:24], image)
+
+
+def box_frame(box: Sequence[float], size: int = FRAME) -> tuple[int, int, int, int] | None:
+    """A typed box clipped to the frame, or None when it is empty (x1 <= x0 or y1 <= y0)."""
+    x0, y0, x1, y1 = (int(round(min(max(v, 0), size))) for v in box)
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def draw_box(image: np.ndarray, box: tuple[int, int, int, int] | None, scale: int = 3) -> np.ndarray:
+    """A preview of the image (enlarged ``scale`` times) with the box drawn as a rectangle."""
+    from PIL import ImageDraw
+
+    picture = Image.fromarray(image).resize((image.shape[1] * scale, image.shape[0] * scale),
+                                            Image.Resampling.NEAREST)
+    if box is not None:
+        x0, y0, x1, y1 = (v * scale for v in box)
+        ImageDraw.Draw(picture).rectangle((x0, y0, x1 - 1, y1 - 1), outline=(0, 229, 255), width=3)
+    return np.asarray(picture)
+
+
+# -------------------------------------------------------------------------------- mystery images
+@st.cache_data(show_spinner="Preparing the mystery images…", max_entries=2)
+def mystery_batches(batches: int = 5, size: int = 4) -> list[torch.Tensor]:
+    """``batches`` batches of ``size`` clean test photos, cats and dogs alternating.
+
+    The second half of every batch goes behind cage bars (``saliency_core.artefacts.cage``) so the
+    cage detector has something to find, as in the explorable's "other cheats" images.
+    """
+    from dashboard.common import demo_images
+    from saliency_core.artefacts import cage
+
+    half = batches * size // 2
+    demo = demo_images(half, watermark_cats=False, watermark_dogs=False)
+    cats = [i for i, label in enumerate(demo.labels) if label == "cat"][:half]
+    dogs = [i for i, label in enumerate(demo.labels) if label == "dog"][:half]
+    order = [i for pair in zip(cats, dogs) for i in pair]
+    chosen = demo.images[order].clone()
+    for j in range(len(chosen)):
+        if j % size >= size // 2:
+            chosen[j] = cage(chosen[j], seed=j)[0]
+    return [chosen[b * size:(b + 1) * size] for b in range(len(chosen) // size)]
