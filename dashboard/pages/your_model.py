@@ -1,0 +1,244 @@
+"""Page 6, Your model & images: saliency maps and a suspect-region metric for your own files.
+
+Upload images (their content is validated, each bad file gets its own error and the rest still
+run), pick zoo models or upload one (TorchScript, ``.pt2`` or safetensors + an architecture name;
+``saliency_core.load_model`` never unpickles), type a suspect box in the 128×128 model frame, and
+get every chosen method's maps plus the share of the top-0.5% salient pixels inside the box.
+Maps download as PNG, the table as CSV. Needs no data directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from dashboard.common import MODEL_TITLES, chip_for, overlay, png_bytes, to_uint8
+from dashboard.pages._b_helpers import (
+    FRAME,
+    IMAGE_TYPES,
+    METHOD_LABELS,
+    MODEL_TYPES,
+    ZOO_HELP,
+    Maps,
+    Upload,
+    UserModel,
+    architectures,
+    box_frame,
+    digest_of,
+    draw_box,
+    load_user_model,
+    user_maps,
+    validate_image,
+    zoo_maps,
+    zoo_or_none,
+)
+
+PERCENT = 0.5  # the explorable's metric: share of the top-0.5% salient pixels inside the box
+DEFAULT_BOX = (0, 88, 64, 128)  # bottom-left corner, where the demo watermark sits
+DEFAULT_METHODS = ["gradient_squared", "vanilla_gradient"]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One model to explain: a zoo name or a user's model (then ``user`` is set)."""
+
+    label: str
+    classes: tuple[str, ...]
+    zoo: str | None = None
+    user: UserModel | None = None
+
+    def maps(self, images: torch.Tensor, digest: str, method: str) -> Maps:
+        if self.user is not None:
+            return user_maps(self.user.key, digest, method, self.user, images)
+        assert self.zoo is not None
+        return zoo_maps(self.zoo, digest, method, images)
+
+
+def zoo_names() -> list[str]:
+    from dashboard import common
+
+    try:
+        return list(common.zoo_names())
+    except Exception:  # noqa: BLE001 - no zoo yet: the page offers the upload instead
+        return []
+
+
+st.title("Your model & images")
+st.markdown(
+    "Bring your own photos and, if you like, your own model. Mark the region you suspect a model "
+    "of cheating on (a watermark, a logo, a ruler…) and see how much of its saliency lands there."
+)
+
+# ------------------------------------------------------------------------------------- 1. images
+st.subheader("1. Images")
+files = st.file_uploader("Upload images (PNG, JPEG, WebP, …)", type=IMAGE_TYPES,
+                         accept_multiple_files=True, key="ym_images",
+                         help="Each image is resized (shorter side 128) and centre-cropped to the "
+                              "128×128 model frame.")
+uploads: list[Upload] = []
+for file in files or []:
+    try:
+        uploads.append(validate_image(file.name, file.getvalue()))
+    except ValueError as error:
+        st.error(f"**{file.name}** was skipped: {error}.", icon=":material/broken_image:")
+if uploads:
+    thumbs = st.columns(min(len(uploads), 8))
+    for k, upload in enumerate(uploads):
+        thumbs[k % len(thumbs)].image(to_uint8(upload.image), caption=upload.name, width="stretch")
+
+# ------------------------------------------------------------------------------------- 2. models
+st.subheader("2. Model")
+source = st.radio("Which model?", ["Built-in zoo models", "Upload a model"], horizontal=True,
+                  key="ym_source")
+choices: list[Choice] = []
+if source == "Built-in zoo models":
+    names = zoo_names()
+    if not names:
+        st.info(ZOO_HELP, icon=":material/model_training:")
+    else:
+        default = [n for n in ("normal", "watermark-100") if n in names] or names[:1]
+        picked = st.multiselect("Zoo models", names, default=default, key="ym_zoo_models",
+                                format_func=lambda n: MODEL_TITLES.get(n, n))
+        for name in picked:
+            if zoo_or_none(name) is None:
+                st.warning(f"The zoo model `{name}` could not be loaded. {ZOO_HELP}")
+            else:
+                choices.append(Choice(MODEL_TITLES.get(name, name), ("cat", "dog"), zoo=name))
+else:
+    model_file = st.file_uploader(
+        "Model file: TorchScript (`.pt`/`.ts`), `torch.export` (`.pt2`) or safetensors weights",
+        type=MODEL_TYPES, key="ym_model_file",
+        help="Pickled checkpoints are never loaded: a file you upload cannot run code here.")
+    left, right = st.columns(2)
+    architecture = left.selectbox("Architecture (for safetensors weights)", architectures(),
+                                  key="ym_architecture")
+    class_text = right.text_input("Class names, in output order", "cat, dog", key="ym_classes")
+    classes = tuple(c.strip() for c in class_text.split(",") if c.strip())
+    if model_file is not None:
+        data = model_file.getvalue()
+        suffix = Path(model_file.name).suffix.lower()
+        try:
+            user = load_user_model(hashlib.sha256(data).hexdigest(), data, suffix,
+                                   architecture if suffix == ".safetensors" else None, classes)
+        except Exception as error:  # noqa: BLE001 - a bad model file is bad input, never a traceback
+            st.error(f"**{model_file.name}** could not be loaded as a model: {error}",
+                     icon=":material/error:")
+        else:
+            choices.append(Choice(Path(model_file.name).stem, user.classes, user=user))
+
+# ------------------------------------------------------------------------------ 3. region, methods
+st.subheader("3. Suspect region and methods")
+region_col, method_col = st.columns([3, 2])
+with region_col:
+    use_box = st.checkbox("Measure a suspect region (x0, y0, x1, y1 in the 128×128 frame; x1, y1 "
+                          "exclusive)", value=True, key="ym_use_box")
+    coords = st.columns(4)
+    box_values = [coords[i].number_input(label, 0, FRAME, DEFAULT_BOX[i], step=1, key=f"ym_{label}",
+                                         disabled=not use_box)
+                  for i, label in enumerate(("x0", "y0", "x1", "y1"))]
+    box = box_frame(box_values) if use_box else None
+    if use_box and box is None:
+        st.error("The box is empty: x1 must be larger than x0 and y1 larger than y0.")
+with method_col:
+    methods = st.multiselect("Saliency methods", list(METHOD_LABELS), default=DEFAULT_METHODS,
+                             format_func=METHOD_LABELS.__getitem__, key="ym_methods")
+    alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.7, 0.05, key="ym_alpha")
+if uploads:
+    preview = draw_box(to_uint8(uploads[0].image), box)
+    region_col.image(preview, caption=f"Preview on {uploads[0].name}", width=256)
+
+
+# ------------------------------------------------------------------------------------- 4. results
+@st.fragment
+def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
+            box: tuple[int, int, int, int] | None, alpha: float) -> None:
+    """Maps, metric table and downloads; a download choice reruns only this panel."""
+    from saliency_core.metrics import top_percent_share
+
+    images = torch.stack([u.image for u in uploads])
+    digest = digest_of(images)
+    pairs = [(c, m) for c in choices for m in methods]
+    bar = st.progress(0.0, text="Computing saliency maps…")
+    computed: dict[tuple[str, str], Maps] = {}
+    for step, (choice, method) in enumerate(pairs):
+        bar.progress(step / len(pairs), text=f"{choice.label}: {METHOD_LABELS[method]}…")
+        try:
+            computed[(choice.label, method)] = choice.maps(images, digest, method)
+        except Exception as error:  # noqa: BLE001 - e.g. a user model with the wrong output shape
+            st.error(f"{METHOD_LABELS[method]} failed on **{choice.label}**: {error}")
+    bar.empty()
+
+    rows = []
+    pictures: dict[str, bytes] = {}
+    boxes = torch.tensor([box] * len(uploads), dtype=torch.float32) if box else None
+    for (label, method), result in computed.items():
+        classes = next(c.classes for c in choices if c.label == label)
+        shares = (top_percent_share(torch.from_numpy(result.maps), boxes, percent=PERCENT).tolist()
+                  if boxes is not None else [float("nan")] * len(uploads))
+        for i, upload in enumerate(uploads):
+            k = int(result.probabilities[i].argmax())
+            rows.append({
+                "image": upload.name, "model": label, "method": method,
+                "prediction": classes[k] if k < len(classes) else str(k),
+                "confidence": float(result.probabilities[i][k]),
+                "share_top_0.5%_in_box": shares[i],
+            })
+    table = pd.DataFrame(rows)
+
+    for i, upload in enumerate(uploads):
+        st.markdown(f"##### {upload.name}")
+        cells = st.columns(min(1 + len(computed), 6))
+        cells[0].image(draw_box(to_uint8(upload.image), box, scale=2),
+                       caption="input" + (" + box" if box else ""), width="stretch")
+        for j, ((label, method), result) in enumerate(computed.items(), start=1):
+            picture = overlay(upload.image, result.maps[i], alpha=alpha)
+            pictures[f"{Path(upload.name).stem}__{label}__{method}.png"] = png_bytes(picture)
+            share = table[(table.image == upload.name) & (table.model == label)
+                          & (table.method == method)]["share_top_0.5%_in_box"].iloc[0]
+            with cells[j % len(cells)]:
+                st.image(draw_box(picture, box, scale=2),
+                         caption=f"{label} · {METHOD_LABELS[method]}", width="stretch")
+                classes = next(c.classes for c in choices if c.label == label)
+                st.markdown(chip_for(result.probabilities[i], classes), unsafe_allow_html=True)
+                if box:
+                    st.caption(f"top-0.5% in box: **{100 * share:.0f}%**")
+
+    st.subheader("Results")
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={
+                     "confidence": st.column_config.NumberColumn(format="percent"),
+                     "share_top_0.5%_in_box": st.column_config.ProgressColumn(
+                         "share of top-0.5% in box", format="percent", min_value=0.0, max_value=1.0),
+                 })
+    down = st.columns(3)
+    down[0].download_button("Results table (CSV)", table.to_csv(index=False).encode(),
+                            "saliency_results.csv", "text/csv", icon=":material/download:",
+                            key="ym_download_csv")
+    if pictures:
+        name = down[1].selectbox("Map", list(pictures), key="ym_map_choice", label_visibility="collapsed")
+        down[1].download_button("This map (PNG)", pictures[name], name, "image/png",
+                                icon=":material/image:", key="ym_download_png")
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as bundle:
+            for file_name, data in pictures.items():
+                bundle.writestr(file_name, data)
+        down[2].download_button("All maps (ZIP of PNGs)", archive.getvalue(), "saliency_maps.zip",
+                                "application/zip", icon=":material/folder_zip:", key="ym_download_zip")
+
+
+st.subheader("4. Maps and results")
+if not uploads:
+    st.info("Upload one or more images above to see their saliency maps.", icon=":material/upload:")
+elif not choices:
+    st.info("Choose a zoo model or upload a model above.", icon=":material/model_training:")
+elif not methods:
+    st.info("Choose at least one saliency method.", icon=":material/tune:")
+else:
+    results(uploads, choices, methods, box, alpha)
