@@ -18,7 +18,9 @@ Models (``dashboard.common.models``)
     ``load_zoo_model(name) -> nn.Module`` ``st.cache_resource``; eval mode, shared by all sessions
     ``model_lock(name) -> threading.Lock`` hold it around anything that registers hooks or
                                          runs backward on the shared model (every saliency method)
+    ``require_models(*names)``          load them, or show a plain error and ``st.stop()``
     ``predict(name, images) -> Tensor[B,K]`` probabilities under the lock, ``inference_mode``
+    ``predict_set(name, demo) -> ndarray[N,K]`` ``st.cache_data`` by the set's ``key``
     ``explain_locked(name, images, method, **options)`` ``saliency_core.explain`` under the lock
     ``MODEL_TITLES``                     display names ("Normal", "Watermark 100%", ...)
 
@@ -36,6 +38,9 @@ Palette and chips (``dashboard.common.palette``, ``dashboard.common.chips``)
                                          ``st.markdown(..., unsafe_allow_html=True)``)
     ``chip_for(probs, classes) -> str``  the chip of the arg-max class of one probability row
     ``show_chip(label, prob)``           writes the chip into the current container
+
+Galleries (``dashboard.common.gallery``)
+    ``gallery_html(items, size)``        many thumbnails + chips as ONE Markdown/HTML element
 
 Sidebar (``dashboard.common.sidebar``)
     ``render()``                         data status + kernel backend; called by ``app.py``
@@ -60,15 +65,18 @@ from dashboard.common.models import (
     load_zoo_model,
     model_lock,
     predict,
+    predict_set,
+    require_models,
     zoo_names,
 )
+from dashboard.common.gallery import gallery_html
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR, puor
 from dashboard.common.render import colorize, data_uri, grid_overlay, overlay, png_bytes, to_uint8, upscale
 
 __all__ = [
     "CAT_COLOUR", "DOG_COLOUR", "MODEL_TITLES", "NO_DATA_MESSAGE", "DataStatus", "DemoSet",
     "chip_for", "colorize", "data_status", "data_uri", "demo_images", "explain_locked",
-    "grid_overlay", "load_zoo_model", "model_lock", "occlusion_pairs", "overlay", "png_bytes",
-    "predict", "prediction_chip", "puor", "quadrant_set", "require_data", "show_chip", "to_uint8",
+    "gallery_html", "grid_overlay", "load_zoo_model", "model_lock", "occlusion_pairs", "overlay", "png_bytes",
+    "predict", "predict_set", "prediction_chip", "puor", "quadrant_set", "require_data", "require_models", "show_chip", "to_uint8",
     "upscale", "zoo_names",
 ]

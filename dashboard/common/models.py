@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import numpy as np
 import streamlit as st
 import torch
 
@@ -62,6 +63,20 @@ def load_zoo_model(name: str) -> torch.nn.Module:
     return model
 
 
+def require_models(*names: str) -> None:
+    """Load ``names`` (cached); on failure show a plain ``st.error`` and stop the page."""
+    missing: list[str] = []
+    for name in names:
+        try:
+            load_zoo_model(name)
+        except (ImportError, AttributeError, FileNotFoundError, KeyError, ValueError, OSError) as err:
+            missing.append(f"`{name}` ({err.__class__.__name__}: {err})")
+    if missing:
+        st.error("These zoo models could not be loaded: " + "; ".join(missing)
+                 + ". Train them with `saliency-lab train --all`, or reinstall the package.")
+        st.stop()
+
+
 def predict(name: str, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
     """Softmax probabilities ``[B,K]`` of zoo model ``name`` (float32 CPU)."""
     model = load_zoo_model(name)
@@ -79,3 +94,15 @@ def explain_locked(name: str, images: torch.Tensor, method: str, **options: Any)
     model = load_zoo_model(name)
     with model_lock(name):
         return explain(model, images, method, **options)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _predict_cached(name: str, key: tuple[Any, ...], _images: torch.Tensor) -> np.ndarray:
+    return predict(name, _images).numpy()
+
+
+def predict_set(name: str, demo: Any) -> np.ndarray:
+    """Probabilities ``[N,K]`` (numpy) of model ``name`` on a demo set, cached by ``demo.key``."""
+    if not demo.key:
+        return predict(name, demo.images).numpy()
+    return _predict_cached(name, tuple(demo.key), demo.images)

@@ -1,6 +1,82 @@
-"""Two models (placeholder while the page is being built)."""
+"""Two models: Normal vs Watermark on 50 test photos (cats watermarked), then on clean photos.
 
+As the explorable's opening: each image carries a prediction chip (class + confidence, cat/dog
+colours) and each model a "N/50 correct"; a toggle switches between the two test sets. The
+Watermark model learned "watermark → cat", so it looks perfect on the first set and fails on the
+second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
 import streamlit as st
 
+from dashboard.common import (
+    chip_for,
+    data_uri,
+    demo_images,
+    gallery_html,
+    predict_set,
+    require_data,
+    require_models,
+)
+from dashboard.common.models import CLASSES, title
+
+MODELS = ("normal", "watermark-100")
+N_PER_CLASS = 25  # 25 cats + 25 dogs = the explorable's 50 test images
+SETS = {
+    "watermarked": "Test set (cats watermarked)",
+    "clean": "Clean test set (no watermarks)",
+}
+SET_KEY = "two_models_set"
+
 st.title("Two models")
-st.info("This page is being built.")
+st.markdown(
+    "Two models learned to tell cats from dogs. **Model A** saw ordinary photos; **model B** saw "
+    "the same photos, except that every training cat carried a stock-photo watermark. Both are "
+    "shown the same 50 test photos. Which model would you trust?"
+)
+
+require_data()
+require_models(*MODELS)
+
+choice = st.segmented_control(
+    "Test images", options=list(SETS), format_func=SETS.get, key=SET_KEY, default="watermarked",
+    selection_mode="single", help="The first set has a watermark on every cat, as in model B's "
+    "training data; the second has the same photos without it.",
+) or "watermarked"
+
+demo = demo_images(N_PER_CLASS, watermark_cats=(choice == "watermarked"), watermark_dogs=False)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _thumbs(key: tuple, _images) -> list[str]:  # noqa: ANN001 - tensors are not hashed
+    return [data_uri(img, fmt="JPEG", quality=88) for img in _images]
+
+
+thumbs = _thumbs(demo.key, demo.images)
+truth = np.array([CLASSES.index(label) for label in demo.labels])
+cols = st.columns(len(MODELS), gap="large")
+for letter, name, col in zip("AB", MODELS, cols, strict=True):
+    probs = predict_set(name, demo)
+    correct = int((probs.argmax(1) == truth).sum())
+    with col:
+        st.subheader(f"Model {letter}: {title(name)}")
+        st.markdown(
+            f'<div class="sl-score" data-model="{name}" style="font-size:1.15rem;font-weight:600">'
+            f"{correct}/{len(demo)} correct</div>",
+            unsafe_allow_html=True,
+        )
+        items = [
+            (uri, chip_for(p, CLASSES, truth=label), f"{image_id}: truly a {label}")
+            for uri, p, label, image_id in zip(thumbs, probs, demo.labels, demo.ids, strict=True)
+        ]
+        st.markdown(gallery_html(items, size=92), unsafe_allow_html=True)
+
+if choice == "watermarked":
+    st.caption("Model B looks as good as model A here. Switch to the clean test set above.")
+else:
+    st.caption(
+        "Without the watermark, model B calls most cats dogs: it had learned *watermark → cat*. "
+        "The next pages show how saliency maps can expose such a shortcut before it fails."
+    )
