@@ -1,0 +1,47 @@
+"""Demo data: where the photos are, the model frame, loaders for three layouts, the demo split.
+
+* ``data_dir``: the photo folder (argument, else ``SALIENCY_DATA``, else the per-user cache);
+* ``frame``: ``to_model_frame`` (128x128, shorter side resized, centre crop);
+* ``loaders``: a folder per class, a manifest CSV, the Oxford-IIIT Pet layout;
+* ``demo``: the deterministic train/val/test split and the four-quadrant watermark test set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .frame import FRAME, frame_array, to_model_frame
+from .loaders import CLASSES, ImageSet, load_folder, load_manifest, load_oxford_pet, load_any
+
+DEFAULT_DIR = Path("~/.cache/saliency-lab/data").expanduser()
+
+
+def cache_dir() -> Path:
+    """Where decoded frames are cached (``SALIENCY_CACHE`` or ``~/.cache/saliency-lab``)."""
+    return Path(os.environ.get("SALIENCY_CACHE", "~/.cache/saliency-lab")).expanduser()
+
+
+def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """The demo photo folder: ``path``, else ``$SALIENCY_DATA``, else ``~/.cache/saliency-lab/data``.
+
+    Raises FileNotFoundError saying how to get the data when the folder does not exist.
+    """
+    source = "argument"
+    if path is None:
+        env = os.environ.get("SALIENCY_DATA")
+        path, source = (env, "SALIENCY_DATA") if env else (DEFAULT_DIR, "default")
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"no demo data at {folder} ({source}): set SALIENCY_DATA to a folder of photos "
+            "(a MANIFEST.csv, one subfolder per class, or the Oxford-IIIT Pet layout), "
+            "pass --data DIR, or run `saliency-lab data fetch`"
+        )
+    return folder
+
+
+__all__ = [
+    "CLASSES", "DEFAULT_DIR", "FRAME", "ImageSet", "cache_dir", "data_dir", "frame_array",
+    "load_any", "load_folder", "load_manifest", "load_oxford_pet", "to_model_frame",
+]
