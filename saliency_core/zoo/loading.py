@@ -1,0 +1,100 @@
+"""Load a user's model without ever running code from the file.
+
+Accepted: TorchScript archives (``torch.jit.load``: a restricted format, no Python pickle code),
+``torch.export`` programs (``.pt2``), safetensors (tensors only) and state dicts in ``.pt``/``.pth``
+files read with ``torch.load(weights_only=True)`` (an allow-listed unpickler) -- the last two need
+an architecture name from ``ARCHITECTURES``. Anything else, including pickles that reference
+arbitrary callables, is refused with a ValueError.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open
+from torch import nn
+
+from .architecture import ARCHITECTURES, CLASSES
+
+
+def _is_torchscript(path: Path) -> bool:
+    """TorchScript archives hold compiled code (``*/code/``) and ``constants.pkl``; torch.save zips don't."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as zf:
+        entries = zf.namelist()
+    return any("/code/" in e for e in entries) and any(e.endswith("constants.pkl") for e in entries)
+
+
+def _build(state: dict[str, torch.Tensor], architecture: str | None, classes: Sequence[str] | None,
+           source: Path, **options: Any) -> nn.Module:
+    if architecture is None:
+        raise ValueError(f"{source.name} holds weights only: name its architecture "
+                         f"(one of {', '.join(ARCHITECTURES)})")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ValueError(f"{source.name} is not a state dict of tensors")
+    head = state.get("fc.weight")
+    n_classes = len(classes) if classes is not None else (int(head.shape[0]) if head is not None else len(CLASSES))
+    if "width" not in options and "stem.0.weight" in state:
+        options["width"] = int(state["stem.0.weight"].shape[0])
+    model = ARCHITECTURES[architecture](classes=n_classes, **options)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"{source.name} does not fit architecture {architecture!r}: {err}") from None
+    return model
+
+
+def load_model(path: str | os.PathLike[str], architecture: str | None = None,
+               classes: Sequence[str] | None = None, **options: Any) -> nn.Module:
+    """A model from ``path`` in eval mode on the CPU; see the module docstring for the formats.
+
+    ``classes`` (names) sets the number of outputs for weight-only files and is stored on the
+    returned module as ``model.classes``; ``options`` go to the architecture's constructor.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    suffix = path.suffix.lower()
+    model: nn.Module
+    if suffix == ".pt2":
+        try:
+            model = torch.export.load(str(path)).module()
+        except Exception as err:  # noqa: BLE001 - any failure means "not a valid export"
+            raise ValueError(f"{path.name} is not a torch.export program: {err}") from None
+    elif suffix == ".safetensors":
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                meta = fh.metadata() or {}
+            state = load_file(str(path))
+        except (SafetensorError, OSError) as err:
+            raise ValueError(f"{path.name} is not a valid safetensors file: {err}") from None
+        model = _build(state, architecture or meta.get("architecture"), classes, path, **options)
+    elif _is_torchscript(path):
+        model = torch.jit.load(str(path), map_location="cpu")
+    else:
+        try:
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AttributeError) as err:
+            raise ValueError(f"refused {path.name}: not TorchScript, not torch.export, and not a "
+                             f"weights-only state dict (files that would run code are never loaded): "
+                             f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+        if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+            obj = obj["state_dict"]
+        if not isinstance(obj, dict):
+            raise ValueError(f"{path.name} holds a {type(obj).__name__}, not a state dict; "
+                             "export the model with torch.jit.save or torch.export instead")
+        model = _build(obj, architecture, classes, path, **options)
+    model.eval()
+    if classes is not None:
+        model.classes = tuple(classes)  # type: ignore[assignment]
+    return model
