@@ -1,0 +1,583 @@
+"""Exact occlusion deltas by incremental inference (Krypton: Nakandala et al., SIGMOD 2019).
+
+An occluded window changes only a small region of each layer's activations. The unoccluded images
+run once with every activation cached; then, for a chunk of windows at once, each layer recomputes
+only the region its inputs changed — the changed region grows per layer by the operator's reach
+(kernel, dilation, padding) and shrinks by its stride. Each layer's input patch (changed values
+plus a halo of cached ones) is assembled for all windows of the chunk, the layer runs once on that
+batch of patches, and the result becomes the layer's patch; the global average pool updates the
+cached pooled sum from the patch only, after which the (tiny) head runs densely.
+
+The graph is captured with ``torch.fx.symbolic_trace``. Anything the engine cannot prove exact
+(an unknown operator on a spatial map, a ``view``/flatten of a spatial map, training-mode
+BatchNorm, ceil-mode pooling, …) makes :func:`incremental_deltas` return ``None`` after a log line;
+the caller then falls back to batched full inference.
+
+Geometry is separable: a window's changed rows depend only on its row position and its changed
+columns only on its column position, so every node keeps one :class:`Axis` per spatial dimension
+holding the changed interval for each window row (column) position.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, fx, nn
+
+from saliency_core import kernels
+from saliency_core.methods.base import Model, Progress
+
+log = logging.getLogger(__name__)
+
+# Patches of one chunk stay within this budget (all nodes' patches counted at once).
+MEMORY_BUDGET_BYTES = 256 * 2**20
+
+
+class Unsupported(Exception):
+    """The graph contains something incremental inference cannot reproduce exactly."""
+
+
+# Element-wise operators: a changed output element depends only on the same input element(s).
+_ELEMENTWISE_MODULES: tuple[type[nn.Module], ...] = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish,
+    nn.Hardsigmoid, nn.Hardtanh, nn.Mish, nn.Softplus, nn.Identity, nn.Dropout, nn.Dropout2d,
+)
+_ELEMENTWISE_FUNCTIONS: set[Any] = {
+    operator.add, operator.sub, operator.mul, operator.truediv, operator.neg, operator.iadd,
+    torch.add, torch.sub, torch.mul, torch.div, torch.relu, torch.sigmoid, torch.tanh, torch.clamp,
+    F.relu, F.relu6, F.leaky_relu, F.gelu, F.silu, F.hardswish, F.elu, F.sigmoid, F.tanh,
+}
+_ELEMENTWISE_METHODS = {"relu", "sigmoid", "tanh", "add", "sub", "mul", "div", "clamp", "neg"}
+
+
+@dataclass(frozen=True)
+class Axis:
+    """Changed interval [lo, hi) of one spatial axis of a node, for each window position on it.
+
+    ``size`` is the uniform patch extent (the longest interval) so that all windows batch
+    together; ``start`` places each window's patch so it contains [lo, hi) and stays inside the map.
+    """
+
+    lo: Tensor
+    hi: Tensor
+    size: int
+    start: Tensor
+    extent: int
+
+    @staticmethod
+    def of(lo: Tensor, hi: Tensor, extent: int) -> Axis:
+        lo = lo.clamp(0, extent - 1)
+        # An empty interval (a strided layer skipping every changed input) is widened to one
+        # element: recomputing an unchanged value is still exact.
+        hi = torch.maximum(hi.clamp(max=extent), lo + 1)
+        size = int((hi - lo).max())
+        start = torch.minimum(lo, torch.full_like(lo, extent - size))
+        return Axis(lo, hi, size, start, extent)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Kernel geometry of a windowed operator along one axis."""
+
+    kernel: int
+    stride: int
+    padding: int
+    dilation: int
+
+    def propagate(self, axis: Axis, extent: int) -> Axis:
+        """Outputs o with some input o·s − p + j·d (0 ≤ j < k) inside the changed interval."""
+        span = (self.kernel - 1) * self.dilation
+        lo = torch.div(axis.lo + self.padding - span + self.stride - 1, self.stride, rounding_mode="floor")
+        hi = torch.div(axis.hi - 1 + self.padding, self.stride, rounding_mode="floor") + 1
+        return Axis.of(lo.clamp(min=0), hi, extent)
+
+    def input_span(self, size: int) -> int:
+        """Input extent needed to compute ``size`` outputs without padding."""
+        return (size - 1) * self.stride + (self.kernel - 1) * self.dilation + 1
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    return (int(value[0]), int(value[1])) if isinstance(value, (tuple, list)) else (int(value), int(value))
+
+
+@dataclass
+class _Step:
+    """One spatial or dense node of the plan and how to evaluate it for a chunk of windows."""
+
+    node: fx.Node
+    kind: str  # "input", "window", "elementwise", "cat", "pool_sum", "dense"
+    axes: tuple[Axis, Axis] | None = None
+    fn: Callable[..., Any] | None = None
+    reach: tuple[Reach, Reach] | None = None
+    pad_value: float = 0.0
+    inputs: tuple[fx.Node, ...] = ()
+    margin: int = 0  # how far a windowed operator's input crops reach outside the input map
+
+
+class _Plan:
+    """The traced graph, the cached activations of the unoccluded images, and each node's axes."""
+
+    def __init__(self, model: nn.Module, images: Tensor, window: tuple[int, int], stride: tuple[int, int]) -> None:
+        try:
+            self.graph_module = fx.symbolic_trace(model)
+        except Exception as error:  # tracing fails on data-dependent control flow, among others
+            raise Unsupported(f"torch.fx could not trace the model ({type(error).__name__}: {error})") from error
+        self.modules = dict(self.graph_module.named_modules())
+        self.batch = images.shape[0]
+        self.height, self.width = images.shape[2], images.shape[3]
+        self.grid = kernels.window_grid((self.height, self.width), window, stride)
+        self.cache: dict[fx.Node, Any] = {}
+        self._padded: dict[tuple[fx.Node, float], tuple[Tensor, int]] = {}
+        self.kind: dict[fx.Node, str] = {}  # "static", "spatial" or "dense"
+        self.steps: list[_Step] = []
+        self.output: fx.Node | None = None
+        self._build(images, window, stride)
+
+    def padded(self, node: fx.Node, pad: float, margin: int) -> tuple[Tensor, int]:
+        """``node``'s cached map, channels-last, padded by ``margin`` with ``pad``: [(B·Hp·Wp), C]."""
+        key = (node, pad)
+        have = self._padded.get(key)
+        if have is None or have[1] < margin:
+            value = self.cache[node]
+            padded = F.pad(value, (margin,) * 4, value=pad) if margin else value
+            table = padded.permute(0, 2, 3, 1).reshape(-1, value.shape[1]).contiguous()
+            have = self._padded[key] = (table, margin)
+        return have
+
+    # ------------------------------------------------------------------ tracing + caching
+
+    def _build(self, images: Tensor, window: tuple[int, int], stride: tuple[int, int]) -> None:
+        placeholders = [n for n in self.graph_module.graph.nodes if n.op == "placeholder"]
+        if len(placeholders) != 1:
+            raise Unsupported(f"the model takes {len(placeholders)} inputs, expected 1")
+        for node in self.graph_module.graph.nodes:
+            if node.op == "placeholder":
+                self.cache[node] = images
+                self.kind[node] = "spatial"
+                axes = tuple(
+                    self._window_axis(n, w, s, e)
+                    for n, w, s, e in zip(self.grid, window, stride, (self.height, self.width))
+                )
+                self.steps.append(_Step(node, "input", axes=axes))  # type: ignore[arg-type]
+            elif node.op == "get_attr":
+                self.cache[node] = self._attr(node.target)
+                self.kind[node] = "static"
+            elif node.op == "output":
+                self._output(node)
+            else:
+                self._call(node)
+
+    def _window_axis(self, count: int, window: int, stride: int, extent: int) -> Axis:
+        lo = torch.arange(count, dtype=torch.int64) * stride
+        return Axis.of(lo, lo + window, extent)
+
+    def _attr(self, target: str) -> Any:
+        value: Any = self.graph_module
+        for name in target.split("."):
+            value = getattr(value, name)
+        return value
+
+    def _output(self, node: fx.Node) -> None:
+        result = node.args[0]
+        if not isinstance(result, fx.Node) or self.kind.get(result) != "dense":
+            raise Unsupported("the model's output is not a single logits tensor computed after a global pool")
+        self.output = result
+
+    def _value(self, arg: Any) -> Any:
+        return fx.node.map_arg(arg, lambda n: self.cache[n])
+
+    def _call(self, node: fx.Node) -> None:
+        inputs = [n for n in node.all_input_nodes if self.kind[n] != "static"]
+        fn = self._callable(node)
+        args, kwargs = self._value(node.args), self._value(node.kwargs)
+        self.cache[node] = fn(*args, **kwargs)
+        if not inputs:
+            self.kind[node] = "static"
+            return
+        spatial = [n for n in inputs if self.kind[n] == "spatial"]
+        if not spatial:
+            self.kind[node] = "dense"
+            self.steps.append(_Step(node, "dense", fn=fn, inputs=tuple(inputs)))
+            return
+        if len(spatial) != len(inputs):
+            raise Unsupported(f"{node.format_node()} mixes spatial maps with pooled values")
+        self.steps.append(self._spatial_step(node, fn, tuple(spatial)))
+        self.kind[node] = "dense" if self.steps[-1].kind == "pool_sum" else "spatial"
+        if self.kind[node] == "spatial":
+            self._check_map(node, self.cache[node])
+
+    def _check_map(self, node: fx.Node, value: Any) -> None:
+        if not isinstance(value, Tensor) or value.dim() != 4 or value.shape[0] != self.batch:
+            raise Unsupported(f"{node.format_node()} does not produce a [B,C,H,W] map")
+
+    def _callable(self, node: fx.Node) -> Callable[..., Any]:
+        if node.op == "call_module":
+            module = self.modules[str(node.target)]
+            if getattr(module, "inplace", False):
+                # Cached activations and patches are shared between consumers: never overwrite them.
+                module = copy.copy(module)
+                module.inplace = False  # type: ignore[assignment]
+            return module
+        if node.op == "call_function":
+            target = node.target
+            if node.kwargs.get("inplace"):
+                return lambda *a, **k: target(*a, **{**k, "inplace": False})  # type: ignore[operator]
+            return target  # type: ignore[return-value]
+        name = str(node.target)
+        if name.endswith("_") and not name.startswith("__"):
+            raise Unsupported(f"in-place method {name!r} cannot be replayed on shared activations")
+        return lambda obj, *a, **k: getattr(obj, name)(*a, **k)
+
+    # ------------------------------------------------------------------ spatial operators
+
+    def _spatial_step(self, node: fx.Node, fn: Callable[..., Any], spatial: tuple[fx.Node, ...]) -> _Step:
+        out = self.cache[node]
+        module = self.modules.get(str(node.target)) if node.op == "call_module" else None
+        if isinstance(module, nn.Conv2d):
+            return self._conv_step(node, module, spatial[0])
+        if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+            return self._pool_step(node, module, spatial[0])
+        if self._is_global_mean(node, module):
+            self._check_map(spatial[0], self.cache[spatial[0]])
+            return _Step(node, "pool_sum", inputs=spatial)
+        if self._is_cat(node):
+            return self._merge_step(node, "cat", fn, spatial, out)
+        if self._is_elementwise(node, module):
+            for arg in node.all_input_nodes:
+                value = self.cache[arg]
+                if self.kind[arg] == "static" and isinstance(value, Tensor) and value.dim() >= 2 \
+                        and value.shape[-2:].numel() > 1:
+                    raise Unsupported(f"{node.format_node()} combines a map with a spatially varying constant")
+            return self._merge_step(node, "elementwise", fn, spatial, out)
+        raise Unsupported(f"operator {node.format_node()} on a spatial map is not supported")
+
+    def _conv_step(self, node: fx.Node, conv: nn.Conv2d, source: fx.Node) -> _Step:
+        if conv.padding_mode != "zeros" or isinstance(conv.padding, str) and conv.padding != "valid":
+            raise Unsupported(f"{node.target}: padding {conv.padding!r}/{conv.padding_mode} not supported")
+        padding = (0, 0) if isinstance(conv.padding, str) else _pair(conv.padding)
+        reach = tuple(Reach(k, s, p, d) for k, s, p, d in
+                      zip(_pair(conv.kernel_size), _pair(conv.stride), padding, _pair(conv.dilation)))
+        weight, bias, step_stride, dilation, groups = conv.weight, conv.bias, conv.stride, conv.dilation, conv.groups
+
+        def run(patch: Tensor) -> Tensor:
+            return F.conv2d(patch, weight, bias, step_stride, 0, dilation, groups)
+
+        return self._windowed(node, source, reach, run, 0.0)  # type: ignore[arg-type]
+
+    def _pool_step(self, node: fx.Node, pool: nn.MaxPool2d | nn.AvgPool2d, source: fx.Node) -> _Step:
+        if pool.ceil_mode:
+            raise Unsupported(f"{node.target}: ceil_mode pooling not supported")
+        padding = _pair(pool.padding)
+        kernel, stride = _pair(pool.kernel_size), _pair(pool.stride if pool.stride is not None else pool.kernel_size)
+        if isinstance(pool, nn.MaxPool2d):
+            if pool.return_indices:
+                raise Unsupported(f"{node.target}: return_indices not supported")
+            dilation = _pair(pool.dilation)
+
+            def run(patch: Tensor) -> Tensor:
+                return F.max_pool2d(patch, kernel, stride, 0, dilation)
+
+            pad_value = float("-inf")
+        else:
+            if not pool.count_include_pad and any(padding):
+                raise Unsupported(f"{node.target}: padded AvgPool2d with count_include_pad=False not supported")
+            dilation = (1, 1)
+            divisor = pool.divisor_override
+
+            def run(patch: Tensor) -> Tensor:
+                return F.avg_pool2d(patch, kernel, stride, 0, False, True, divisor)
+
+            pad_value = 0.0
+        reach = tuple(Reach(k, s, p, d) for k, s, p, d in zip(kernel, stride, padding, dilation))
+        return self._windowed(node, source, reach, run, pad_value)  # type: ignore[arg-type]
+
+    def _windowed(self, node: fx.Node, source: fx.Node, reach: tuple[Reach, Reach],
+                  run: Callable[[Tensor], Tensor], pad_value: float) -> _Step:
+        self._check_map(source, self.cache[source])
+        src_axes = self._axes(source)
+        out = self.cache[node]
+        axes = (reach[0].propagate(src_axes[0], out.shape[2]), reach[1].propagate(src_axes[1], out.shape[3]))
+        margin = 0
+        for axis, r, extent in zip(axes, reach, self.cache[source].shape[2:]):
+            first = axis.start * r.stride - r.padding
+            margin = max(margin, -int(first.min()), int(first.max()) + r.input_span(axis.size) - int(extent))
+        return _Step(node, "window", axes=axes, fn=run, reach=reach, pad_value=pad_value, inputs=(source,),
+                     margin=margin)
+
+    def _merge_step(self, node: fx.Node, kind: str, fn: Callable[..., Any], spatial: tuple[fx.Node, ...],
+                    out: Any) -> _Step:
+        shapes = {tuple(self.cache[n].shape[2:]) for n in spatial}
+        if len(shapes) != 1 or not isinstance(out, Tensor) or tuple(out.shape[2:]) not in shapes:
+            raise Unsupported(f"{node.format_node()} broadcasts maps of different sizes")
+        per_input = [self._axes(n) for n in spatial]
+        axes = tuple(
+            Axis.of(torch.stack([a[d].lo for a in per_input]).min(0).values,
+                    torch.stack([a[d].hi for a in per_input]).max(0).values, int(out.shape[2 + d]))
+            for d in range(2)
+        )
+        return _Step(node, kind, axes=axes, fn=fn, inputs=spatial)  # type: ignore[arg-type]
+
+    def _axes(self, node: fx.Node) -> tuple[Axis, Axis]:
+        for step in self.steps:
+            if step.node is node and step.axes is not None:
+                return step.axes
+        raise Unsupported(f"{node.format_node()} has no spatial geometry")
+
+    def _is_global_mean(self, node: fx.Node, module: nn.Module | None) -> bool:
+        if isinstance(module, nn.AdaptiveAvgPool2d):
+            return _pair(module.output_size) == (1, 1)
+        if node.op == "call_function" and node.target is F.adaptive_avg_pool2d:
+            size = node.args[1] if len(node.args) > 1 else node.kwargs.get("output_size")
+            return _pair(size) == (1, 1)
+        is_mean = (node.op == "call_function" and node.target is torch.mean) or \
+                  (node.op == "call_method" and node.target == "mean")
+        if not is_mean:
+            return False
+        dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+        return isinstance(dims, (tuple, list)) and sorted(int(d) % 4 for d in dims) == [2, 3]
+
+    @staticmethod
+    def _is_cat(node: fx.Node) -> bool:
+        if node.op != "call_function" or node.target is not torch.cat:
+            return False
+        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+        return int(dim) % 4 == 1  # type: ignore[arg-type]
+
+    @staticmethod
+    def _is_elementwise(node: fx.Node, module: nn.Module | None) -> bool:
+        if module is not None:
+            if isinstance(module, nn.BatchNorm2d):
+                # Eval-mode BatchNorm with running statistics is a per-channel affine map.
+                return not module.training and module.running_mean is not None
+            if isinstance(module, (nn.Dropout, nn.Dropout2d)):
+                return not module.training
+            return isinstance(module, _ELEMENTWISE_MODULES)
+        if node.op == "call_function":
+            return node.target in _ELEMENTWISE_FUNCTIONS
+        return node.op == "call_method" and node.target in _ELEMENTWISE_METHODS
+
+
+class _Chunk:
+    """Evaluation of the plan for windows [start, start + count) of every image (rows i·B + b)."""
+
+    def __init__(self, plan: _Plan, start: int, count: int, device: torch.device) -> None:
+        self.plan = plan
+        batch = plan.batch
+        windows = torch.arange(start, start + count, dtype=torch.int64)
+        nx = plan.grid[1]
+        self.row_y = (windows // nx).repeat_interleave(batch)
+        self.row_x = (windows % nx).repeat_interleave(batch)
+        self.image = torch.arange(batch).repeat(count).to(device)
+        self.rows = self.row_y.numel()
+        self.arange = torch.arange(self.rows, device=device)
+        self.device = device
+        self.values: dict[fx.Node, Any] = {}
+        self.patch_start: dict[fx.Node, tuple[Tensor, Tensor]] = {}
+
+    def starts(self, axes: tuple[Axis, Axis]) -> tuple[Tensor, Tensor]:
+        return axes[0].start[self.row_y].to(self.device), axes[1].start[self.row_x].to(self.device)
+
+    def gather(self, node: fx.Node, y0: Tensor, height: int, x0: Tensor, width: int, pad: float,
+               with_patch: bool = True, margin: int = 0) -> Tensor:
+        """[rows, C, height, width] of ``node``'s occluded map at per-row offsets (y0, x0).
+
+        One ``index_select`` of whole channel vectors from the padded channels-last cache, then one
+        ``index_copy_`` of the node's patch over it; the result is channels-last, which the
+        convolutions take without a copy. ``margin``: how far (y0, x0, height, width) may reach
+        outside the map (known from the plan's geometry).
+        """
+        cached = self.plan.cache[node]
+        full_h, full_w = int(cached.shape[2]), int(cached.shape[3])
+        table, margin = self.plan.padded(node, pad, margin)
+        channels = table.shape[1]
+        padded_h, padded_w = full_h + 2 * margin, full_w + 2 * margin
+        ys = y0[:, None] + (torch.arange(height, device=self.device) + margin)
+        xs = x0[:, None] + (torch.arange(width, device=self.device) + margin)
+        index = ((self.image * (padded_h * padded_w))[:, None, None] + (ys * padded_w)[:, :, None]
+                 + xs[:, None, :]).view(-1)
+        count = index.numel()
+        out = torch.empty((count + 1, channels), dtype=table.dtype, device=self.device)
+        torch.index_select(table, 0, index, out=out[:count])
+        patch = self.values.get(node) if with_patch else None
+        if patch is not None:
+            py, px = self.patch_start[node]
+            ph, pw = patch.shape[2], patch.shape[3]
+            ty = (py - y0)[:, None] + torch.arange(ph, device=self.device)
+            tx = (px - x0)[:, None] + torch.arange(pw, device=self.device)
+            target = ((self.arange * (height * width))[:, None, None] + (ty * width)[:, :, None]
+                      + tx[:, None, :])
+            valid_y, valid_x = (ty >= 0) & (ty < height), (tx >= 0) & (tx < width)
+            if not (bool(valid_y.all()) and bool(valid_x.all())):
+                valid = valid_y[:, :, None] & valid_x[:, None, :]
+                target = torch.where(valid, target, count)  # the spare last row absorbs clipped values
+            out.index_copy_(0, target.view(-1), patch.permute(0, 2, 3, 1).reshape(-1, channels))
+        return out[:count].view(self.rows, height, width, channels).permute(0, 3, 1, 2)
+
+    def aligned(self, node: fx.Node, axes: tuple[Axis, Axis]) -> Tensor:
+        """``node``'s occluded map over the patch boxes of ``axes`` (its own patch when they agree)."""
+        y0, x0 = self.starts(axes)
+        own = self.patch_start.get(node)
+        patch = self.values.get(node)
+        if own is not None and patch is not None and patch.shape[2] == axes[0].size \
+                and patch.shape[3] == axes[1].size and torch.equal(own[0], y0) and torch.equal(own[1], x0):
+            return patch
+        return self.gather(node, y0, axes[0].size, x0, axes[1].size, 0.0)
+
+    def run_input(self, step: _Step, images: Tensor, baseline: Tensor) -> None:
+        assert step.axes is not None
+        y0, x0 = self.starts(step.axes)
+        h, w = step.axes[0].size, step.axes[1].size
+        clean = self.gather(step.node, y0, h, x0, w, 0.0)
+        # Occluded pixels: those inside this row's window [lo, hi) on both axes.
+        ys = y0[:, None] + torch.arange(h, device=self.device)
+        xs = x0[:, None] + torch.arange(w, device=self.device)
+        lo_y, hi_y = step.axes[0].lo[self.row_y].to(self.device), step.axes[0].hi[self.row_y].to(self.device)
+        lo_x, hi_x = step.axes[1].lo[self.row_x].to(self.device), step.axes[1].hi[self.row_x].to(self.device)
+        mask = ((ys >= lo_y[:, None]) & (ys < hi_y[:, None]))[:, :, None] & \
+               ((xs >= lo_x[:, None]) & (xs < hi_x[:, None]))[:, None, :]
+        if baseline.shape[2] == 1:
+            base = baseline[:, :, 0, 0][self.image % baseline.shape[0]][:, :, None, None]
+        else:
+            full = baseline.expand(self.plan.batch, -1, -1, -1).permute(0, 2, 3, 1)
+            base = full[self.image[:, None, None], ys[:, :, None], xs[:, None, :]].permute(0, 3, 1, 2)
+        self.values[step.node] = torch.where(mask[:, None], base, clean)
+        self.patch_start[step.node] = (y0, x0)
+
+    def run(self, step: _Step) -> None:
+        node = step.node
+        if step.kind == "window":
+            assert step.axes is not None and step.reach is not None and step.fn is not None
+            y0, x0 = self.starts(step.axes)
+            ry, rx = step.reach
+            patch = self.gather(step.inputs[0], y0 * ry.stride - ry.padding, ry.input_span(step.axes[0].size),
+                                x0 * rx.stride - rx.padding, rx.input_span(step.axes[1].size), step.pad_value,
+                                margin=step.margin)
+            self.values[node] = step.fn(patch)
+            self.patch_start[node] = (y0, x0)
+        elif step.kind in ("elementwise", "cat"):
+            assert step.axes is not None and step.fn is not None
+            axes = step.axes
+            local = {n: self.aligned(n, axes) for n in step.inputs}
+            lookup = lambda n: local.get(n, self.values.get(n, self.plan.cache[n]))  # noqa: E731
+            args = fx.node.map_arg(node.args, lookup)
+            kwargs = fx.node.map_arg(node.kwargs, lookup)
+            self.values[node] = step.fn(*args, **kwargs)
+            self.patch_start[node] = self.starts(axes)
+        elif step.kind == "pool_sum":
+            self.values[node] = self._pooled(step)
+        else:  # dense: the head after the global pool runs on all rows at once
+            assert step.fn is not None
+            lookup = lambda n: self.values.get(n, self.plan.cache[n])  # noqa: E731
+            self.values[node] = step.fn(*fx.node.map_arg(node.args, lookup), **fx.node.map_arg(node.kwargs, lookup))
+
+    def _pooled(self, step: _Step) -> Tensor:
+        """Global mean: the cached sum, minus the cached patch box, plus the recomputed patch."""
+        source = step.inputs[0]
+        patch = self.values[source]
+        y0, x0 = self.patch_start[source]
+        sums = self.plan.pool_sums[source]
+        cached = self.gather(source, y0, patch.shape[2], x0, patch.shape[3], 0.0, with_patch=False)
+        total = sums[self.image] - cached.sum((2, 3), dtype=torch.float64) + patch.sum((2, 3), dtype=torch.float64)
+        full = self.plan.cache[source]
+        mean = (total / (full.shape[2] * full.shape[3])).to(full.dtype)
+        shape = self.plan.cache[step.node].shape
+        return mean.reshape(self.rows, *shape[1:])
+
+
+def _pool_sums(plan: _Plan) -> dict[fx.Node, Tensor]:
+    return {s.inputs[0]: plan.cache[s.inputs[0]].sum((2, 3), dtype=torch.float64)
+            for s in plan.steps if s.kind == "pool_sum"}
+
+
+def _bytes_per_window(plan: _Plan) -> int:
+    total = 0
+    for step in plan.steps:
+        value = plan.cache[step.node]
+        if step.axes is not None and isinstance(value, Tensor):
+            size = step.axes[0].size * step.axes[1].size
+            if step.reach is not None:  # the gathered input patch lives alongside
+                src = plan.cache[step.inputs[0]]
+                size_in = step.reach[0].input_span(step.axes[0].size) * step.reach[1].input_span(step.axes[1].size)
+                total += src.shape[1] * size_in * 4
+            total += value.shape[1] * size * 4
+    return max(1, total) * plan.batch
+
+
+def build_plan(model: Model, images: Tensor, window: tuple[int, int], stride: tuple[int, int]) -> _Plan | None:
+    """The traced, cached plan for ``images``; None (logged) when the graph is not supported."""
+    if not isinstance(model, nn.Module) or isinstance(model, torch.jit.ScriptModule):
+        log.info("incremental occlusion: %s is not a traceable nn.Module; using full inference",
+                 type(model).__name__)
+        return None
+    try:
+        with torch.no_grad():
+            plan = _Plan(model, images, window, stride)
+            plan.pool_sums = _pool_sums(plan)  # type: ignore[attr-defined]
+    except Unsupported as why:
+        log.info("incremental occlusion unavailable (%s); using full inference", why)
+        return None
+    return plan
+
+
+def incremental_deltas(model: Model, images: Tensor, window: tuple[int, int], stride: tuple[int, int],
+                       baseline: float | Tensor, target: Tensor, batch_size: int | None = None,
+                       progress: Progress | None = None) -> Tensor | None:
+    """Δ[B, nWin] = f_t(x) − f_t(x with window w at the baseline), windows row-major (iy·nx + ix).
+
+    Exact (to float rounding) incremental inference; None, after a log line saying why, when the
+    model's graph cannot be handled.
+    """
+    plan = build_plan(model, images, window, stride)
+    if plan is None:
+        return None
+    return deltas_from_plan(plan, images, baseline, target, batch_size, progress)
+
+
+def deltas_from_plan(plan: _Plan, images: Tensor, baseline: float | Tensor, target: Tensor,
+                     batch_size: int | None = None, progress: Progress | None = None,
+                     windows: Tensor | None = None) -> Tensor:
+    """Δ for every window (or, given ``windows``, only those indices: [B, len(windows)])."""
+    assert plan.output is not None
+    base = kernels._baseline4(baseline, images)
+    logits = plan.cache[plan.output]
+    scores = logits.gather(1, target[:, None])[:, 0]
+    indices = torch.arange(plan.grid[0] * plan.grid[1]) if windows is None else windows.cpu()
+    total = indices.numel()
+    per_chunk = max(1, batch_size // plan.batch) if batch_size else max(1, MEMORY_BUDGET_BYTES // _bytes_per_window(plan))
+    deltas = torch.empty((plan.batch, total), dtype=torch.float32, device=images.device)
+    with torch.no_grad():
+        for first in range(0, total, per_chunk):
+            chunk_windows = indices[first : first + per_chunk]
+            deltas[:, first : first + chunk_windows.numel()] = _chunk_deltas(plan, images, base, target, scores,
+                                                                             chunk_windows)
+            if progress is not None:
+                progress(first + chunk_windows.numel(), total)
+    return deltas
+
+
+def _chunk_deltas(plan: _Plan, images: Tensor, base: Tensor, target: Tensor, scores: Tensor,
+                  windows: Tensor) -> Tensor:
+    chunk = _Chunk(plan, 0, 0, images.device)
+    # Rows i·B + b for the (possibly non-contiguous) window indices of this chunk.
+    nx, batch = plan.grid[1], plan.batch
+    chunk.row_y = (windows // nx).repeat_interleave(batch)
+    chunk.row_x = (windows % nx).repeat_interleave(batch)
+    chunk.image = torch.arange(batch, device=images.device).repeat(windows.numel())
+    chunk.rows = chunk.row_y.numel()
+    chunk.arange = torch.arange(chunk.rows, device=images.device)
+    for step in plan.steps:
+        if step.kind == "input":
+            chunk.run_input(step, images, base)
+        else:
+            chunk.run(step)
+    assert plan.output is not None
+    out = chunk.values[plan.output]
+    occluded = out.gather(1, target[chunk.image][:, None])[:, 0].view(windows.numel(), batch)
+    return (scores[None, :] - occluded).T
