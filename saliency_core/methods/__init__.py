@@ -41,7 +41,8 @@ Method = Callable[..., Attribution]
 class Explanation:
     """One saliency method's result for a batch.
 
-    ``maps`` [B,H,W] float32 is the display map (non-negative); ``attributions`` [B,C,H,W] the raw,
+    ``maps`` [B,H,W] float32 is the display map (non-negative, except for occlusion, whose map is
+    the signed drop of the target score); ``attributions`` [B,C,H,W] the raw,
     signed attributions; ``target`` LongTensor[B] the explained classes; ``probabilities`` [B,K]
     the model's softmax on the unmodified images; ``extras`` method-specific values (for example
     ``"completeness_error"`` of Integrated Gradients).
@@ -56,7 +57,11 @@ class Explanation:
 
 
 def _occlusion(model: Model, images: Tensor, target: Tensor, **options: Any) -> Attribution:
-    """The foundation's fast occlusion; imported on first use (it lives beside the kernels)."""
+    """The foundation's occlusion (options: window, stride, baseline, batch_size, progress, mode).
+
+    Imported on first use, since it builds on the compiled kernels; its map is the same for every
+    channel, so ``attributions`` repeats it over the channels.
+    """
     occlusion = importlib.import_module("saliency_core.methods.occlusion").occlusion
     maps = occlusion(model, images, target=target, **options)
     return Attribution(maps[:, None].expand(-1, images.shape[1], -1, -1), maps)

@@ -91,11 +91,13 @@ def test_integrated_gradients_completeness_error_shrinks_with_more_steps(tiny_cn
 
 def test_explanation_record_has_the_promised_shapes_and_values(tiny_cnn: nn.Module, images: torch.Tensor) -> None:
     logits = tiny_cnn(images).detach()
-    for method in (m for m in METHODS if m != "occlusion"):
-        exp = explain(tiny_cnn, images, method, **({"samples": 2} if "smooth" in method else {}))
+    options = {"smoothgrad": {"samples": 2}, "smoothgrad_squared": {"samples": 2}, "occlusion": {"window": 8}}
+    for method in METHODS:
+        exp = explain(tiny_cnn, images, method, **options.get(method, {}))
         assert isinstance(exp, Explanation) and exp.method == method
         assert exp.maps.shape == (3, 16, 16) and exp.maps.dtype == torch.float32
-        assert bool((exp.maps >= 0).all()), method
+        if method != "occlusion":  # occlusion's map is the signed score drop
+            assert bool((exp.maps >= 0).all()), method
         assert exp.attributions.shape == (3, 3, 16, 16)
         assert exp.target.dtype == torch.long
         torch.testing.assert_close(exp.target, logits.argmax(1))
@@ -114,14 +116,16 @@ def test_grad_cam_picks_the_last_conv_block_and_accepts_an_override() -> None:
 
     torch.manual_seed(0)
     model = DemoCNN(width=4).eval()
-    x = torch.rand(2, 3, 32, 32)
+    x = torch.rand(2, 3, 64, 64)  # layer4 outputs 2x2 here (at 32x32 it is 1x1 and layer3 is picked)
     auto = explain(model, x, "grad_cam", target=0)
-    assert auto.extras["layer"] == "layer4"
+    assert auto.extras["layer"] == "layer4" and auto.extras["cam"].shape == (2, 2, 2)
     by_module = explain(model, x, "grad_cam", target=0, layer=model.layer4)
     torch.testing.assert_close(auto.maps, by_module.maps)
     earlier = explain(model, x, "grad_cam", target=0, layer="layer2")
     assert earlier.extras["layer"] == "layer2" and earlier.extras["cam"].shape == (2, 8, 8)
-    assert earlier.maps.shape == (2, 32, 32)
+    assert earlier.maps.shape == (2, 64, 64)
+    small = explain(model, torch.rand(1, 3, 32, 32), "grad_cam", target=0)
+    assert small.extras["layer"] == "layer3"  # the last block with more than one spatial position
 
 
 class TwiceUsedConv(nn.Module):

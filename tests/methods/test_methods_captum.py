@@ -11,6 +11,7 @@ from captum.attr import (
     LayerAttribution,
     LayerGradCam,
     NoiseTunnel,
+    Occlusion,
     Saliency,
 )
 from method_models import without_inplace
@@ -93,3 +94,14 @@ def test_grad_cam_matches_captum_layer_grad_cam_upsampled(tiny_cnn: nn.Module, i
     cam = LayerGradCam(twin, twin.conv3).attribute(images.clone().requires_grad_(), target=TARGET, relu_attributions=True)
     theirs = LayerAttribution.interpolate(cam, (16, 16), interpolate_mode="bilinear")[:, 0]
     torch.testing.assert_close(ours.maps, theirs, **TOL)
+
+
+def test_occlusion_through_explain_matches_captum_occlusion(tiny_cnn: nn.Module, images: torch.Tensor) -> None:
+    ours = explain(tiny_cnn, images, "occlusion", target=TARGET, window=4, stride=3, mode="naive")
+    theirs = Occlusion(tiny_cnn).attribute(
+        images.clone(), sliding_window_shapes=(3, 4, 4), strides=(3, 3, 3), target=TARGET, baselines=0.0,
+        perturbations_per_eval=32,
+    )
+    torch.testing.assert_close(ours.attributions, theirs, **TOL)
+    torch.testing.assert_close(ours.maps, theirs[:, 0], **TOL)
+    assert ours.target.tolist() == TARGET.tolist()
