@@ -49,17 +49,18 @@ class Normalize(nn.Module):
 
 
 class DemoCNN(nn.Module):
-    """Stem (conv stride 2 + max-pool 2) + four residual stages (strides 1, 2, 2, 2) + global average pool + linear."""
+    """Stem (2x2 average pool + conv stride 2) + four residual stages (strides 1, 2, 2, 2) + global average pool + linear."""
 
     def __init__(self, width: int = 16, classes: int = len(CLASSES)) -> None:
         super().__init__()
         w = width
         self.normalize = Normalize()
         self.stem = nn.Sequential(
+            # Average-pool to 64x64 first: the network sees a 64 px image, which makes training
+            # ~2x cheaper on the shared 2-core CPU (the whole zoo must train in under an hour).
+            # Inputs and saliency maps stay 128x128; gradients come out in 2x2 blocks.
+            nn.AvgPool2d(2),
             nn.Conv2d(3, w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-            # Max-pool to 32x32 before the residual stages: ~2.4x faster training on 2 CPU cores,
-            # which is what lets the whole zoo train in under an hour.
-            nn.MaxPool2d(2),
         )
         self.layer1 = BasicBlock(w, w)
         self.layer2 = BasicBlock(w, 2 * w, stride=2)
