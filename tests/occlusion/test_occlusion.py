@@ -104,7 +104,7 @@ def test_bad_images_raise_value_error(tiny_cnn, images, word):
 def test_large_requests_are_chunked_under_the_memory_budget(tiny_cnn, monkeypatch):
     from saliency_core.methods import occlusion as module
 
-    monkeypatch.setattr(module, "MEMORY_BUDGET_BYTES", 3 * 64 * 64 * 4 * 10)  # 10 copies
+    monkeypatch.setattr(module, "MEMORY_BUDGET_BYTES", 3 * 32 * 32 * 4 * 10)  # 10 copies
     seen = []
     original = module.forward
 
@@ -113,7 +113,7 @@ def test_large_requests_are_chunked_under_the_memory_budget(tiny_cnn, monkeypatc
         return original(model, x)
 
     monkeypatch.setattr(module, "forward", spy)
-    images = torch.rand(1, 3, 64, 64)
+    images = torch.rand(1, 3, 32, 32)
     maps = sc.occlusion(tiny_cnn, images, window=4, stride=2, mode="naive")
     assert max(seen[1:]) <= 10
     ref = captum_occlusion(tiny_cnn, images, (4, 4), (2, 2), 0.0, tiny_cnn(images).argmax(1))
