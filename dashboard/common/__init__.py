@@ -16,11 +16,13 @@ Data (``dashboard.common.data``)
 Models (``dashboard.common.models``)
     ``zoo_names() -> list[str]``         names from ``saliency_core.zoo.names()``
     ``load_zoo_model(name) -> nn.Module`` ``st.cache_resource``; eval mode, shared by all sessions
+    ``model_fingerprint(name) -> str``   hash of the weights, for disk-cache keys
     ``model_lock(name) -> threading.Lock`` hold it around anything that registers hooks or
                                          runs backward on the shared model (every saliency method)
     ``require_models(*names)``          load them, or show a plain error and ``st.stop()``
     ``predict(name, images) -> Tensor[B,K]`` probabilities under the lock, ``inference_mode``
     ``predict_set(name, demo) -> ndarray[N,K]`` ``st.cache_data`` by the set's ``key``
+    ``saliency_map(name, image_key, image, method, **options) -> ndarray[H,W]`` cached display map
     ``explain_locked(name, images, method, **options)`` ``saliency_core.explain`` under the lock
     ``MODEL_TITLES``                     display names ("Normal", "Watermark 100%", ...)
 
@@ -41,6 +43,10 @@ Palette and chips (``dashboard.common.palette``, ``dashboard.common.chips``)
 
 Galleries (``dashboard.common.gallery``)
     ``gallery_html(items, size)``        many thumbnails + chips as ONE Markdown/HTML element
+
+Widgets (``dashboard.common.widgets``)
+    ``image_strip(demo, key)``           thumbnails + a button each; the chosen id in ``session_state[key]``
+    ``puor_legend()``                    HTML cat→dog colour bar
 
 Sidebar (``dashboard.common.sidebar``)
     ``render()``                         data status + kernel backend; called by ``app.py``
@@ -63,20 +69,23 @@ from dashboard.common.models import (
     MODEL_TITLES,
     explain_locked,
     load_zoo_model,
+    model_fingerprint,
     model_lock,
     predict,
     predict_set,
     require_models,
+    saliency_map,
     zoo_names,
 )
 from dashboard.common.gallery import gallery_html
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR, puor
+from dashboard.common.widgets import image_strip, puor_legend
 from dashboard.common.render import colorize, data_uri, grid_overlay, overlay, png_bytes, to_uint8, upscale
 
 __all__ = [
     "CAT_COLOUR", "DOG_COLOUR", "MODEL_TITLES", "NO_DATA_MESSAGE", "DataStatus", "DemoSet",
     "chip_for", "colorize", "data_status", "data_uri", "demo_images", "explain_locked",
-    "gallery_html", "grid_overlay", "load_zoo_model", "model_lock", "occlusion_pairs", "overlay", "png_bytes",
-    "predict", "predict_set", "prediction_chip", "puor", "quadrant_set", "require_data", "require_models", "show_chip", "to_uint8",
+    "gallery_html", "grid_overlay", "load_zoo_model", "model_fingerprint", "model_lock", "occlusion_pairs", "overlay", "png_bytes",
+    "predict", "predict_set", "prediction_chip", "puor", "quadrant_set", "require_data", "require_models", "saliency_map", "image_strip", "puor_legend", "show_chip", "to_uint8",
     "upscale", "zoo_names",
 ]

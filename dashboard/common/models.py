@@ -77,6 +77,19 @@ def require_models(*names: str) -> None:
         st.stop()
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def model_fingerprint(name: str) -> str:
+    """A short hash of the model's weights: put it in disk-cache keys so retrained weights never
+    reuse stale results."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for key, tensor in sorted(load_zoo_model(name).state_dict().items()):
+        h.update(key.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def predict(name: str, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
     """Softmax probabilities ``[B,K]`` of zoo model ``name`` (float32 CPU)."""
     model = load_zoo_model(name)
@@ -106,3 +119,17 @@ def predict_set(name: str, demo: Any) -> np.ndarray:
     if not demo.key:
         return predict(name, demo.images).numpy()
     return _predict_cached(name, tuple(demo.key), demo.images)
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def _map_cached(name: str, image_key: tuple[Any, ...], method: str, options: tuple[tuple[str, Any], ...],
+                _image: torch.Tensor) -> np.ndarray:
+    exp = explain_locked(name, _image[None].contiguous(), method, **dict(options))
+    return exp.maps[0].numpy()
+
+
+def saliency_map(name: str, image_key: tuple[Any, ...], image: torch.Tensor, method: str,
+                 **options: Any) -> np.ndarray:
+    """The display map [H,W] of ``method`` on one image [3,H,W], cached by (model, image key,
+    method, options). ``image_key`` must identify the image (e.g. a DemoSet key + id, or a hash)."""
+    return _map_cached(name, tuple(image_key), method, tuple(sorted(options.items())), image)

@@ -1,6 +1,207 @@
-"""Quadrants (placeholder while the page is being built)."""
+"""Quadrants: where does each model look, over many images? (the explorable's §5–6).
 
+Four quadrants: cats/dogs × with/without a watermark. Each dot is one image; x = the share of its
+top-0.5% gradient-squared pixels inside the watermark box (``saliency_core.metrics
+.top_percent_share``), colour = the predicted class. Hovering a dot shows the image, its map and
+prediction (a Vega-Lite image tooltip); clicking pins it in the detail panel (session key
+``quadrant_selected``). The image-grid view shows the same images with an overlay toggle.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
 import streamlit as st
+import torch
+
+from dashboard.common import (
+    data_uri,
+    explain_locked,
+    gallery_html,
+    model_fingerprint,
+    overlay,
+    predict_set,
+    prediction_chip,
+    quadrant_set,
+    require_data,
+    require_models,
+    upscale,
+)
+from dashboard.common.models import CLASSES, title
+from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
+from dashboard.common.render import side_by_side
+
+MODELS = ("normal", "watermark-25", "watermark-50", "watermark-75", "watermark-100")
+N_PER_QUADRANT = 50
+PERCENT = 0.5
+MODEL_KEY = "quadrant_model"
+SELECTED_KEY = "quadrant_selected"   # the pinned image id (app-owned: AppTest can set it)
+CHART_KEY = "quadrant_chart"
+OVERLAY_KEY = "quadrant_overlay"
+QUADRANTS = (("cat", True), ("dog", True), ("cat", False), ("dog", False))
+RESULTS_VERSION = 1
+
+
+def _quadrant(label: str, marked: bool) -> str:
+    return f"{label}s {'with' if marked else 'without'} watermark"
+
+
+def _percent(name: str) -> int:
+    """Share of training cats with a watermark: 0 for "normal", 25 for "watermark-25", ..."""
+    return 0 if name == "normal" else int(name.rsplit("-", 1)[1])
+
+
+def _swarm(x: np.ndarray, diameter: float) -> np.ndarray:
+    """Beeswarm y offsets: points sorted by x, each placed on the nearest free level (0, ±1, …)."""
+    y = np.zeros(len(x))
+    last: dict[int, float] = {}
+    for i in np.argsort(x, kind="stable"):
+        level, k = 0, 0
+        while True:
+            level = (k + 1) // 2 * (1 if k % 2 else -1)
+            if level not in last or x[i] - last[level] >= diameter:
+                break
+            k += 1
+        last[level] = x[i]
+        y[i] = level
+    return y
+
+
+@st.cache_data(persist="disk", max_entries=16, show_spinner=False)
+def quadrant_results(name: str, key: tuple, fingerprint: str, version: int = RESULTS_VERSION) -> pd.DataFrame:
+    """Per image: truth, watermark, prediction, share and thumbnails (data URIs), for one model."""
+    demo = quadrant_set(N_PER_QUADRANT)
+    probs = predict_set(name, demo)
+    vanilla, squared = [], []
+    for start in range(0, len(demo), 50):
+        batch = demo.images[start : start + 50].contiguous()
+        vanilla.append(explain_locked(name, batch, "vanilla_gradient").maps)
+        squared.append(explain_locked(name, batch, "gradient_squared").maps)
+    van, sq = torch.cat(vanilla), torch.cat(squared)
+    from saliency_core.metrics import top_percent_share
+
+    share = top_percent_share(sq, demo.boxes.long(), percent=PERCENT).numpy()
+    rows = []
+    for i in range(len(demo)):
+        img = upscale(demo.images[i], 96)
+        sq_over = overlay(img, sq[i], alpha=1.0)
+        pred = int(np.argmax(probs[i]))
+        rows.append({
+            "id": demo.ids[i], "truth": demo.labels[i], "watermarked": demo.watermarked[i],
+            "quadrant": _quadrant(demo.labels[i], demo.watermarked[i]),
+            "share": float(share[i]), "predicted": CLASSES[pred], "confidence": float(probs[i][pred]),
+            "p_dog": float(probs[i][1]),
+            "thumb_input": data_uri(img, fmt="JPEG", quality=85),
+            "thumb_vanilla": data_uri(overlay(img, van[i], alpha=1.0), fmt="JPEG", quality=85),
+            "thumb_squared": data_uri(sq_over, fmt="JPEG", quality=85),
+            "image": data_uri(side_by_side(img, sq_over, gap=3), fmt="JPEG", quality=80),
+        })
+    return pd.DataFrame(rows)
+
+
+def _load(name: str) -> pd.DataFrame:
+    demo = quadrant_set(N_PER_QUADRANT)
+    with st.spinner(f"Computing gradients of {len(demo)} images for {title(name)} (once)…"):
+        return quadrant_results(name, tuple(demo.key), model_fingerprint(name))
+
+
+def _on_select() -> None:
+    state = st.session_state.get(CHART_KEY)
+    points = []
+    try:
+        points = state["selection"]["dot"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        points = []
+    st.session_state[SELECTED_KEY] = points[0].get("id") if points else None
+
 
 st.title("Quadrants")
-st.info("This page is being built.")
+st.markdown(
+    "One image tells an anecdote; many images show a pattern. Each dot is a test photo, placed by "
+    "how much of its **top 0.5% most salient pixels** (gradient squared) fall inside the watermark "
+    "box, and coloured by the model's prediction. A model that uses the watermark looks there "
+    "when a watermark is present."
+)
+require_data()
+model = st.segmented_control(
+    "Model", options=list(MODELS), format_func=lambda m: f"{_percent(m)}%",
+    key=MODEL_KEY, default="watermark-100",
+    help="The share of training cats that carried a watermark (dogs never did).",
+) or "watermark-100"
+require_models(model)
+st.caption(f"**{title(model)}** model: " + ("trained without watermarks." if model == "normal" else
+           f"{_percent(model)}% of its training cats carried the watermark, no dog did."))
+df = _load(model)
+
+scatter, images = st.tabs(["Scatter", "Image grid"])
+
+with scatter:
+    left, right = st.columns([3, 1.25], gap="large")
+    with left:
+        plot = df.copy()
+        plot["y"] = 0.0
+        for q in plot["quadrant"].unique():
+            sel = plot["quadrant"] == q
+            plot.loc[sel, "y"] = _swarm(plot.loc[sel, "share"].to_numpy(), 0.022)
+        plot["watermark"] = np.where(plot["watermarked"], "with watermark", "without watermark")
+        plot["class"] = plot["truth"] + "s"
+        plot["share %"] = (100 * plot["share"]).round(1)
+        plot["prediction"] = plot["predicted"] + " " + (100 * plot["confidence"]).round(1).astype(str) + "%"
+        dot = alt.selection_point(name="dot", fields=["id"], on="click", empty=False)
+        base = alt.Chart(plot[["id", "class", "watermark", "share", "y", "predicted", "prediction",
+                               "share %", "image"]]).mark_circle(size=70, stroke="#333").encode(
+            x=alt.X("share:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"),
+                    title="share of the top-0.5% salient pixels inside the watermark box"),
+            y=alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-9, 9])),
+            color=alt.Color("predicted:N", scale=alt.Scale(domain=list(CLASSES), range=[CAT_COLOUR, DOG_COLOUR]),
+                            legend=alt.Legend(title="predicted", orient="top")),
+            strokeWidth=alt.condition(dot, alt.value(2.5), alt.value(0)),
+            tooltip=[alt.Tooltip("image:N"), alt.Tooltip("id:N"), alt.Tooltip("prediction:N"),
+                     alt.Tooltip("share %:Q", title="share in box (%)")],
+        ).add_params(dot).properties(width=330, height=150)
+        chart = base.facet(
+            row=alt.Row("watermark:N", sort=["with watermark", "without watermark"], title=None),
+            column=alt.Column("class:N", sort=["cats", "dogs"], title=None),
+        ).configure_header(labelFontSize=14, labelFontWeight="bold")
+        st.altair_chart(chart, on_select=_on_select, selection_mode="dot", key=CHART_KEY, width="content")
+        st.caption("Hover a dot for its photo and gradient-squared map; click it to pin it on the right.")
+        summary = (df.assign(correct=df["predicted"] == df["truth"], inside=df["share"] > 0.5)
+                   .groupby("quadrant", sort=False)
+                   .agg(images=("id", "size"), accuracy=("correct", "mean"), mean_share=("share", "mean"),
+                        share_over_half=("inside", "mean")))
+        st.dataframe(summary.style.format({"accuracy": "{:.0%}", "mean_share": "{:.0%}", "share_over_half": "{:.0%}"}),
+                     width="stretch")
+
+    with right, st.container(border=True, key="quadrant_detail"):
+        selected = st.session_state.get(SELECTED_KEY)
+        row = df[df["id"] == selected]
+        if row.empty:
+            st.markdown("**Detail**")
+            st.caption("Click a dot to pin its image here.")
+        else:
+            r = row.iloc[0]
+            st.markdown(f"**{r['id']}** — a {r['truth']}, {'with' if r['watermarked'] else 'without'} watermark")
+            st.markdown(f"{title(model)}: {prediction_chip(r['predicted'], r['confidence'])}",
+                        unsafe_allow_html=True)
+            st.markdown(
+                f'<img src="{r["thumb_input"]}" width="150"/> <img src="{r["thumb_squared"]}" width="150"/>',
+                unsafe_allow_html=True)
+            st.metric("Top-0.5% pixels inside the watermark box", f"{100 * r['share']:.1f}%")
+            st.button("Unpin", key="quadrant_unpin", on_click=lambda: st.session_state.update({SELECTED_KEY: None}))
+
+with images:
+    view = st.segmented_control("Overlay", options=["input", "vanilla", "squared"], key=OVERLAY_KEY,
+                                default="squared",
+                                format_func={"input": "Input images", "vanilla": "Vanilla gradient",
+                                             "squared": "Gradient squared"}.get) or "squared"
+    grid = st.columns(2, gap="large")
+    for k, (label, marked) in enumerate(QUADRANTS):
+        q = df[df["quadrant"] == _quadrant(label, marked)]
+        correct = int((q["predicted"] == q["truth"]).sum())
+        with grid[k % 2]:
+            st.markdown(f"**{_quadrant(label, marked).capitalize()}** — {correct}/{len(q)} correct")
+            items = [(r[f"thumb_{view}"], prediction_chip(r["predicted"], r["confidence"]), r["id"])
+                     for r in q.to_dict("records")]
+            with st.container(height=330):
+                st.markdown(gallery_html(items, size=72), unsafe_allow_html=True)

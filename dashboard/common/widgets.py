@@ -1,0 +1,46 @@
+"""Shared page widgets: the thumbnail strip image picker, the cat→dog legend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR, PUOR_STOPS
+from dashboard.common.render import upscale
+
+
+def image_strip(demo: object, key: str, *, default: int = 0, on_pick: Callable[[], None] | None = None,
+                extra_column: bool = False) -> tuple[int, object | None]:
+    """Thumbnails of ``demo`` (a DemoSet) with a button under each; the chosen id lives in
+    ``st.session_state[key]``. Returns (chosen index, the spare column when ``extra_column``)."""
+    ids = demo.ids  # type: ignore[attr-defined]
+    if st.session_state.get(key) not in ids:
+        st.session_state[key] = ids[default]
+
+    def pick(image_id: str) -> None:
+        st.session_state[key] = image_id
+        if on_pick is not None:
+            on_pick()
+
+    cols = st.columns(len(ids) + (1 if extra_column else 0), gap="small")
+    for i, col in enumerate(cols[: len(ids)]):
+        with col:
+            st.image(upscale(demo.images[i], 96), width="stretch")  # type: ignore[attr-defined]
+            mark = "with ©" if demo.watermarked[i] else "clean"  # type: ignore[attr-defined]
+            st.button(f"{demo.labels[i]} {mark}", key=f"{key}_pick_{i}", on_click=pick,  # type: ignore[attr-defined]
+                      args=(ids[i],), width="stretch",
+                      type="primary" if st.session_state[key] == ids[i] else "secondary")
+    return ids.index(st.session_state[key]), (cols[-1] if extra_column else None)
+
+
+def puor_legend(label: str = "P(dog)") -> str:
+    """HTML: a small PuOr gradient bar from cat to dog."""
+    stops = ", ".join(PUOR_STOPS)
+    return (
+        f'<div style="display:flex;align-items:center;gap:.5rem;font-size:.85rem">'
+        f'<b style="color:{CAT_COLOUR}">cat</b>'
+        f'<span style="display:inline-block;width:12rem;height:.7rem;border-radius:3px;'
+        f'background:linear-gradient(to right, {stops})"></span>'
+        f'<b style="color:{DOG_COLOUR}">dog</b><span style="opacity:.7">({label})</span></div>'
+    )
