@@ -14,7 +14,10 @@ from typing import Any
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("explain", help="write saliency maps of images as PNG files")
     p.add_argument("images", nargs="+", type=Path, help="image files (any format Pillow reads)")
-    p.add_argument("--model", required=True, help="a zoo model name or a model file (TorchScript .pt, ...)")
+    p.add_argument("--model", required=True,
+                   help="a zoo model name or a model file (TorchScript, torch.export .pt2, safetensors)")
+    p.add_argument("--architecture", default=None,
+                   help="architecture of a weights-only model file (e.g. demo_cnn)")
     # Names are checked by explain(); importing the methods here would load torch for --help.
     p.add_argument("--method", default="gradient_squared",
                    help="saliency method, e.g. vanilla_gradient, smoothgrad, integrated_gradients, grad_cam, "
@@ -46,21 +49,13 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
-def load_model(spec: str) -> Any:
-    """A TorchScript file directly; anything else through the zoo's ``load_model``."""
-    import torch
+def load_model(spec: str, architecture: str | None) -> Any:
+    """A model file through the zoo's safe loader (TorchScript, .pt2, safetensors), else a zoo name."""
+    from saliency_core import zoo
 
-    path = Path(spec)
-    if path.is_file() and path.suffix in {".pt", ".pth", ".ts", ".jit"}:
-        try:
-            return torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
-        except RuntimeError:
-            pass  # not TorchScript: let the zoo try
-    try:
-        from saliency_core.zoo import load_model as zoo_load_model  # type: ignore[attr-defined]
-    except ImportError as error:
-        raise ValueError(f"cannot load model {spec!r}: not a TorchScript file and no zoo available") from error
-    return zoo_load_model(spec)
+    if Path(spec).is_file():
+        return zoo.load_model(spec, architecture=architecture)
+    return zoo.load(spec)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from saliency_core.methods import explain
 
     options = parse_options(args.option)
-    model = load_model(args.model).eval()  # the CLI is the caller, so eval mode is its business
+    model = load_model(args.model, args.architecture).eval()  # the CLI is the caller: eval is its business
     pictures = []
     for path in args.images:
         with Image.open(path) as image:

@@ -54,6 +54,14 @@ def test_explain_reports_bad_input_as_an_error_message(
     assert "unknown saliency method 'lime'" in capsys.readouterr().err
 
 
+def test_an_unknown_zoo_model_is_an_error_message(
+    files: tuple[Path, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, images = files
+    assert main(["explain", "--model", "no_such_model", "--out", str(tmp_path), str(images[0])]) == 2
+    assert "no_such_model" in capsys.readouterr().err
+
+
 def test_options_are_parsed_as_numbers_where_possible() -> None:
     assert parse_options(["steps=32", "stdev_spread=0.2", "baseline=blurred"]) == {
         "steps": 32, "stdev_spread": 0.2, "baseline": "blurred"}
