@@ -1,0 +1,236 @@
+"""Occlusion speed on this CPU: Captum vs the naive floor vs incremental (exact) vs drill-down (fast).
+
+Run: ``.venv/bin/python bench/occlusion.py`` (``--quick`` skips the slowest rows). Prints one table;
+all ratios are measured within this one run (the machine is shared, so absolute times are noisy).
+Rows marked ``~`` are extrapolated linearly from a timed sample of windows: a forward pass costs
+the same for every occluded copy, so the full sweep is (sample time) × (windows / sample).
+The FLOP bound is the share of convolution FLOPs that one window changes (each layer's changed
+region, exact, averaged over windows): incremental inference cannot beat naive × bound.
+Accuracy of ``fast`` against ``exact`` is measured on real photos (SALIENCY_DATA, default
+/work/shared/data/cats-vs-dogs) when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from captum.attr import Occlusion
+from scipy.stats import spearmanr
+from torch import Tensor, nn
+
+from saliency_core import kernels
+from saliency_core.methods.occlusion_adaptive import adaptive_occlusion
+from saliency_core.methods.occlusion_incremental import build_plan, incremental_deltas
+from saliency_core.zoo.architecture import DemoCNN
+
+NAIVE_BATCH = 32
+
+
+class Block(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.down = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                     if stride != 1 or cin != cout else nn.Identity())
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.down(x))
+
+
+class ResNet18(nn.Module):
+    """torchvision's ResNet-18 layout in plain torch (random weights)."""
+
+    def __init__(self, classes: int = 1000) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+                                  nn.MaxPool2d(3, 2, 1))
+        layers, cin = [], 64
+        for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+            cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(512, classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(torch.flatten(self.pool(self.layers(self.stem(x))), 1))
+
+
+def demo_model() -> nn.Module:
+    model = DemoCNN()
+    weights = Path(__file__).resolve().parents[1] / "saliency_core/zoo/weights/normal.safetensors"
+    if weights.is_file():
+        from safetensors.torch import load_file
+        model.load_state_dict(load_file(str(weights)))
+    return model.eval()
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    with torch.no_grad():
+        fn()
+    return time.perf_counter() - start
+
+
+def flop_bound(model: nn.Module, image: Tensor, window: int, stride: int) -> tuple[float, float]:
+    """(changed-region FLOP share, computed-patch FLOP share) over the convolutions, per window."""
+    plan = build_plan(model, image, (window, window), (stride, stride))
+    assert plan is not None
+    total = changed = computed = 0.0
+    for step in plan.steps:
+        module = plan.modules.get(str(step.node.target)) if step.node.op == "call_module" else None
+        if not isinstance(module, nn.Conv2d) or step.axes is None:
+            continue
+        out = plan.cache[step.node]
+        area = out.shape[2] * out.shape[3]
+        flops = module.weight.numel() * area
+        ay, ax = step.axes
+        share = float(((ay.hi - ay.lo).double().mean() * (ax.hi - ax.lo).double().mean()) / area)
+        total += flops
+        changed += flops * share
+        computed += flops * ay.size * ax.size / area
+    return changed / total, computed / total
+
+
+def naive_floor(model: nn.Module, image: Tensor, window: int, stride: int, sample: int | None) -> tuple[float, bool]:
+    """Seconds for one forward per occluded copy (copies pre-built); extrapolated when sampled."""
+    ny, nx = kernels.window_grid(image.shape[2:], window, stride)
+    count = ny * nx if sample is None else min(sample, ny * nx)
+    copies = kernels.occlusion_batch(image, window, stride, 0.0, 0, count)
+    seconds = timed(lambda: [model(copies[i : i + NAIVE_BATCH]) for i in range(0, count, NAIVE_BATCH)])
+    return seconds * (ny * nx) / count, count < ny * nx
+
+
+def captum(model: nn.Module, image: Tensor, window: int, stride: int) -> float:
+    occlusion = Occlusion(model)
+    return timed(lambda: occlusion.attribute(image, sliding_window_shapes=(3, window, window),
+                                             strides=(3, stride, stride), baselines=0.0, target=0,
+                                             perturbations_per_eval=NAIVE_BATCH))
+
+
+def run_config(name: str, model: nn.Module, size: int, window: int, stride: int, run_captum: bool,
+               sample: int | None, run_exact: bool = True) -> None:
+    image = torch.rand(1, 3, size, size)
+    target = torch.tensor([0])
+    ny, nx = kernels.window_grid((size, size), window, stride)
+    bound, computed = flop_bound(model, image, window, stride)
+    naive, extrapolated = naive_floor(model, image, window, stride, sample)
+    reference = captum(model, image, window, stride) if run_captum else None
+    exact = timed(lambda: incremental_deltas(model, image, (window, window), (stride, stride), 0.0, target)) \
+        if run_exact else None
+    fast = timed(lambda: adaptive_occlusion(model, image, (window, window), (stride, stride), 0.0, target))
+    base = reference if reference is not None else naive
+    base_name = "Captum" if reference is not None else "naive"
+    print(f"\n{name} {size}² window {window} stride {stride} ({ny}×{nx} = {ny * nx} windows); "
+          f"FLOP bound {bound:.3f} of naive (patches computed: {computed:.3f})")
+    rows = [("Captum Occlusion", reference, False), ("naive floor", naive, extrapolated),
+            ("ours exact", exact, False), ("ours fast", fast, False)]
+    for label, seconds, approx in rows:
+        if seconds is None:
+            print(f"  {label:18s}  (not run)")
+            continue
+        print(f"  {label:18s} {'~' if approx else ' '}{seconds:8.2f} s   {base / seconds:6.2f}× vs {base_name}"
+              f"   {naive / seconds:6.2f}× vs naive")
+    if exact is not None:
+        print(f"  exact / FLOP-bound time (naive × bound): {exact / (naive * bound):.2f}")
+
+
+def load_photos(count: int, size: int) -> Tensor | None:
+    root = Path(os.environ.get("SALIENCY_DATA", "/work/shared/data/cats-vs-dogs"))
+    if not root.is_dir():
+        return None
+    from PIL import Image
+    files = sorted((root / "cat").glob("*.jpg"))[: count // 2] + sorted((root / "dog").glob("*.jpg"))[: count - count // 2]
+    arrays = [np.asarray(Image.open(f).convert("RGB").resize((size, size)), dtype=np.float32) / 255 for f in files]
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def accuracy(model: nn.Module, size: int, count: int, window: int = 16, stride: int = 8) -> None:
+    photos = load_photos(count, size)
+    if photos is None:
+        print("\nfast-mode accuracy: SALIENCY_DATA not found, skipped")
+        return
+    target = model(photos).argmax(1)
+    deltas = incremental_deltas(model, photos, (window, window), (stride, stride), 0.0, target)
+    assert deltas is not None
+    exact = kernels.occlusion_accumulate(deltas, (size, size), window, stride)
+    fast = adaptive_occlusion(model, photos, (window, window), (stride, stride), 0.0, target)
+    box = torch.tensor([[size // 4, size // 4, 3 * size // 4, 3 * size // 4]] * count)
+    share_exact = kernels.top_percent(exact, 0.5, box).share
+    share_fast = kernels.top_percent(fast, 0.5, box).share
+    rho = [spearmanr(e.flatten().numpy(), f.flatten().numpy()).statistic for e, f in zip(exact, fast)]
+    top = []
+    for e, f in zip(exact, fast):
+        k = max(1, int(0.005 * e.numel()))
+        top.append(len(set(e.flatten().topk(k).indices.tolist()) & set(f.flatten().topk(k).indices.tolist())) / k)
+    assert share_exact is not None and share_fast is not None
+    print(f"\nfast vs exact on {count} photos at {size}² (w{window} s{stride}): Spearman min {min(rho):.3f} "
+          f"mean {np.mean(rho):.3f}; top-0.5% share in the centre box |fast − exact| max "
+          f"{float((share_fast - share_exact).abs().max()):.3f}; top-0.5% pixel overlap mean {np.mean(top):.2f}")
+
+
+def gradient_rows() -> None:
+    try:
+        from saliency_core.methods import explain
+    except ImportError:
+        print("\ngradient rows: saliency_core.methods.explain missing, skipped")
+        return
+    model = demo_model()
+    images = torch.rand(64, 3, 128, 128)
+
+    def bare(batch: Tensor) -> None:
+        with torch.enable_grad():
+            x = batch.clone().requires_grad_(True)
+            out = model(x)
+            out.gather(1, out.argmax(1, keepdim=True)).sum().backward()
+
+    explain(model, images[:2], "gradient_squared")  # warm-up
+    ours = min(timed(lambda: explain(model, images, "gradient_squared")) for _ in range(2))
+    floor = min(timed(lambda: bare(images)) for _ in range(2))
+    print(f"\ngradient_squared, 64 images 128²: {ours:.3f} s vs bare forward+backward {floor:.3f} s "
+          f"→ {ours / floor:.2f}×")
+    few = images[:4]
+    smooth = timed(lambda: explain(model, few, "smoothgrad", samples=50))
+    noisy = few.repeat_interleave(50, 0)
+    floor = timed(lambda: bare(noisy))
+    print(f"SmoothGrad n=50, 4 images 128²: {smooth:.3f} s vs 50 forward+backward (one batch of 200) "
+          f"{floor:.3f} s → {smooth / floor:.2f}×")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the ResNet-18 stride-4 and gradient rows")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, kernels: {kernels.backend()}")
+    demo = demo_model()
+    image = torch.rand(1, 3, 128, 128)
+    grid = kernels.window_grid((128, 128), 9, 7)
+    incremental_deltas(demo, image, (9, 9), (7, 7), 0.0, torch.tensor([0]))  # warm-up
+    seconds = timed(lambda: incremental_deltas(demo, image, (9, 9), (7, 7), 0.0, torch.tensor([0])))
+    print(f"{grid[0]}×{grid[1]} grid occlusion (window 9, stride 7) of one 128² demo image, exact: {seconds:.3f} s")
+    run_config("demo CNN", demo, 128, 16, 8, run_captum=True, sample=None)
+    run_config("demo CNN", demo, 128, 16, 4, run_captum=False, sample=256)
+    run_config("demo CNN", demo, 224, 16, 8, run_captum=True, sample=None)
+    run_config("demo CNN", demo, 224, 16, 4, run_captum=False, sample=256)
+    resnet = ResNet18().eval()
+    run_config("ResNet-18", resnet, 224, 16, 8, run_captum=False, sample=64)
+    if not args.quick:
+        run_config("ResNet-18", resnet, 224, 16, 4, run_captum=False, sample=64, run_exact=False)
+    accuracy(demo, 128, 8)
+    if not args.quick:
+        gradient_rows()
+
+
+if __name__ == "__main__":
+    main()
