@@ -9,13 +9,17 @@ batches they are shown on.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 import torch
 from PIL import Image
@@ -230,3 +234,187 @@ def mystery_batches(batches: int = 5, size: int = 4) -> list[torch.Tensor]:
         if j % size >= size // 2:
             chosen[j] = cage(chosen[j], seed=j)[0]
     return [chosen[b * size:(b + 1) * size] for b in range(len(chosen) // size)]
+
+
+# ------------------------------------------------------------------------------- the audit report
+# The dataset-audit page shows one report; the demo's is precomputed into dashboard/data by
+# dashboard/data/build_demo_cache.py with the same function the page falls back to.
+REPORT_VERSION = 1
+AUDIT_MODELS: tuple[str, ...] = ("normal", "watermark-25", "watermark-50", "watermark-75",
+                                 "watermark-100", "cages", "colours")
+AUDIT_METHOD = "gradient_squared"  # the explorable's less noisy map
+SANITY_METHOD = "vanilla_gradient"  # the method Adebayo et al.'s sanity checks are best known for
+SIGMAS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4, 0.8)
+PER_CLASS = 60  # demo photos per class in the cached report (each clean and watermarked)
+SANITY_IMAGES = 8
+CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "demo_audit"
+
+
+def cache_dir() -> Path:
+    """The demo report's folder (``SALIENCY_AUDIT_CACHE`` overrides it, e.g. in tests)."""
+    return Path(os.environ.get("SALIENCY_AUDIT_CACHE") or CACHE_DIR)
+TABLES: tuple[str, ...] = ("audit", "global_saliency", "response_curve", "aurrac", "sanity",
+                           "core_spurious", "counterfactual")
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class AuditData:
+    """Images with truth, watermark flags and boxes (the box where the mark is or would be)."""
+
+    images: torch.Tensor  # [N,3,H,W] float in [0,1]
+    labels: torch.Tensor  # [N] int64
+    marked: torch.Tensor  # [N] bool
+    boxes: torch.Tensor  # [N,4]
+    ids: tuple[str, ...]
+
+
+def demo_audit_data(per_class: int = PER_CLASS) -> AuditData:
+    """The first ``per_class`` cats and dogs of the demo test set, each clean and watermarked."""
+    from saliency_core.data import data_dir
+    from saliency_core.data.demo import demo_split, load_demo_images, quadrant_set
+
+    photos = load_demo_images(data_dir())
+    test = demo_split(photos).test
+    labels = photos.labels[test]
+    keep = torch.cat([test[labels == 0][:per_class], test[labels == 1][:per_class]])
+    q = quadrant_set(photos, keep)
+    ids = tuple(f"{file}{'|watermark' if m else ''}" for file, m in zip(q.files, q.marked.tolist()))
+    return AuditData(q.images, q.labels.long(), q.marked.bool(), q.boxes.float(), ids)
+
+
+def zoo_fingerprint() -> str:
+    """A hash of the zoo's weight files and this report's version: the cache's staleness key."""
+    digest = hashlib.sha256(f"report-v{REPORT_VERSION}".encode())
+    try:
+        import saliency_core.zoo as zoo
+
+        folder = Path(next(iter(zoo.__path__))) / "weights"
+        for file in sorted(folder.glob("*")):
+            if file.suffix in (".safetensors", ".json"):
+                digest.update(file.name.encode())
+                digest.update(hashlib.sha256(file.read_bytes()).digest())
+    except (ImportError, OSError, StopIteration):
+        digest.update(b"no-zoo")
+    return digest.hexdigest()[:16]
+
+
+def _locked_explain(locks: dict[int, threading.Lock]) -> Callable[..., Any]:
+    """``saliency_core.explain`` holding the lock of the (shared) model it is called on."""
+    import contextlib
+
+    import saliency_core
+
+    def explain(model: torch.nn.Module, images: torch.Tensor, method: str, **options: Any) -> Any:
+        with locks.get(id(model), contextlib.nullcontext()):  # copies (sanity checks) need none
+            return saliency_core.explain(model, images, method, **options)
+
+    return explain
+
+
+def build_report(models: dict[str, torch.nn.Module], data: AuditData, *,
+                 progress: Progress | None = None, locks: dict[str, threading.Lock] | None = None,
+                 random_model: torch.nn.Module | None = None) -> dict[str, pd.DataFrame]:
+    """Every table of the dataset-audit page, computed by ``saliency_core`` on ``data``.
+
+    ``progress(fraction, text)`` is called as work completes; ``locks`` (by model name) are held
+    around saliency calls on shared models. ``random_model`` (trained on permuted labels) adds
+    the data-randomisation sanity check.
+    """
+    from saliency_core import audit, metrics
+    from saliency_core.artefacts import cage, watermark
+
+    report = progress or (lambda fraction, text: None)
+    by_id = {id(models[name]): lock for name, lock in (locks or {}).items() if name in models}
+    explain = _locked_explain(by_id)
+    n = data.images.shape[0]
+
+    def batches(size: int = 32) -> Iterator[dict[str, Any]]:
+        for start in range(0, n, size):
+            report(0.7 * start / n, f"Auditing images {start + 1}-{min(start + size, n)} of {n}…")
+            stop = start + size
+            yield {"ids": list(data.ids[start:stop]), "images": data.images[start:stop],
+                   "labels": data.labels[start:stop], "boxes": data.boxes[start:stop],
+                   "watermarked": data.marked[start:stop].tolist()}
+
+    table = audit.run(models, [AUDIT_METHOD], batches(), progress=False, explain=explain)
+    table["correct"] = table["prediction"] == table["truth"]
+
+    marked = table[table["watermarked"].astype(bool)]
+    saliency_rows, curve_rows, area_rows = [], [], []
+    for name in models:
+        rows = marked[marked["model"] == name]
+        for statistic in ("share", "n", "m"):
+            part = metrics.per_class(rows[statistic].to_numpy(), rows["truth"].to_numpy(),
+                                     class_names=CLASSES)
+            saliency_rows.append(part.assign(model=name, statistic=statistic))
+        curve = metrics.response_rate_curve(rows["share"].to_numpy(), rows["correct"].to_numpy())
+        curve_rows.append(pd.DataFrame({"model": name, "threshold": curve.thresholds,
+                                        "response_rate": curve.response_rate,
+                                        "accuracy": curve.accuracy}))
+        area_rows.append({"model": name, "aurrac": metrics.aurrac(rows["share"].to_numpy(),
+                                                                  rows["correct"].to_numpy()),
+                          "accuracy": float(rows["correct"].mean())})
+
+    report(0.72, "Sanity checks: randomising the normal model layer by layer…")
+    clean = torch.nonzero(~data.marked).flatten()
+    sample = clean[torch.linspace(0, len(clean) - 1, min(SANITY_IMAGES, len(clean))).long()]
+    sanity_model = models.get("normal", next(iter(models.values())))
+
+    def sanity_explain(model: torch.nn.Module, images: torch.Tensor) -> Any:
+        return explain(model, images, SANITY_METHOD)
+
+    sanity = [metrics.cascading_randomisation(sanity_model, data.images[sample], sanity_explain)]
+    if random_model is not None:
+        sanity.append(metrics.data_randomisation(sanity_model, random_model, data.images[sample],
+                                                 sanity_explain))
+    sanity_table = (pd.concat(sanity, ignore_index=True)
+                    .groupby(["test", "step", "layer"], sort=False)[["spearman", "spearman_abs", "ssim", "hog"]]
+                    .mean().reset_index())
+
+    report(0.82, "Core/spurious accuracy: noise on the watermark vs the rest…")
+    # The explorable's test set: watermarked cats, clean dogs (the box is where a mark would be).
+    consistent = torch.nonzero((data.marked & (data.labels == 0)) | (~data.marked & (data.labels == 1))).flatten()
+    core_rows = [metrics.core_spurious_accuracy(model, data.images[consistent], data.labels[consistent],
+                                                data.boxes[consistent], SIGMAS).assign(model=name)
+                 for name, model in models.items()]
+
+    report(0.9, "Counterfactual flip tests…")
+    transforms: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+        "greyscale": metrics.greyscale,
+        "hue shift 180°": lambda x: metrics.hue_shift(x, 180.0),
+        "add cage bars": lambda x: cage(x, seed=0)[0],
+        "add watermark": lambda x: torch.stack([watermark(img, seed=i)[0] for i, img in enumerate(x)]),
+    }
+    flip_rows = [metrics.flip_rates(model, data.images[clean], data.labels[clean], transform,
+                                    class_names=CLASSES).assign(model=name, transform=label)
+                 for name, model in models.items() for label, transform in transforms.items()]
+    report(1.0, "Done")
+    return {
+        "audit": table,
+        "global_saliency": pd.concat(saliency_rows, ignore_index=True),
+        "response_curve": pd.concat(curve_rows, ignore_index=True),
+        "aurrac": pd.DataFrame(area_rows),
+        "sanity": sanity_table,
+        "core_spurious": pd.concat(core_rows, ignore_index=True),
+        "counterfactual": pd.concat(flip_rows, ignore_index=True),
+    }
+
+
+def save_report(tables: dict[str, pd.DataFrame], folder: Path, meta: dict[str, Any]) -> None:
+    """Small CSVs (floats rounded to 5 digits) plus ``meta.json`` with the fingerprint."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        table.round(5).to_csv(folder / f"{name}.csv", index=False)
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def load_report(folder: Path | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, Any]] | None:
+    """The cached report and its meta, or None when any file is missing or unreadable."""
+    folder = folder or cache_dir()
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        tables = {name: pd.read_csv(folder / f"{name}.csv") for name in TABLES}
+    except (OSError, ValueError):
+        return None
+    return tables, meta

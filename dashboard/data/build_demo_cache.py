@@ -1,0 +1,76 @@
+"""Precompute the Dataset audit page's report for the built-in demo (run after training the zoo).
+
+    SALIENCY_DATA=/path/to/cats-vs-dogs .venv/bin/python dashboard/data/build_demo_cache.py
+
+Writes small CSVs and ``meta.json`` to ``dashboard/data/demo_audit/`` (commit them). The page
+compares ``meta.json``'s fingerprint (a hash of the zoo's weight files) with the installed zoo and
+recomputes, with a progress bar, when they differ. All numbers come from ``saliency_core``; the
+orchestration is the page's own fallback, ``dashboard.pages._b_helpers.build_report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from dashboard.pages._b_helpers import (  # noqa: E402
+    AUDIT_METHOD,
+    AUDIT_MODELS,
+    cache_dir,
+    PER_CLASS,
+    REPORT_VERSION,
+    SANITY_METHOD,
+    SIGMAS,
+    build_report,
+    demo_audit_data,
+    save_report,
+    zoo_fingerprint,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=cache_dir(), help="output folder (default: %(default)s)")
+    parser.add_argument("--per-class", type=int, default=PER_CLASS, help="test photos per class")
+    args = parser.parse_args(argv)
+
+    from saliency_core import zoo
+
+    available = set(zoo.names())
+    names = [name for name in AUDIT_MODELS if name in available]
+    models = {name: zoo.load(name).eval() for name in names}
+    random_model = zoo.load("random-labels").eval() if "random-labels" in available else None
+    data = demo_audit_data(args.per_class)
+    start = time.monotonic()
+
+    def progress(fraction: float, text: str) -> None:
+        print(f"[{time.monotonic() - start:6.1f}s {100 * fraction:5.1f}%] {text}", flush=True)
+
+    tables = build_report(models, data, progress=progress, random_model=random_model)
+    meta = {
+        "version": REPORT_VERSION,
+        "fingerprint": zoo_fingerprint(),
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "models": names,
+        "random_labels_model": random_model is not None,
+        "method": AUDIT_METHOD,
+        "sanity_method": SANITY_METHOD,
+        "sigmas": list(SIGMAS),
+        "per_class": args.per_class,
+        "images": int(data.images.shape[0]),
+        "seconds": round(time.monotonic() - start, 1),
+    }
+    save_report(tables, args.out, meta)
+    print(f"wrote {args.out} ({meta['images']} images, {len(names)} models, {meta['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

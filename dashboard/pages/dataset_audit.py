@@ -1,0 +1,293 @@
+"""Page 7, Dataset audit: the bias statistics of whole test sets, not single images.
+
+For the built-in demo the report is precomputed in ``dashboard/data/demo_audit/`` (see
+``dashboard/data/build_demo_cache.py``) so the page opens instantly; when that cache is missing or
+was made with other zoo weights, the page recomputes it with a progress bar (once per server).
+A folder on the server can be audited too. Every number comes from ``saliency_core``.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.common import CAT_COLOUR, DOG_COLOUR, MODEL_TITLES, data_status
+from dashboard.pages._b_helpers import (
+    AUDIT_METHOD,
+    AUDIT_MODELS,
+    METHOD_LABELS,
+    ZOO_HELP,
+    build_report,
+    demo_audit_data,
+    load_report,
+    zoo_fingerprint,
+    zoo_or_none,
+)
+
+CLASS_COLOURS = {"cat": CAT_COLOUR, "dog": DOG_COLOUR}
+STATISTICS = {
+    "share": "share of the top-0.5% salient pixels inside the watermark box",
+    "n": "peak saliency n: share of the top-1% pixels inside the box (Pfau et al.)",
+    "m": "mean saliency m inside the box (Pfau et al.; unnormalised, compare within a model)",
+}
+
+
+def title(name: str) -> str:
+    return MODEL_TITLES.get(name, name)
+
+
+@st.cache_resource
+def _computed() -> tuple[threading.Lock, dict[str, Any]]:
+    """Reports computed by this server, by zoo fingerprint (shared: every session reuses them)."""
+    return threading.Lock(), {}
+
+
+def compute_demo_report(fingerprint: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The demo report for the installed zoo, computed once per server with a progress bar."""
+    from dashboard.common import model_lock
+
+    lock, store = _computed()
+    with lock:  # a second session waits for the first one's result instead of recomputing
+        if fingerprint not in store:
+            bar = st.progress(0.0, text="Preparing the demo test set…")
+            names = [n for n in AUDIT_MODELS if zoo_or_none(n) is not None]
+            models = {n: zoo_or_none(n) for n in names}
+            random_model = zoo_or_none("random-labels")
+            tables = build_report(models, demo_audit_data(), locks={n: model_lock(n) for n in names},  # type: ignore[arg-type]
+                                  random_model=random_model,
+                                  progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
+            bar.empty()
+            store[fingerprint] = (tables, {"fingerprint": fingerprint, "created": "computed on this server",
+                                           "models": names, "method": AUDIT_METHOD})
+    return store[fingerprint]
+
+
+# -------------------------------------------------------------------------------------- charts
+def global_saliency_chart(table: pd.DataFrame, statistic: str) -> go.Figure:
+    rows = table[table["statistic"] == statistic]
+    fig = go.Figure()
+    for cls, part in rows.groupby("class", sort=True):
+        fig.add_bar(x=[title(m) for m in part["model"]], y=part["mean"], name=str(cls),
+                    marker_color=CLASS_COLOURS.get(str(cls), "#888"),
+                    error_y={"type": "data", "array": part["ci_high"] - part["mean"],
+                             "arrayminus": part["mean"] - part["ci_low"], "thickness": 1.5})
+    fig.update_layout(barmode="group", height=380, margin={"t": 30, "b": 10},
+                      yaxis_title=statistic, legend_title="true class",
+                      title="Global saliency on the watermark, per class (95% bootstrap CI)")
+    return fig
+
+
+def response_chart(curve: pd.DataFrame) -> go.Figure:
+    fig = px.line(curve.assign(model=curve["model"].map(title)), x="response_rate", y="accuracy",
+                  color="model", line_shape="hv",
+                  labels={"response_rate": "response rate (share of images answered)",
+                          "accuracy": "accuracy on the answered images"})
+    fig.update_layout(height=380, margin={"t": 30, "b": 10},
+                      title="Refusing images with most saliency on the watermark")
+    return fig
+
+
+def sanity_chart(sanity: pd.DataFrame) -> go.Figure:
+    cascade = sanity[sanity["test"] == "cascading"]
+    long = cascade.melt(id_vars=["step", "layer"], value_vars=["spearman", "spearman_abs", "ssim", "hog"],
+                        var_name="similarity", value_name="value")
+    fig = px.line(long, x="layer", y="value", color="similarity", markers=True,
+                  labels={"layer": "randomised down to layer (top first)", "value": "similarity to the original maps"})
+    fig.update_layout(height=380, margin={"t": 30, "b": 10}, yaxis_range=[-0.2, 1.05],
+                      title="Cascading randomisation: the maps should decorrelate")
+    return fig
+
+
+def core_spurious_chart(core: pd.DataFrame) -> go.Figure:
+    fig = px.line(core.assign(model=core["model"].map(title)), x="sigma", y="accuracy", color="model",
+                  line_dash="region", markers=True,
+                  labels={"sigma": "noise σ", "region": "noise on"})
+    fig.update_layout(height=400, margin={"t": 30, "b": 10}, yaxis_range=[0, 1.02],
+                      title="Accuracy with noise on the watermark box (spurious) vs everywhere else (core)")
+    return fig
+
+
+def flip_chart(flips: pd.DataFrame, transform: str) -> go.Figure:
+    rows = flips[flips["transform"] == transform]
+    fig = go.Figure()
+    for cls, part in rows.groupby("class", sort=True):
+        fig.add_bar(x=[title(m) for m in part["model"]], y=part["rate"], name=str(cls),
+                    marker_color=CLASS_COLOURS.get(str(cls), "#888"),
+                    error_y={"type": "data", "array": part["ci_high"] - part["rate"],
+                             "arrayminus": part["rate"] - part["ci_low"], "thickness": 1.5})
+    fig.update_layout(barmode="group", height=380, margin={"t": 30, "b": 10}, yaxis_range=[0, 1.02],
+                      yaxis_title="share of predictions that flip", legend_title="true class",
+                      title=f"Counterfactual: {transform} (95% Wilson CI)")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------- report
+def show_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
+    """The five views of the report, one tab each."""
+    tabs = st.tabs(["Global saliency", "Failure prediction", "Sanity checks", "Core vs spurious",
+                    "Counterfactual flips", "Table"])
+    with tabs[0]:
+        statistic = st.segmented_control("Statistic", list(STATISTICS), default="share", key="audit_statistic")
+        statistic = statistic or "share"
+        st.caption(f"On the watermarked test photos: {STATISTICS[statistic]}. The watermark models "
+                   "put more of their saliency on the mark as the share of watermarked training cats "
+                   "grows; the normal model (and the colour model) barely look at it.")
+        st.plotly_chart(global_saliency_chart(tables["global_saliency"], statistic), key="audit_global")
+    with tabs[1]:
+        st.caption("Sort the watermarked photos by how much saliency falls on the watermark and let the "
+                   "model answer only those below a threshold. If looking at the watermark predicts "
+                   "mistakes, accuracy rises as the response rate falls. AURRAC is the area under "
+                   "the curve (equal to the accuracy when saliency tells nothing).")
+        left, right = st.columns([3, 1])
+        left.plotly_chart(response_chart(tables["response_curve"]), key="audit_response")
+        areas = tables["aurrac"].assign(model=tables["aurrac"]["model"].map(title))
+        right.dataframe(areas, hide_index=True, width="stretch",
+                        column_config={"aurrac": st.column_config.NumberColumn("AURRAC", format="%.3f"),
+                                       "accuracy": st.column_config.NumberColumn(format="percent")})
+    with tabs[2]:
+        st.caption("Adebayo et al.'s model-randomisation test on the normal model: re-initialise its "
+                   "layers from the top down. A saliency method that explains the *model* must give "
+                   "different maps once the weights are random; maps that stay similar only "
+                   "reflect the image.")
+        left, right = st.columns([3, 2])
+        left.plotly_chart(sanity_chart(tables["sanity"]), key="audit_sanity")
+        right.dataframe(tables["sanity"], hide_index=True, width="stretch")
+    with tabs[3]:
+        st.caption("Salient-ImageNet-style test on the explorable's test set (watermarked cats, clean "
+                   "dogs): Gaussian noise only inside the watermark box (spurious) or only outside "
+                   "it (core). A shortcut model collapses when the spurious region is noised and "
+                   "shrugs off noise on the animal; a sound model does the opposite.")
+        st.plotly_chart(core_spurious_chart(tables["core_spurious"]), key="audit_core")
+    with tabs[4]:
+        flips = tables["counterfactual"]
+        transform = st.segmented_control("Transform", sorted(flips["transform"].unique()),
+                                         default="greyscale", key="audit_transform") or "greyscale"
+        st.caption("Change one thing about every clean test photo and count how often the prediction "
+                   "flips. The **colour model**'s saliency maps look like the normal model's (see "
+                   "*Global saliency*), yet greyscale or a hue shift flips many of its predictions: "
+                   "it reads the coat colour, which no map of *where* it looks can show.")
+        st.plotly_chart(flip_chart(flips, transform), key="audit_flips")
+        st.dataframe(flips[flips["transform"] == transform].assign(model=lambda d: d["model"].map(title)),
+                     hide_index=True, width="stretch")
+    with tabs[5]:
+        from saliency_core.audit import summarize
+
+        st.caption(f"One row per image × model ({METHOD_LABELS.get(meta.get('method', AUDIT_METHOD), AUDIT_METHOD)}); "
+                   "the summary groups them by model, true class and watermark.")
+        st.dataframe(summarize(tables["audit"], by=("model", "truth", "watermarked")), hide_index=True,
+                     width="stretch")
+        st.download_button("Audit table (CSV)", tables["audit"].to_csv(index=False).encode(),
+                           "demo_audit.csv", "text/csv", key="audit_download", icon=":material/download:")
+
+
+def demo_section() -> None:
+    cached = load_report()
+    fingerprint = zoo_fingerprint()
+    zoo_ready = zoo_or_none("normal") is not None
+    fresh = cached is not None and cached[1].get("fingerprint") == fingerprint
+    if cached is not None and (fresh or not zoo_ready):
+        tables, meta = cached
+        note = "" if fresh else " The zoo is not loadable here, so it could not be checked against the current weights."
+        st.caption(f"Precomputed report ({meta.get('created', '?')}, models: "
+                   f"{', '.join(title(m) for m in meta.get('models', []))}).{note}")
+        show_report(tables, meta)
+        return
+    if not zoo_ready:
+        st.info(ZOO_HELP, icon=":material/model_training:")
+        return
+    if not data_status().ok:
+        from dashboard.common import NO_DATA_MESSAGE
+
+        st.info(NO_DATA_MESSAGE, icon=":material/photo_library:")
+        return
+    if cached is not None:
+        st.warning("The precomputed report was made with other zoo weights; recomputing it (once per server).")
+    else:
+        st.info("No precomputed report found; computing it now (once per server).")
+    tables, meta = compute_demo_report(fingerprint)
+    show_report(tables, meta)
+
+
+def folder_section() -> None:
+    """Audit a folder on the server (one subfolder per class, a MANIFEST.csv, or Oxford-IIIT Pet)."""
+    from saliency_core import audit
+    from saliency_core.data import load_any
+
+    from dashboard.common import model_lock, zoo_names
+
+    path = st.text_input("Folder on this server", key="audit_folder",
+                         placeholder="/data/my-test-set (one subfolder per class)")
+    try:
+        names = list(zoo_names())
+    except Exception:  # noqa: BLE001
+        names = []
+    if not names:
+        st.info(ZOO_HELP, icon=":material/model_training:")
+        return
+    picked = st.multiselect("Models", names, default=[n for n in ("normal", "watermark-100") if n in names],
+                            format_func=title, key="audit_folder_models")
+    method = st.selectbox("Saliency method", list(METHOD_LABELS)[:-1], index=1,
+                          format_func=METHOD_LABELS.__getitem__, key="audit_folder_method")
+    box_text = st.text_input("Suspect region x0,y0,x1,y1 in the 128×128 frame (optional)", key="audit_folder_box")
+    if not st.button("Run the audit", type="primary", key="audit_folder_run", disabled=not (path and picked)):
+        return
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        st.error(f"`{folder}` is not a folder on this server.")
+        return
+    region = None
+    if box_text.strip():
+        try:
+            region = [float(v) for v in box_text.split(",")]
+            assert len(region) == 4 and region[2] > region[0] and region[3] > region[1]
+        except (ValueError, AssertionError):
+            st.error("The region must be four numbers x0,y0,x1,y1 with x1 > x0 and y1 > y0.")
+            return
+    try:
+        with st.spinner("Reading the images…"):
+            images = load_any(folder)
+    except Exception as error:  # noqa: BLE001 - an unreadable folder is bad input
+        st.error(f"Could not read images from `{folder}`: {error}")
+        return
+    models = {n: zoo_or_none(n) for n in picked}
+    bar = st.progress(0.0, text="Auditing…")
+    n = len(images)
+
+    def items() -> Any:
+        for start in range(0, n, 32):
+            bar.progress(start / n, text=f"Auditing images {start + 1}-{min(start + 32, n)} of {n}…")
+            stop = min(start + 32, n)
+            yield {"ids": list(images.files[start:stop]), "images": images.images(list(range(start, stop))),
+                   "labels": images.labels[start:stop]}
+
+    from dashboard.pages._b_helpers import _locked_explain
+
+    explain = _locked_explain({id(models[name]): model_lock(name) for name in picked})
+    table = audit.run(models, [method], items(), regions=region, progress=False, explain=explain)  # type: ignore[arg-type]
+    bar.empty()
+    table["truth"] = table["truth"].map(lambda k: images.classes[int(k)])
+    table["prediction"] = table["prediction"].map(lambda k: images.classes[int(k)])
+    st.success(f"Audited {n} images with {len(picked)} model(s).")
+    st.dataframe(audit.summarize(table, by=("model", "method", "truth")), hide_index=True, width="stretch")
+    st.download_button("Audit table (CSV)", table.to_csv(index=False).encode(), "audit.csv", "text/csv",
+                       key="audit_folder_download")
+
+
+st.title("Dataset audit")
+st.markdown(
+    "Single maps can mislead; statistics over a whole test set are harder to fool. This page runs "
+    "the audit pipeline (`saliency_core.audit`) over a test set and shows where the models' saliency "
+    "goes, whether it predicts their mistakes, whether the maps pass a sanity check, and the "
+    "counterfactual tests that catch what maps miss."
+)
+source = st.radio("Test set", ["Built-in demo", "A folder on this server"], horizontal=True, key="audit_source")
+if source == "Built-in demo":
+    demo_section()
+else:
+    folder_section()
