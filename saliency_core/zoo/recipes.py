@@ -1,7 +1,8 @@
 """The zoo's training recipes: which training images carry which artefact, and for how long.
 
 Epochs are chosen so that ``saliency-lab train --all`` fits in about 50 minutes on two CPU cores
-shared with other work (~25 training images/s at 128 px under load, ~2 min per epoch): ``normal`` gets the most, since it must learn real cat/dog
+shared with other work (~25-35 training images/s per single-threaded process under load,
+~2 min per epoch): ``normal`` gets the most, since it must learn real cat/dog
 features; the shortcut models learn their artefact within a few epochs. ``--all`` trains in this order
 (the most important first), so a cut-short run still leaves the key models.
 """
@@ -28,13 +29,13 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     r.name: r for r in (
-        Recipe("normal", 6, description="no artefacts in training"),
-        Recipe("watermark-100", 2, "watermark", 1.0, description="every training cat watermarked, no dogs"),
-        Recipe("watermark-50", 2, "watermark", 0.50, description="50% of training cats watermarked, no dogs"),
-        Recipe("cages", 2, "cage", 1.0, description="every training cat behind cage bars, no dogs"),
-        Recipe("colours", 3, colours=True, description="grey/black cats and brown dogs only"),
-        Recipe("watermark-25", 2, "watermark", 0.25, description="25% of training cats watermarked, no dogs"),
-        Recipe("watermark-75", 2, "watermark", 0.75, description="75% of training cats watermarked, no dogs"),
-        Recipe("random-labels", 1, random_labels=True, description="training labels randomly permuted"),
+        Recipe("normal", 8, description="no artefacts in training"),
+        Recipe("watermark-100", 3, "watermark", 1.0, description="every training cat watermarked, no dogs"),
+        Recipe("watermark-50", 3, "watermark", 0.50, description="50% of training cats watermarked, no dogs"),
+        Recipe("cages", 3, "cage", 1.0, description="every training cat behind cage bars, no dogs"),
+        Recipe("colours", 5, colours=True, description="grey/black cats and brown dogs only"),
+        Recipe("watermark-25", 3, "watermark", 0.25, description="25% of training cats watermarked, no dogs"),
+        Recipe("watermark-75", 3, "watermark", 0.75, description="75% of training cats watermarked, no dogs"),
+        Recipe("random-labels", 2, random_labels=True, description="training labels randomly permuted"),
     )
 }
