@@ -95,7 +95,7 @@ def flop_bound(model: nn.Module, image: Tensor, window: int, stride: int) -> tup
         area = out.shape[2] * out.shape[3]
         flops = module.weight.numel() * area
         ay, ax = step.axes
-        share = float(((ay.hi - ay.lo).double().mean() * (ax.hi - ax.lo).double().mean()) / area)
+        share = float((ay.hi - ay.lo).mean() * (ax.hi - ax.lo).mean() / area)
         total += flops
         changed += flops * share
         computed += flops * ay.size * ax.size / area

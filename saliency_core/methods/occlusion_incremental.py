@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, fx, nn
@@ -65,20 +66,22 @@ class Axis:
     together; ``start`` places each window's patch so it contains [lo, hi) and stays inside the map.
     """
 
-    lo: Tensor
-    hi: Tensor
+    # numpy, not torch: these arrays are tiny, and tiny torch ops cost milliseconds each on a
+    # loaded machine (thread-pool wake-ups).
+    lo: np.ndarray
+    hi: np.ndarray
     size: int
-    start: Tensor
+    start: np.ndarray
     extent: int
 
     @staticmethod
-    def of(lo: Tensor, hi: Tensor, extent: int) -> Axis:
-        lo = lo.clamp(0, extent - 1)
+    def of(lo: np.ndarray, hi: np.ndarray, extent: int) -> Axis:
+        lo = np.clip(lo, 0, extent - 1)
         # An empty interval (a strided layer skipping every changed input) is widened to one
         # element: recomputing an unchanged value is still exact.
-        hi = torch.maximum(hi.clamp(max=extent), lo + 1)
+        hi = np.maximum(np.minimum(hi, extent), lo + 1)
         size = int((hi - lo).max())
-        start = torch.minimum(lo, torch.full_like(lo, extent - size))
+        start = np.minimum(lo, extent - size)
         return Axis(lo, hi, size, start, extent)
 
 
@@ -94,9 +97,9 @@ class Reach:
     def propagate(self, axis: Axis, extent: int) -> Axis:
         """Outputs o with some input o·s − p + j·d (0 ≤ j < k) inside the changed interval."""
         span = (self.kernel - 1) * self.dilation
-        lo = torch.div(axis.lo + self.padding - span + self.stride - 1, self.stride, rounding_mode="floor")
-        hi = torch.div(axis.hi - 1 + self.padding, self.stride, rounding_mode="floor") + 1
-        return Axis.of(lo.clamp(min=0), hi, extent)
+        lo = (axis.lo + self.padding - span + self.stride - 1) // self.stride
+        hi = (axis.hi - 1 + self.padding) // self.stride + 1
+        return Axis.of(np.maximum(lo, 0), hi, extent)
 
     def input_span(self, size: int) -> int:
         """Input extent needed to compute ``size`` outputs without padding."""
@@ -175,7 +178,7 @@ class _Plan:
                 self._call(node)
 
     def _window_axis(self, count: int, window: int, stride: int, extent: int) -> Axis:
-        lo = torch.arange(count, dtype=torch.int64) * stride
+        lo = np.arange(count, dtype=np.int64) * stride
         return Axis.of(lo, lo + window, extent)
 
     def _attr(self, target: str) -> Any:
@@ -318,8 +321,8 @@ class _Plan:
             raise Unsupported(f"{node.format_node()} broadcasts maps of different sizes")
         per_input = [self._axes(n) for n in spatial]
         axes = tuple(
-            Axis.of(torch.stack([a[d].lo for a in per_input]).min(0).values,
-                    torch.stack([a[d].hi for a in per_input]).max(0).values, int(out.shape[2 + d]))
+            Axis.of(np.min([a[d].lo for a in per_input], axis=0), np.max([a[d].hi for a in per_input], axis=0),
+                    int(out.shape[2 + d]))
             for d in range(2)
         )
         return _Step(node, kind, axes=axes, fn=fn, inputs=spatial)  # type: ignore[arg-type]
@@ -370,19 +373,22 @@ class _Chunk:
     def __init__(self, plan: _Plan, start: int, count: int, device: torch.device) -> None:
         self.plan = plan
         batch = plan.batch
-        windows = torch.arange(start, start + count, dtype=torch.int64)
+        windows = np.arange(start, start + count, dtype=np.int64)
         nx = plan.grid[1]
-        self.row_y = (windows // nx).repeat_interleave(batch)
-        self.row_x = (windows % nx).repeat_interleave(batch)
+        self.row_y = np.repeat(windows // nx, batch)
+        self.row_x = np.repeat(windows % nx, batch)
         self.image = torch.arange(batch).repeat(count).to(device)
-        self.rows = self.row_y.numel()
+        self.rows = int(self.row_y.size)
         self.arange = torch.arange(self.rows, device=device)
         self.device = device
         self.values: dict[fx.Node, Any] = {}
         self.patch_start: dict[fx.Node, tuple[Tensor, Tensor]] = {}
 
     def starts(self, axes: tuple[Axis, Axis]) -> tuple[Tensor, Tensor]:
-        return axes[0].start[self.row_y].to(self.device), axes[1].start[self.row_x].to(self.device)
+        return self.rowwise(axes[0].start, self.row_y), self.rowwise(axes[1].start, self.row_x)
+
+    def rowwise(self, values: np.ndarray, positions: np.ndarray) -> Tensor:
+        return torch.from_numpy(values[positions]).to(self.device)
 
     def gather(self, node: fx.Node, y0: Tensor, height: int, x0: Tensor, width: int, pad: float,
                with_patch: bool = True, margin: int = 0) -> Tensor:
@@ -438,8 +444,8 @@ class _Chunk:
         # Occluded pixels: those inside this row's window [lo, hi) on both axes.
         ys = y0[:, None] + torch.arange(h, device=self.device)
         xs = x0[:, None] + torch.arange(w, device=self.device)
-        lo_y, hi_y = step.axes[0].lo[self.row_y].to(self.device), step.axes[0].hi[self.row_y].to(self.device)
-        lo_x, hi_x = step.axes[1].lo[self.row_x].to(self.device), step.axes[1].hi[self.row_x].to(self.device)
+        lo_y, hi_y = self.rowwise(step.axes[0].lo, self.row_y), self.rowwise(step.axes[0].hi, self.row_y)
+        lo_x, hi_x = self.rowwise(step.axes[1].lo, self.row_x), self.rowwise(step.axes[1].hi, self.row_x)
         mask = ((ys >= lo_y[:, None]) & (ys < hi_y[:, None]))[:, :, None] & \
                ((xs >= lo_x[:, None]) & (xs < hi_x[:, None]))[:, None, :]
         if baseline.shape[2] == 1:
@@ -548,29 +554,29 @@ def deltas_from_plan(plan: _Plan, images: Tensor, baseline: float | Tensor, targ
     base = kernels._baseline4(baseline, images)
     logits = plan.cache[plan.output]
     scores = logits.gather(1, target[:, None])[:, 0]
-    indices = torch.arange(plan.grid[0] * plan.grid[1]) if windows is None else windows.cpu()
-    total = indices.numel()
+    indices = np.arange(plan.grid[0] * plan.grid[1]) if windows is None else windows.cpu().numpy()
+    total = int(indices.size)
     per_chunk = max(1, batch_size // plan.batch) if batch_size else max(1, MEMORY_BUDGET_BYTES // _bytes_per_window(plan))
     deltas = torch.empty((plan.batch, total), dtype=torch.float32, device=images.device)
     with torch.no_grad():
         for first in range(0, total, per_chunk):
             chunk_windows = indices[first : first + per_chunk]
-            deltas[:, first : first + chunk_windows.numel()] = _chunk_deltas(plan, images, base, target, scores,
-                                                                             chunk_windows)
+            deltas[:, first : first + chunk_windows.size] = _chunk_deltas(plan, images, base, target, scores,
+                                                                          chunk_windows)
             if progress is not None:
-                progress(first + chunk_windows.numel(), total)
+                progress(first + int(chunk_windows.size), total)
     return deltas
 
 
 def _chunk_deltas(plan: _Plan, images: Tensor, base: Tensor, target: Tensor, scores: Tensor,
-                  windows: Tensor) -> Tensor:
+                  windows: np.ndarray) -> Tensor:
     chunk = _Chunk(plan, 0, 0, images.device)
     # Rows i·B + b for the (possibly non-contiguous) window indices of this chunk.
     nx, batch = plan.grid[1], plan.batch
-    chunk.row_y = (windows // nx).repeat_interleave(batch)
-    chunk.row_x = (windows % nx).repeat_interleave(batch)
-    chunk.image = torch.arange(batch, device=images.device).repeat(windows.numel())
-    chunk.rows = chunk.row_y.numel()
+    chunk.row_y = np.repeat(windows // nx, batch)
+    chunk.row_x = np.repeat(windows % nx, batch)
+    chunk.image = torch.arange(batch, device=images.device).repeat(int(windows.size))
+    chunk.rows = int(chunk.row_y.size)
     chunk.arange = torch.arange(chunk.rows, device=images.device)
     for step in plan.steps:
         if step.kind == "input":
@@ -579,5 +585,5 @@ def _chunk_deltas(plan: _Plan, images: Tensor, base: Tensor, target: Tensor, sco
             chunk.run(step)
     assert plan.output is not None
     out = chunk.values[plan.output]
-    occluded = out.gather(1, target[chunk.image][:, None])[:, 0].view(windows.numel(), batch)
+    occluded = out.gather(1, target[chunk.image][:, None])[:, 0].view(int(windows.size), batch)
     return (scores[None, :] - occluded).T
