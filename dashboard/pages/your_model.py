@@ -88,10 +88,8 @@ for file in files or []:
         uploads.append(validate_image(file.name, file.getvalue()))
     except ValueError as error:
         st.error(f"**{file.name}** was skipped: {error}.", icon=":material/broken_image:")
-if uploads:
-    thumbs = st.columns(min(len(uploads), 8))
-    for k, upload in enumerate(uploads):
-        thumbs[k % len(thumbs)].image(to_uint8(upload.image), caption=upload.name, width="stretch")
+if uploads:  # the model frames, small: what the models will actually see
+    st.image([to_uint8(u.image) for u in uploads], caption=[u.name for u in uploads], width=128)
 
 # ------------------------------------------------------------------------------------- 2. models
 st.subheader("2. Model")
