@@ -30,9 +30,10 @@ Drawing (``dashboard.common.render``)
     ``to_uint8(image) -> ndarray[H,W,3]`` a [3,H,W]/[H,W,3] float image in [0,1] → uint8 RGB
     ``overlay(image, map, alpha=0.6, cmap="saliency") -> ndarray`` a map blended over the image
     ``colorize(map, cmap) -> ndarray``   a map in colours ("saliency", "puor", "signed")
-    ``grid_overlay(image, values, alpha)`` an N×N value grid (P(dog)) drawn as PuOr cells
+    ``grid_overlay(image, values, alpha, window=, frame=)`` an n×n value grid (P(dog)) as PuOr cells
     ``png_bytes(array) -> bytes`` / ``data_uri(array) -> str`` for downloads and tooltips
-    ``upscale(array, size)``              nearest-neighbour enlargement for crisp thumbnails
+    ``upscale(array, size)``              resize (bicubic) so the longer side is ``size`` px
+    ``side_by_side(*arrays)``            images of one height next to each other
 
 Palette and chips (``dashboard.common.palette``, ``dashboard.common.chips``)
     ``CAT_COLOUR``, ``DOG_COLOUR``, ``puor(p_dog) -> "#rrggbb"``  cat→dog diverging scale (PuOr)
@@ -47,6 +48,9 @@ Galleries (``dashboard.common.gallery``)
 Widgets (``dashboard.common.widgets``)
     ``image_strip(demo, key)``           thumbnails + a button each; the chosen id in ``session_state[key]``
     ``puor_legend()``                    HTML cat→dog colour bar
+
+Disk cache (``dashboard.common.diskcache``)
+    ``cached_frame(kind, key, build)``   a DataFrame built once, kept as Parquet between servers
 
 Sidebar (``dashboard.common.sidebar``)
     ``render()``                         data status + kernel backend; called by ``app.py``

@@ -7,6 +7,7 @@ in the model frame (shorter side 128, centre crop 128×128, values in [0,1]); wa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,8 +110,50 @@ def _root() -> str:
     return str(require_data())
 
 
+DEMO_CACHE_VERSION = 1
+
+
+def _disk_path(root: str, *params: object) -> Path | None:
+    """Where a built demo set is kept between server starts (None when there is no cache dir)."""
+    import hashlib
+
+    try:
+        from saliency_core.data import cache_dir
+
+        manifest = Path(root) / "MANIFEST.csv"
+        digest = hashlib.sha256(manifest.read_bytes() if manifest.is_file() else root.encode())
+        digest.update(repr((DEMO_CACHE_VERSION, *params)).encode())
+        return cache_dir() / "dashboard" / f"demo-{digest.hexdigest()[:20]}.pt"
+    except (ImportError, OSError):
+        return None
+
+
 @st.cache_resource(show_spinner="Preparing the demo images…", max_entries=16)
 def _demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: int = 0) -> DemoSet:
+    key = ("demo", root, n_per_class, wm_cats, wm_dogs, offset)
+    path = _disk_path(root, n_per_class, wm_cats, wm_dogs, offset)
+    if path is not None and path.is_file():
+        try:
+            saved = torch.load(path, weights_only=True)
+            return DemoSet(images=saved["images"], labels=tuple(saved["labels"]), ids=tuple(saved["ids"]),
+                           watermarked=tuple(saved["watermarked"]), boxes=saved["boxes"],
+                           masks=saved["masks"], key=key)
+        except (OSError, RuntimeError, KeyError, ValueError, EOFError):
+            pass  # a stale or broken cache file: rebuild it
+    demo = _build_demo_set(root, n_per_class, wm_cats, wm_dogs, offset)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            torch.save({"images": demo.images, "labels": list(demo.labels), "ids": list(demo.ids),
+                        "watermarked": list(demo.watermarked), "boxes": demo.boxes, "masks": demo.masks}, tmp)
+            os.replace(tmp, path)  # atomic: another server never reads half a file
+        except OSError:
+            pass
+    return demo
+
+
+def _build_demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: int) -> DemoSet:
     photos = test_photos(root)
     chosen = {s: photos.positions(s)[offset : offset + n_per_class] for s in ("cat", "dog")}
     rows: list[tuple[int, bool]] = []  # (position in the test set, watermarked)

@@ -97,29 +97,43 @@ def overlay(image: Any, m: Any, alpha: float = 0.6, cmap: str = "saliency") -> n
     return ((1 - alpha) * img + alpha * col + 0.5).astype(np.uint8)
 
 
-def grid_overlay(image: Any, values: Any, alpha: float = 0.65) -> np.ndarray:
-    """An N×N grid of values in [0,1] (P(dog) with that cell hidden) as PuOr cells over the image."""
+def grid_overlay(image: Any, values: Any, alpha: float = 0.65, *, window: int | None = None,
+                 frame: int | None = None) -> np.ndarray:
+    """An n×n grid of values in [0,1] (P(dog) with that cell hidden) as PuOr cells over the image.
+
+    ``window``: the cell size in pixels of the ``frame``-pixel model input (the image may be shown
+    larger); the last cells are clipped, as the occlusion windows are. Default: an even split.
+    """
     img = to_uint8(image)
     v = _as_numpy(values).astype(np.float32)
     h, w = img.shape[:2]
     n_r, n_c = v.shape
-    # cell index of every pixel, the same split as the occlusion grid (ceil-sized cells)
-    rows = np.minimum(np.arange(h) * n_r // h, n_r - 1)
-    cols = np.minimum(np.arange(w) * n_c // w, n_c - 1)
+    if window is None:
+        rows = np.minimum(np.arange(h) * n_r // h, n_r - 1)
+        cols = np.minimum(np.arange(w) * n_c // w, n_c - 1)
+    else:
+        frame = frame or h
+        rows = np.minimum((np.arange(h) * frame / h // window).astype(np.int64), n_r - 1)
+        cols = np.minimum((np.arange(w) * frame / w // window).astype(np.int64), n_c - 1)
     cells = colorize(v, "puor")[rows[:, None], cols[None, :]].astype(np.float32)
     out = (1 - alpha) * img.astype(np.float32) + alpha * cells
-    # thin grid lines
-    out[np.diff(rows, prepend=-1) > 0, :, :] *= 0.7
-    out[:, np.diff(cols, prepend=-1) > 0, :] *= 0.7
+    # thin grid lines where the cell index changes
+    out[np.diff(rows, prepend=rows[0]) > 0, :, :] *= 0.7
+    out[:, np.diff(cols, prepend=cols[0]) > 0, :] *= 0.7
     return (out + 0.5).astype(np.uint8)
 
 
-def upscale(a: np.ndarray, size: int) -> np.ndarray:
-    """Nearest-neighbour enlargement so small images stay crisp in the browser."""
+def upscale(a: Any, size: int, *, nearest: bool = False) -> np.ndarray:
+    """The image resized so its longer side is ``size`` (bicubic; ``nearest`` keeps hard pixels,
+    for grids and masks). The browser then shows it 1:1 instead of blurring a small image."""
     a = to_uint8(a)
     h, w = a.shape[:2]
-    s = max(1, int(round(size / max(h, w))))
-    return np.repeat(np.repeat(a, s, axis=0), s, axis=1) if s > 1 else a
+    if max(h, w) == size:
+        return a
+    s = size / max(h, w)
+    hw = (max(1, round(h * s)), max(1, round(w * s)))
+    mode = Image.NEAREST if nearest else Image.BICUBIC
+    return np.asarray(Image.fromarray(a).resize((hw[1], hw[0]), mode))
 
 
 def png_bytes(a: Any) -> bytes:

@@ -27,10 +27,11 @@ def image_strip(demo: object, key: str, *, default: int = 0, on_pick: Callable[[
     for i, col in enumerate(cols[: len(ids)]):
         with col:
             st.image(upscale(demo.images[i], 96), width="stretch")  # type: ignore[attr-defined]
-            mark = "with ©" if demo.watermarked[i] else "clean"  # type: ignore[attr-defined]
-            st.button(f"{demo.labels[i]} {mark}", key=f"{key}_pick_{i}", on_click=pick,  # type: ignore[attr-defined]
+            mark = " ©" if demo.watermarked[i] else ""  # type: ignore[attr-defined]
+            st.button(f"{demo.labels[i]}{mark}", key=f"{key}_pick_{i}", on_click=pick,  # type: ignore[attr-defined]
                       args=(ids[i],), width="stretch",
-                      type="primary" if st.session_state[key] == ids[i] else "secondary")
+                      type="primary" if st.session_state[key] == ids[i] else "secondary",
+                      help=f"{ids[i]}: a {demo.labels[i]}" + (" with a watermark" if mark else ""))
     return ids.index(st.session_state[key]), (cols[-1] if extra_column else None)
 
 

@@ -20,7 +20,7 @@ CSS = """
 .sl-occ { display: flex; gap: 1.25rem; align-items: flex-start; flex-wrap: wrap;
           font-family: var(--st-font, sans-serif); color: var(--st-text-color, #222); }
 .sl-occ-stage { position: relative; user-select: none; line-height: 0; flex: none; }
-.sl-occ-stage img { display: block; image-rendering: pixelated; border-radius: 4px; }
+.sl-occ-stage img { display: block; border-radius: 4px; }
 .sl-occ-cells { position: absolute; inset: 0; }
 .sl-occ-cell { position: absolute; box-sizing: border-box; border: 1px solid rgba(255,255,255,.35);
                cursor: pointer; }

@@ -131,9 +131,10 @@ manual, automatic = st.tabs(["Manual", "Automatic"])
 # ------------------------------------------------------------------------------------------ manual
 @st.fragment
 def manual_panel() -> None:
-    st.caption(caption)
-    requested = st.select_slider("Grid size (cells per side)", options=SIZES, key=GRID_KEY,
+    c1, c2 = st.columns([2, 3], vertical_alignment="bottom")
+    requested = c1.select_slider("Grid size (cells per side)", options=SIZES, key=GRID_KEY,
                                  on_change=_clear_cells)
+    c2.caption(caption)
     g = grid(requested)
     cells = sorted({int(c) for c in (st.session_state.get(CELLS_KEY) or []) if 0 <= int(c) < g.n * g.n})
     st.session_state[CELLS_KEY] = cells
@@ -189,7 +190,8 @@ def automatic_panel() -> None:
             if bar is not None:
                 bar.empty()
             st.markdown(f"Unoccluded: {_chip(base)}", unsafe_allow_html=True)
-            picture = grid_overlay(upscale(image, DISPLAY), hover[:, 1].reshape(g.n, g.n), alpha=alpha)
+            picture = grid_overlay(upscale(image, DISPLAY), hover[:, 1].reshape(g.n, g.n), alpha=alpha,
+                                   window=g.window, frame=g.size)
             st.image(picture, caption=f"P(dog) with each of {g.n}×{g.n} cells hidden", width=DISPLAY)
 
     st.markdown("##### Fine occlusion map")

@@ -28,6 +28,7 @@ from dashboard.common import (
     require_models,
     upscale,
 )
+from dashboard.common.diskcache import cached_frame
 from dashboard.common.models import CLASSES, title
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
 from dashboard.common.render import side_by_side
@@ -68,9 +69,14 @@ def _swarm(x: np.ndarray, diameter: float) -> np.ndarray:
     return y
 
 
-@st.cache_data(persist="disk", max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False)
 def quadrant_results(name: str, key: tuple, fingerprint: str, version: int = RESULTS_VERSION) -> pd.DataFrame:
-    """Per image: truth, watermark, prediction, share and thumbnails (data URIs), for one model."""
+    """Per image: truth, watermark, prediction, share and thumbnails (data URIs), for one model;
+    kept on disk too (a new server reads it instead of recomputing)."""
+    return cached_frame("quadrants", (name, key, fingerprint, version), lambda: _compute(name))
+
+
+def _compute(name: str) -> pd.DataFrame:
     demo = quadrant_set(N_PER_QUADRANT)
     probs = predict_set(name, demo)
     vanilla, squared = [], []
@@ -144,6 +150,7 @@ with scatter:
         for q in plot["quadrant"].unique():
             sel = plot["quadrant"] == q
             plot.loc[sel, "y"] = _swarm(plot.loc[sel, "share"].to_numpy(), 0.022)
+        reach = float(max(6.0, plot["y"].abs().max() + 1))
         plot["watermark"] = np.where(plot["watermarked"], "with watermark", "without watermark")
         plot["class"] = plot["truth"] + "s"
         plot["share %"] = (100 * plot["share"]).round(1)
@@ -152,18 +159,21 @@ with scatter:
         base = alt.Chart(plot[["id", "class", "watermark", "share", "y", "predicted", "prediction",
                                "share %", "image"]]).mark_circle(size=70, stroke="#333").encode(
             x=alt.X("share:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"),
-                    title="share of the top-0.5% salient pixels inside the watermark box"),
-            y=alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-9, 9])),
+                    title="top-0.5% pixels inside the watermark box"),
+            y=alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-reach, reach])),
             color=alt.Color("predicted:N", scale=alt.Scale(domain=list(CLASSES), range=[CAT_COLOUR, DOG_COLOUR]),
                             legend=alt.Legend(title="predicted", orient="top")),
             strokeWidth=alt.condition(dot, alt.value(2.5), alt.value(0)),
             tooltip=[alt.Tooltip("image:N"), alt.Tooltip("id:N"), alt.Tooltip("prediction:N"),
                      alt.Tooltip("share %:Q", title="share in box (%)")],
-        ).add_params(dot).properties(width=330, height=150)
+        ).add_params(dot).properties(width=330, height=int(min(300, max(140, 7 * reach))))
         chart = base.facet(
             row=alt.Row("watermark:N", sort=["with watermark", "without watermark"], title=None),
             column=alt.Column("class:N", sort=["cats", "dogs"], title=None),
-        ).configure_header(labelFontSize=14, labelFontWeight="bold")
+        ).configure_header(labelFontSize=14, labelFontWeight="bold").properties(
+            # SVG marks (one <path> per dot) instead of a canvas: crisp, and a browser test can
+            # hover and click a dot
+            usermeta={"embedOptions": {"renderer": "svg"}})
         st.altair_chart(chart, on_select=_on_select, selection_mode="dot", key=CHART_KEY, width="content")
         st.caption("Hover a dot for its photo and gradient-squared map; click it to pin it on the right.")
         summary = (df.assign(correct=df["predicted"] == df["truth"], inside=df["share"] > 0.5)

@@ -121,8 +121,18 @@ def goto_page(page: Any, base_url: str, url_path: str = "") -> None:
     wait_for_app(page)
 
 
-def screenshot(page: Any, name: str) -> Path:
+def screenshot(page: Any, name: str, max_height: int = 6000) -> Path:
+    """A full-page PNG: Streamlit scrolls inside its main container, so the viewport is grown to
+    the content's height first (capped at ``max_height``) and restored afterwards."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    size = page.viewport_size or {"width": 1400, "height": 1000}
+    height = page.evaluate(
+        "() => Math.max(...['[data-testid=stMain]', '[data-testid=stMainBlockContainer]']"
+        ".map(s => document.querySelector(s)).filter(Boolean).map(e => e.scrollHeight), 0)"
+    )
+    page.set_viewport_size({"width": size["width"], "height": int(min(max(height + 40, size["height"]), max_height))})
+    page.wait_for_timeout(400)
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
     return path
