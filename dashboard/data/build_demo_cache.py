@@ -41,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-class", type=int, default=PER_CLASS, help="test photos per class")
     args = parser.parse_args(argv)
 
+    import torch
+
     from saliency_core import zoo
+
+    torch.set_num_threads(1)  # tiny models on a shared CPU: one thread is the fastest here
 
     available = set(zoo.names())
     names = [name for name in AUDIT_MODELS if name in available]

@@ -245,7 +245,7 @@ AUDIT_MODELS: tuple[str, ...] = ("normal", "watermark-25", "watermark-50", "wate
 AUDIT_METHOD = "gradient_squared"  # the explorable's less noisy map
 SANITY_METHOD = "vanilla_gradient"  # the method Adebayo et al.'s sanity checks are best known for
 SIGMAS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4, 0.8)
-PER_CLASS = 60  # demo photos per class in the cached report (each clean and watermarked)
+PER_CLASS = 40  # demo photos per class in the cached report (each clean and watermarked)
 SANITY_IMAGES = 8
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "demo_audit"
 
@@ -402,10 +402,10 @@ def build_report(models: dict[str, torch.nn.Module], data: AuditData, *,
 
 
 def save_report(tables: dict[str, pd.DataFrame], folder: Path, meta: dict[str, Any]) -> None:
-    """Small CSVs (floats rounded to 5 digits) plus ``meta.json`` with the fingerprint."""
+    """Small CSVs (floats to 6 significant digits) plus ``meta.json`` with the fingerprint."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
-        table.round(5).to_csv(folder / f"{name}.csv", index=False)
+        table.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
     (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 

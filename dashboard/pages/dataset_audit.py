@@ -173,8 +173,11 @@ def show_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
                    "*Global saliency*), yet greyscale or a hue shift flips many of its predictions: "
                    "it reads the coat colour, which no map of *where* it looks can show.")
         st.plotly_chart(flip_chart(flips, transform), key="audit_flips")
+        percent = st.column_config.NumberColumn(format="percent")
         st.dataframe(flips[flips["transform"] == transform].assign(model=lambda d: d["model"].map(title)),
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch",
+                     column_order=["model", "class", "n", "flips", "rate", "ci_low", "ci_high"],
+                     column_config={"rate": percent, "ci_low": percent, "ci_high": percent})
     with tabs[5]:
         from saliency_core.audit import summarize
 
