@@ -44,8 +44,9 @@ def _build(state: dict[str, torch.Tensor], architecture: str | None, classes: Se
         raise ValueError(f"{source.name} is not a state dict of tensors")
     head = state.get("fc.weight")
     n_classes = len(classes) if classes is not None else (int(head.shape[0]) if head is not None else len(CLASSES))
-    if "width" not in options and "stem.0.weight" in state:
-        options["width"] = int(state["stem.0.weight"].shape[0])
+    stem_convs = [v for k, v in state.items() if k.startswith("stem.") and v.dim() == 4]
+    if "width" not in options and stem_convs:
+        options["width"] = int(stem_convs[0].shape[0])  # DemoCNN's width = the stem's channels
     model = ARCHITECTURES[architecture](classes=n_classes, **options)
     try:
         model.load_state_dict(state, strict=True)
@@ -94,7 +95,8 @@ def load_model(path: str | os.PathLike[str], architecture: str | None = None,
             raise ValueError(f"{path.name} holds a {type(obj).__name__}, not a state dict; "
                              "export the model with torch.jit.save or torch.export instead")
         model = _build(obj, architecture, classes, path, **options)
-    model.eval()
+    if suffix != ".pt2":  # exported programs are frozen in the mode they were exported in
+        model.eval()
     if classes is not None:
         model.classes = tuple(classes)  # type: ignore[assignment]
     return model

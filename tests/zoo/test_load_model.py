@@ -1,0 +1,107 @@
+"""load_model: TorchScript, torch.export, safetensors and weights-only state dicts; never runs code."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from saliency_core import load_model
+from saliency_core.zoo import DemoCNN
+
+
+class _Evil:
+    """Unpickling this calls open(marker, "w"), i.e. creates the marker file: arbitrary code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.fixture
+def model() -> DemoCNN:
+    torch.manual_seed(0)
+    return DemoCNN(width=4).eval()
+
+
+@pytest.fixture
+def x() -> torch.Tensor:
+    return torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+
+
+def test_the_evil_pickle_really_runs_code(tmp_path: Path) -> None:
+    # Guard for the refusal tests below: plain unpickling does create the marker.
+    marker = tmp_path / "ran"
+    pickle.loads(pickle.dumps(_Evil(marker)))
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".pkl", ".bin"])
+@pytest.mark.parametrize("legacy", [False, True])
+def test_code_running_pickles_are_refused(tmp_path: Path, suffix: str, legacy: bool) -> None:
+    marker = tmp_path / "ran"
+    path = tmp_path / f"model{suffix}"
+    if legacy:
+        path.write_bytes(pickle.dumps({"state_dict": _Evil(marker)}))
+    else:
+        torch.save({"state_dict": _Evil(marker)}, path)
+    with pytest.raises(ValueError, match="refused"):
+        load_model(path, architecture="demo_cnn")
+    assert not marker.exists(), "loading must never run code from the file"
+
+
+def test_whole_pickled_module_is_refused(tmp_path: Path, model: DemoCNN) -> None:
+    path = tmp_path / "whole.pt"
+    torch.save(model, path)  # pickles the class by reference: needs full unpickling
+    with pytest.raises(ValueError, match="refused"):
+        load_model(path, architecture="demo_cnn")
+
+
+def test_torchscript(tmp_path: Path, model: DemoCNN, x: torch.Tensor) -> None:
+    path = tmp_path / "scripted.pt"
+    torch.jit.save(torch.jit.script(model), path)
+    loaded = load_model(path)
+    assert not loaded.training
+    assert torch.allclose(loaded(x), model(x), atol=1e-5)
+
+
+def test_torch_export(tmp_path: Path, model: DemoCNN, x: torch.Tensor) -> None:
+    path = tmp_path / "exported.pt2"
+    torch.export.save(torch.export.export(model, (x,)), path)
+    loaded = load_model(path)
+    assert torch.allclose(loaded(x), model(x), atol=1e-5)
+
+
+def test_safetensors_and_state_dict(tmp_path: Path, model: DemoCNN, x: torch.Tensor) -> None:
+    st = tmp_path / "w.safetensors"
+    save_file(model.state_dict(), str(st))
+    loaded = load_model(st, architecture="demo_cnn", classes=["cat", "dog"])
+    assert torch.allclose(loaded(x), model(x), atol=1e-6)
+    assert loaded.classes == ("cat", "dog")
+    sd = tmp_path / "w.pth"
+    torch.save({"state_dict": model.state_dict()}, sd)
+    assert torch.allclose(load_model(sd, architecture="demo_cnn")(x), model(x), atol=1e-6)
+    save_file(model.state_dict(), str(tmp_path / "m.safetensors"), metadata={"architecture": "demo_cnn"})
+    assert torch.allclose(load_model(tmp_path / "m.safetensors")(x), model(x), atol=1e-6)
+
+
+def test_weights_without_architecture_or_mismatched(tmp_path: Path, model: DemoCNN) -> None:
+    st = tmp_path / "w.safetensors"
+    save_file(model.state_dict(), str(st))
+    with pytest.raises(ValueError, match="architecture"):
+        load_model(st)
+    with pytest.raises(ValueError, match="unknown architecture"):
+        load_model(st, architecture="resnet9000")
+    save_file({"fc.weight": torch.zeros(2, 3)}, str(st))
+    with pytest.raises(ValueError, match="does not fit"):
+        load_model(st, architecture="demo_cnn")
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.pt")
+    (tmp_path / "junk.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ValueError, match="safetensors"):
+        load_model(tmp_path / "junk.safetensors", architecture="demo_cnn")
