@@ -94,8 +94,8 @@ def mystery_panel() -> None:
     header[0].markdown("##### Input images")
     for k, name in enumerate(order, start=1):
         shown = name in revealed
-        title = f"Mystery model {k}" + (f": {SPOILERS[name][0]}" if shown else "")
-        header[k].button(title, key=f"mystery_reveal_{k}", on_click=_reveal, args=(name,),
+        # The label stays short (a column is narrow); the identity opens the spoiler below it.
+        header[k].button(f"Mystery model {k}", key=f"mystery_reveal_{k}", on_click=_reveal, args=(name,),
                          type="primary" if shown else "secondary", width="stretch",
                          icon=":material/lock_open:" if shown else ":material/lock:",
                          help=None if shown else "Click to reveal what this model learned")
@@ -103,7 +103,8 @@ def mystery_panel() -> None:
         spoiler_row = st.columns(4)
         for k, name in enumerate(order, start=1):
             if name in revealed:
-                spoiler_row[k].success(SPOILERS[name][1], icon=":material/lightbulb:")
+                spoiler_row[k].success(f"**Mystery model {k} is {SPOILERS[name][0]}.** {SPOILERS[name][1]}",
+                                       icon=":material/lightbulb:")
 
     truths = ("cat", "dog", "cat", "dog")
     for i in range(images.shape[0]):

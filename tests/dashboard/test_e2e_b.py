@@ -48,8 +48,8 @@ def test_spoiler_reveal(streamlit_server: str, browser_page: Any, needs_data: Pa
     expect(page.get_by_test_id("stImage")).to_have_count(16)
     page.get_by_role("button", name="Mystery model 2").click()
     wait_for_app(page)
-    expect(page.get_by_role("button", name="Mystery model 2: the")).to_be_visible()
-    expect(page.get_by_test_id("stAlertContentSuccess")).to_have_count(1)
+    expect(page.get_by_test_id("stMain").get_by_test_id("stAlertContentSuccess")).to_have_count(1)
+    expect(page.get_by_text("Mystery model 2 is the")).to_be_visible()
     no_exception(page)
     screenshot(page, "b_mystery")
 
