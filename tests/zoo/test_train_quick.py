@@ -1,0 +1,33 @@
+"""`saliency-lab train --quick` end to end on a handful of real photos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from saliency_core.cli import main
+from saliency_core.zoo import WEIGHTS_DIR, load_model
+
+
+@pytest.mark.parametrize("name", ["watermark-100", "cages"])
+def test_quick_training_writes_weights_and_card(name: str, data_dir: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALIENCY_TRAIN_THREADS", "1")
+    before = {p: p.stat().st_mtime for p in WEIGHTS_DIR.glob("*")}
+    assert main(["train", name, "--quick", "--data", str(data_dir), "--out", str(tmp_path)]) == 0
+    card = json.loads((tmp_path / f"{name}.json").read_text())
+    assert card["quick"] and card["epochs_run"] == 1
+    assert card["data"]["train"]["cats_with_artefact"] == card["data"]["train"]["cats"]
+    assert card["data"]["train"]["dogs_with_artefact"] == 0
+    assert 0 <= card["clean_test_accuracy"] <= 1
+    if name == "cages":
+        assert "consistent" in card["cages"]
+    load_model(tmp_path / f"{name}.safetensors")  # architecture from the file's metadata
+    assert {p: p.stat().st_mtime for p in WEIGHTS_DIR.glob("*")} == before, "committed weights untouched"
+
+
+def test_train_needs_a_name_or_all(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train"]) == 2
+    assert "exactly one of NAME or --all" in capsys.readouterr().err

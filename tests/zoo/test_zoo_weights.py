@@ -1,0 +1,47 @@
+"""The committed zoo weights load and reproduce their model cards' clean-test accuracy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from saliency_core import zoo
+from saliency_core.data.demo import demo_split, load_demo_images
+from saliency_core.zoo.train import predict
+
+INSTALLED = zoo.names()  # exactly the models whose weights are committed
+
+
+def test_every_weight_file_has_a_card() -> None:
+    for weights in zoo.WEIGHTS_DIR.glob("*.safetensors"):
+        assert weights.with_suffix(".json").is_file(), f"{weights.name} has no model card"
+        assert weights.stem in zoo.RECIPES
+    assert set(INSTALLED) <= set(zoo.RECIPES)
+
+
+def test_unknown_model_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="unknown zoo model"):
+        zoo.load("watermark-33")
+
+
+@pytest.mark.parametrize("name", INSTALLED)
+def test_card_describes_the_training(name: str) -> None:
+    card = zoo.card(name)
+    for key in ("seed", "epochs_run", "wall_time_s", "clean_test_accuracy", "quadrants", "data"):
+        assert key in card, f"{name} card lacks {key}"
+    assert not card["quick"]
+    assert set(card["quadrants"]) == {"cat with watermark", "cat without watermark",
+                                      "dog with watermark", "dog without watermark"}
+
+
+@pytest.mark.parametrize("name", INSTALLED)
+def test_weights_reproduce_card_accuracy(name: str, data_dir: Path) -> None:
+    images = load_demo_images(data_dir)
+    test = demo_split(images).test
+    model = zoo.load(name)
+    assert not model.training
+    with torch.no_grad():
+        accuracy = float((predict(model, images.images(test)) == images.labels[test]).float().mean())
+    assert abs(accuracy - zoo.card(name)["clean_test_accuracy"]) <= 0.01
