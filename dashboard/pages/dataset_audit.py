@@ -190,15 +190,26 @@ def show_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
 
 
 def demo_section() -> None:
+    """The cached report when it matches the installed zoo; otherwise compute it (progress bar).
+
+    A stale cache (made with other weights) is still shown, with a warning and a button, rather
+    than recomputed unasked: on a small CPU the full audit takes minutes.
+    """
     cached = load_report()
     fingerprint = zoo_fingerprint()
     zoo_ready = zoo_or_none("normal") is not None
     fresh = cached is not None and cached[1].get("fingerprint") == fingerprint
+    _, store = _computed()
+    if fingerprint in store and zoo_ready and not fresh:
+        tables, meta = store[fingerprint]
+        st.caption("Report computed on this server for the installed zoo.")
+        show_report(tables, meta)
+        return
     if cached is not None and (fresh or not zoo_ready):
         tables, meta = cached
-        note = "" if fresh else " The zoo is not loadable here, so it could not be checked against the current weights."
-        st.caption(f"Precomputed report ({meta.get('created', '?')}, models: "
-                   f"{', '.join(title(m) for m in meta.get('models', []))}).{note}")
+        note = "" if fresh else " (the zoo is not loadable here, so it could not be checked against the weights)"
+        st.caption(f"Precomputed report ({meta.get('created', '?')}; models: "
+                   f"{', '.join(title(m) for m in meta.get('models', []))}){note}.")
         show_report(tables, meta)
         return
     if not zoo_ready:
@@ -210,9 +221,16 @@ def demo_section() -> None:
         st.info(NO_DATA_MESSAGE, icon=":material/photo_library:")
         return
     if cached is not None:
-        st.warning("The precomputed report was made with other zoo weights; recomputing it (once per server).")
+        tables, meta = cached
+        st.warning(f"This precomputed report ({meta.get('created', '?')}) was made with other zoo weights "
+                   "than the installed ones. Recompute it for the installed zoo (a few minutes, once per "
+                   "server), or rebuild the cache with `dashboard/data/build_demo_cache.py`.",
+                   icon=":material/update:")
+        if not st.button("Recompute the report", key="audit_recompute", icon=":material/refresh:"):
+            show_report(tables, meta)
+            return
     else:
-        st.info("No precomputed report found; computing it now (once per server).")
+        st.info("No precomputed report found: computing it now (once per server).")
     tables, meta = compute_demo_report(fingerprint)
     show_report(tables, meta)
 

@@ -167,7 +167,7 @@ def test_garbage_model_file_is_refused_with_an_error(app_test: Callable[..., Any
 
 
 # -------------------------------------------------------------------------------- dataset audit
-def synthetic_report(folder: Path) -> None:
+def synthetic_report(folder: Path, fingerprint: str | None = None) -> None:
     """A tiny report in the cache's format, stamped with the installed zoo's fingerprint."""
     from dashboard.pages._b_helpers import zoo_fingerprint
 
@@ -196,7 +196,7 @@ def synthetic_report(folder: Path) -> None:
     folder.mkdir(parents=True)
     for name, table in tables.items():
         table.to_csv(folder / f"{name}.csv", index=False)
-    (folder / "meta.json").write_text(json.dumps({"fingerprint": zoo_fingerprint(), "created": "test",
+    (folder / "meta.json").write_text(json.dumps({"fingerprint": fingerprint or zoo_fingerprint(), "created": "test",
                                                   "models": models, "method": "gradient_squared"}))
 
 
@@ -213,6 +213,17 @@ def test_audit_page_shows_its_charts_from_the_cache(app_test: Callable[..., Any]
     at.segmented_control(key="audit_transform").set_value("hue shift 180°").run()
     at.segmented_control(key="audit_statistic").set_value("n").run()
     assert not at.exception
+
+
+def test_stale_cache_is_shown_with_a_warning_not_recomputed(
+        app_test: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zoo: None) -> None:
+    synthetic_report(tmp_path / "cache", fingerprint="made-with-other-weights")
+    monkeypatch.setenv("SALIENCY_AUDIT_CACHE", str(tmp_path / "cache"))
+    at = app_test(AUDIT)
+    assert not at.exception
+    assert any("other zoo weights" in w.value for w in at.warning)
+    assert at.button(key="audit_recompute").label == "Recompute the report"
+    assert len(at.get("plotly_chart")) == 5 and not at.progress
 
 
 def test_committed_demo_cache_is_readable() -> None:
