@@ -490,7 +490,10 @@ class _Chunk:
         y0, x0 = self.patch_start[source]
         sums = self.plan.pool_sums[source]
         cached = self.gather(source, y0, patch.shape[2], x0, patch.shape[3], 0.0, with_patch=False)
-        total = sums[self.image] - cached.sum((2, 3), dtype=torch.float64) + patch.sum((2, 3), dtype=torch.float64)
+        # Patch sums in float32 (a converting float64 reduction over channels-last data is ~20× slower);
+        # only the large whole-map sums, taken once, need float64.
+        change = patch.sum((2, 3)) - cached.sum((2, 3))
+        total = sums[self.image] + change.double()
         full = self.plan.cache[source]
         mean = (total / (full.shape[2] * full.shape[3])).to(full.dtype)
         shape = self.plan.cache[step.node].shape
