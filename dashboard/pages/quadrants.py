@@ -176,7 +176,7 @@ with scatter:
             strokeWidth=alt.condition(dot, alt.value(2.5), alt.value(0)),
             tooltip=[alt.Tooltip("image:N"), alt.Tooltip("id:N"), alt.Tooltip("prediction:N"),
                      alt.Tooltip("share %:Q", title="share in box (%)")],
-        ).add_params(dot).properties(width=330, height=int(min(300, max(140, 7 * reach))))
+        ).add_params(dot).properties(width=300, height=int(min(300, max(140, 7 * reach))))
         chart = base.facet(
             row=alt.Row("watermark:N", sort=["with watermark", "without watermark"], title=None),
             column=alt.Column("class:N", sort=["cats", "dogs"], title=None),
