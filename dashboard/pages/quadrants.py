@@ -152,7 +152,9 @@ df = _load(model)
 
 scatter, images = st.tabs(["Scatter", "Image grid"])
 
-with scatter:
+@st.fragment
+def scatter_panel(df: pd.DataFrame, model: str) -> None:
+    """The beeswarm and the detail panel: a click on a dot reruns only this."""
     left, right = st.columns([3, 1.25], gap="large")
     with left:
         plot = df.copy()
@@ -209,6 +211,10 @@ with scatter:
                 unsafe_allow_html=True)
             st.metric("Top-0.5% pixels inside the watermark box", f"{100 * r['share']:.1f}%")
             st.button("Unpin", key="quadrant_unpin", on_click=lambda: st.session_state.update({SELECTED_KEY: None}))
+
+
+with scatter:
+    scatter_panel(df, model)
 
 with images:
     view = st.segmented_control("Overlay", options=["input", "vanilla", "squared"], key=OVERLAY_KEY,

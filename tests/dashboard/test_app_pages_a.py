@@ -269,3 +269,23 @@ def test_quadrants_model_switch_and_image_grid(app_test: Callable[..., Any], nee
     needs_trained(zoo)
     table = at.dataframe[0].value
     assert table.loc["cats with watermark", "images"] == 50
+
+
+# ------------------------------------------------------------------------------ saliency-lab demo
+
+
+def test_demo_command_runs_the_app_with_the_data_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import subprocess
+
+    from saliency_core.cli import main
+
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, cwd, env: calls.append((cmd, env)) or 0)
+    assert main(["demo", "--port", "8765", "--data", str(tmp_path), "--headless"]) == 0
+    cmd, env = calls[0]
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("dashboard/app.py")
+    assert "8765" in cmd and "--server.headless" in cmd
+    assert env["SALIENCY_DATA"] == str(tmp_path.resolve())
+    assert main(["demo", "--data", str(tmp_path / "missing")]) == 2  # a plain error, no traceback
+    assert main(["demo", "--port", "0"]) == 2
+    assert len(calls) == 1
