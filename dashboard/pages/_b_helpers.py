@@ -245,7 +245,7 @@ AUDIT_MODELS: tuple[str, ...] = ("normal", "watermark-25", "watermark-50", "wate
 AUDIT_METHOD = "gradient_squared"  # the explorable's less noisy map
 SANITY_METHOD = "vanilla_gradient"  # the method Adebayo et al.'s sanity checks are best known for
 SIGMAS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4, 0.8)
-PER_CLASS = 40  # demo photos per class in the cached report (each clean and watermarked)
+PER_CLASS = 100  # demo photos per class in the cached report (each clean and watermarked)
 SANITY_IMAGES = 8
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "demo_audit"
 

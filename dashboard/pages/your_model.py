@@ -61,6 +61,13 @@ class Choice:
         return zoo_maps(self.zoo, digest, method, images)
 
 
+def class_names(choice: Choice, outputs: int) -> tuple[str, ...]:
+    """The choice's class names, or "class k" when their number does not match the model's outputs."""
+    if len(choice.classes) == outputs:
+        return choice.classes
+    return tuple(f"class {k}" for k in range(outputs))
+
+
 def zoo_names() -> list[str]:
     from dashboard import common
 
@@ -176,15 +183,19 @@ def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
     rows = []
     pictures: dict[str, bytes] = {}
     boxes = torch.tensor([box] * len(uploads), dtype=torch.float32) if box else None
+    by_label = {c.label: c for c in choices}
     for (label, method), result in computed.items():
-        classes = next(c.classes for c in choices if c.label == label)
+        classes = class_names(by_label[label], result.probabilities.shape[1])
+        if classes != by_label[label].classes:
+            st.warning(f"**{label}** has {len(classes)} outputs but {len(by_label[label].classes)} class "
+                       "names were given; showing them as class 0, class 1, …")
         shares = (top_percent_share(torch.from_numpy(result.maps), boxes, percent=PERCENT).tolist()
                   if boxes is not None else [float("nan")] * len(uploads))
         for i, upload in enumerate(uploads):
             k = int(result.probabilities[i].argmax())
             rows.append({
                 "image": upload.name, "model": label, "method": method,
-                "prediction": classes[k] if k < len(classes) else str(k),
+                "prediction": classes[k],
                 "confidence": float(result.probabilities[i][k]),
                 "share_top_0.5%_in_box": shares[i],
             })
@@ -203,7 +214,7 @@ def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
             with cells[j % len(cells)]:
                 st.image(draw_box(picture, box, scale=2),
                          caption=f"{label} · {METHOD_LABELS[method]}", width="stretch")
-                classes = next(c.classes for c in choices if c.label == label)
+                classes = class_names(by_label[label], result.probabilities.shape[1])
                 st.markdown(chip_for(result.probabilities[i], classes), unsafe_allow_html=True)
                 if box:
                     st.caption(f"top-0.5% in box: **{100 * share:.0f}%**")
