@@ -64,6 +64,25 @@ def model_rows(model: nn.Module, quads: QuadrantSet, batch: int = 100) -> list[d
     return rows
 
 
+def target_lines(cards: dict[str, dict[str, Any]]) -> list[str]:
+    """The issue's targets, checked against the model cards."""
+    lines = ["## Targets", ""]
+    if "normal" in cards:
+        acc = cards["normal"].get("clean_test_accuracy")
+        ok = acc is not None and acc >= 0.8
+        lines.append(f"- `normal` clean test accuracy >= 0.80: {acc} ({'met' if ok else 'NOT met'}; "
+                     f"{cards['normal'].get('epochs_run')} epochs from scratch on "
+                     f"{cards['normal'].get('data', {}).get('train', {}).get('cats', 0) + cards['normal'].get('data', {}).get('train', {}).get('dogs', 0)} "
+                     "training photos at an effective 64 px, limited by the CPU time the zoo may use).")
+    if "watermark-100" in cards:
+        c = cards["watermark-100"]
+        cons, inc = c.get("watermark_consistent_accuracy"), c.get("watermark_inconsistent_accuracy")
+        ok = cons is not None and inc is not None and cons >= 0.95 and inc <= 0.2
+        lines.append(f"- `watermark-100` >= 0.95 on watermark-consistent quadrants and <= 0.20 on inconsistent "
+                     f"ones: {cons} / {inc} ({'met' if ok else 'NOT met'}).")
+    return lines
+
+
 def build_report(root: Path, progress: bool = True) -> str:
     """Markdown text of the report for every installed zoo model."""
     start = time.time()
@@ -85,6 +104,7 @@ def build_report(root: Path, progress: bool = True) -> str:
         lines.append(f"| {m} | {c.get('description', '')} | {c.get('epochs_run', '?')} | {c.get('wall_time_s', '?')} "
                      f"| {c.get('clean_test_accuracy')} | {c.get('watermark_consistent_accuracy')} "
                      f"| {c.get('watermark_inconsistent_accuracy')} |")
+    lines += ["", *target_lines(cards)]
     lines += ["", "## Quadrants", "",
               "| model | quadrant | n | accuracy | mean share | median share | share > 0.5 |",
               "|---|---|---|---|---|---|---|"]

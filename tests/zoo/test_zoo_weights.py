@@ -36,12 +36,19 @@ def test_card_describes_the_training(name: str) -> None:
                                       "dog with watermark", "dog without watermark"}
 
 
-@pytest.mark.parametrize("name", INSTALLED)
-def test_weights_reproduce_card_accuracy(name: str, data_dir: Path) -> None:
+@pytest.fixture(scope="module")
+def clean_test(data_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 400 clean demo test images and labels (decoded once for all models)."""
     images = load_demo_images(data_dir)
     test = demo_split(images).test
+    return images.images(test), images.labels[test]
+
+
+@pytest.mark.parametrize("name", INSTALLED)
+def test_weights_reproduce_card_accuracy(name: str, clean_test: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = clean_test
     model = zoo.load(name)
     assert not model.training
     with torch.no_grad():
-        accuracy = float((predict(model, images.images(test)) == images.labels[test]).float().mean())
+        accuracy = float((predict(model, x) == y).float().mean())
     assert abs(accuracy - zoo.card(name)["clean_test_accuracy"]) <= 0.01
