@@ -156,10 +156,9 @@ def test_uploaded_safetensors_model(app_test: Callable[..., Any], tmp_path: Path
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert set(at.dataframe[0].value["model"]) == {"mine"}
-    at.text_input(key="ym_classes").set_value("ant, bee, cow").run()  # 3 names, 2 outputs
+    at.text_input(key="ym_classes").set_value("ant, bee, cow").run()  # 3 names for 2-class weights
     assert not at.exception
-    assert any("2 outputs but 3 class names" in w.value for w in at.warning)
-    assert set(at.dataframe[0].value["prediction"]) <= {"class 0", "class 1"}
+    assert any("mine.safetensors" in e.value for e in at.error)
 
 
 def test_garbage_model_file_is_refused_with_an_error(app_test: Callable[..., Any]) -> None:
