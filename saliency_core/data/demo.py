@@ -23,15 +23,12 @@ import torch
 
 from saliency_core.artefacts import box_of, watermark, watermark_region
 
+from . import cache_dir
 from .loaders import CLASSES, ImageSet, load_manifest, read_manifest
 
 TEST_PER_CLASS = 200
 VAL_FRACTION = 0.1
 SPLIT_SEED = 0
-
-
-def _cache_root() -> Path:
-    return Path(os.environ.get("SALIENCY_CACHE", "~/.cache/saliency-lab")).expanduser()
 
 
 def load_demo_images(root: Path, size: int = 128) -> ImageSet:
@@ -40,7 +37,7 @@ def load_demo_images(root: Path, size: int = 128) -> ImageSet:
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest} not found: the demo needs the cats-vs-dogs MANIFEST.csv")
     digest = hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
-    cache = _cache_root() / "frames" / f"{digest}-{size}"
+    cache = cache_dir() / "frames" / f"{digest}-{size}"
     rows = read_manifest(manifest)
     if (cache / "frames.npy").is_file() and (cache / "files.txt").is_file():
         files = (cache / "files.txt").read_text().splitlines()

@@ -24,6 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 from saliency_core.artefacts import cage, coat_colours, watermark
+from saliency_core.data import cache_dir
 from saliency_core.data.demo import QUADRANTS, QuadrantSet, demo_split, load_demo_images, quadrant_name, quadrant_set
 from saliency_core.data.loaders import CLASSES, ImageSet, load_manifest, read_manifest
 
@@ -86,8 +87,7 @@ def prepare(recipe: Recipe, root: Path, seed: int, quick: bool) -> Prepared:
     colours: dict[int, str] = {}
     composition: dict[str, Any] = {}
     if recipe.colours:
-        from saliency_core.data.demo import _cache_root
-        cache = None if quick else _cache_root() / "coat_colours.json"
+        cache = None if quick else cache_dir() / "coat_colours.json"
         colours = coat_colour_map(images, torch.cat([train, val, split.test]), cache)
         counts = Counter((CLASSES[int(images.labels[i])], colours[int(i)]) for i in torch.cat([train, val]))
         composition["coat_colour_counts_train_val"] = {f"{s}/{c}": n for (s, c), n in sorted(counts.items())}
