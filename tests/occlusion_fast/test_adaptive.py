@@ -69,3 +69,15 @@ def test_a_single_strong_patch_is_found_by_the_drill_down() -> None:
     maps = adaptive_occlusion(model, torch.ones(1, 3, 64, 64), (8, 8), (4, 4), 0.0, torch.tensor([1]))
     peak = int(maps[0].abs().flatten().argmax())
     assert 36 <= peak // 64 < 52 and 12 <= peak % 64 < 28
+
+
+def test_public_occlusion_modes_agree_through_the_engine() -> None:
+    """occlusion(mode="exact") (incremental) equals mode="naive"; mode="fast" gives [B,H,W] maps."""
+    from saliency_core.methods.occlusion import occlusion
+
+    model = demo_cnn()
+    images = torch.rand(2, 3, 64, 64)
+    exact = occlusion(model, images, 16, 8, baseline=0.1, target=[0, 1], mode="exact")
+    naive = occlusion(model, images, 16, 8, baseline=0.1, target=[0, 1], mode="naive")
+    torch.testing.assert_close(exact, naive, atol=1e-4, rtol=0)
+    assert occlusion(model, images, 16, 8, mode="fast").shape == (2, 64, 64)
