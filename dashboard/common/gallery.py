@@ -12,7 +12,7 @@ from collections.abc import Iterable
 GALLERY_CSS = (
     "display:flex;flex-wrap:wrap;gap:6px;align-items:flex-start;"
 )
-ITEM_CSS = "display:flex;flex-direction:column;align-items:center;gap:2px;"
+ITEM_CSS = "display:flex;flex:none;flex-direction:column;align-items:center;gap:2px;"
 
 
 def gallery_html(items: Iterable[tuple[str, str, str]], size: int = 96, *, css_class: str = "sl-gallery") -> str:
@@ -21,7 +21,8 @@ def gallery_html(items: Iterable[tuple[str, str, str]], size: int = 96, *, css_c
         parts.append(
             f'<div class="sl-item" style="{ITEM_CSS}width:{size}px" title="{_html.escape(title)}">'
             f'<img src="{uri}" width="{size}" height="{size}" alt="{_html.escape(title)}" '
-            f'style="border-radius:4px;image-rendering:auto"/>{caption}</div>'
+            f'style="display:block;width:{size}px;height:{size}px;max-width:none;border-radius:4px"/>'
+            f"{caption}</div>"
         )
     parts.append("</div>")
     return "".join(parts)

@@ -170,7 +170,7 @@ def scatter_panel(df: pd.DataFrame, model: str) -> None:
         dot = alt.selection_point(name="dot", fields=["id"], on="click", empty=False)
         base = alt.Chart(plot[["id", "class", "watermark", "share", "y", "predicted", "prediction",
                                "share %", "image"]]).mark_circle(size=70, stroke="#333").encode(
-            x=alt.X("share:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"),
+            x=alt.X("share:Q", scale=alt.Scale(domain=[0, 1], padding=8), axis=alt.Axis(format="%"),
                     title="top-0.5% pixels inside the watermark box"),
             y=alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-reach, reach])),
             color=alt.Color("predicted:N", scale=alt.Scale(domain=list(CLASSES), range=[CAT_COLOUR, DOG_COLOUR]),
@@ -190,10 +190,9 @@ def scatter_panel(df: pd.DataFrame, model: str) -> None:
         st.caption("Hover a dot for its photo and gradient-squared map; click it to pin it on the right.")
         summary = (df.assign(correct=df["predicted"] == df["truth"], inside=df["share"] > 0.5)
                    .groupby("quadrant", sort=False)
-                   .agg(images=("id", "size"), accuracy=("correct", "mean"), mean_share=("share", "mean"),
-                        share_over_half=("inside", "mean")))
-        st.dataframe(summary.style.format({"accuracy": "{:.0%}", "mean_share": "{:.0%}", "share_over_half": "{:.0%}"}),
-                     width="stretch")
+                   .agg(**{"images": ("id", "size"), "accuracy": ("correct", "mean"),
+                           "mean share in box": ("share", "mean"), "images with share > 50%": ("inside", "mean")}))
+        st.dataframe(summary.style.format("{:.0%}", subset=list(summary.columns[1:])), width="stretch")
 
     with right, st.container(border=True, key="quadrant_detail"):
         selected = st.session_state.get(SELECTED_KEY)
@@ -207,9 +206,13 @@ def scatter_panel(df: pd.DataFrame, model: str) -> None:
             st.markdown(f"{title(model)}: {prediction_chip(r['predicted'], r['confidence'])}",
                         unsafe_allow_html=True)
             st.markdown(
-                f'<img src="{r["thumb_input"]}" width="150"/> <img src="{r["thumb_squared"]}" width="150"/>',
-                unsafe_allow_html=True)
-            st.metric("Top-0.5% pixels inside the watermark box", f"{100 * r['share']:.1f}%")
+                '<div style="display:flex;gap:6px">'
+                f'<img src="{r["thumb_input"]}" style="width:50%;border-radius:4px" alt="input"/>'
+                f'<img src="{r["thumb_squared"]}" style="width:50%;border-radius:4px" alt="gradient squared"/>'
+                "</div>", unsafe_allow_html=True)
+            st.caption("The photo and its gradient-squared map.")
+            st.metric("Salient pixels in the box", f"{100 * r['share']:.1f}%",
+                      help="Share of the top 0.5% gradient-squared pixels inside the watermark box.")
             st.button("Unpin", key="quadrant_unpin", on_click=lambda: st.session_state.update({SELECTED_KEY: None}))
 
 

@@ -132,7 +132,7 @@ def screenshot(page: Any, name: str, max_height: int = 6000) -> Path:
         ".map(s => document.querySelector(s)).filter(Boolean).map(e => e.scrollHeight), 0)"
     )
     page.set_viewport_size({"width": size["width"], "height": int(min(max(height + 40, size["height"]), max_height))})
-    page.wait_for_timeout(400)
+    page.wait_for_timeout(1000)  # let the browser lay out and paint the newly visible images
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)
     return path

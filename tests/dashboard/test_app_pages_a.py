@@ -138,7 +138,7 @@ def test_two_models_toggle_changes_the_counts(app_test: Callable[..., Any], need
     # the Watermark model learned "watermark -> cat": without the mark it calls cats dogs
     assert clean["watermark-100"] <= first["watermark-100"] - 10, (first, clean)
     assert first["watermark-100"] >= 45
-    assert clean["normal"] >= 35
+    assert clean["normal"] >= 33  # about 79% clean-test accuracy (model card)
 
 
 # ------------------------------------------------------------------------------------- occlusion
@@ -251,7 +251,7 @@ def test_selected_dot_opens_the_detail_panel(app_test: Callable[..., Any], needs
     at.run()
     no_exception(at)
     assert f"**{image_id}**" in texts(at)
-    assert any("watermark box" in m.label for m in at.metric)
+    assert any(m.label == "Salient pixels in the box" for m in at.metric)
     at.button(key="quadrant_unpin").click().run()
     assert at.session_state["quadrant_selected"] is None
     assert "Click a dot" in texts(at)

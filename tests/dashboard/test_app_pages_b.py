@@ -26,16 +26,18 @@ AUDIT = "pages/dataset_audit.py"
 
 @pytest.fixture
 def zoo(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The real zoo when it loads, else seeded random DemoCNNs under the zoo's names."""
+    """The real zoo when all its models load, else seeded random DemoCNNs under the zoo's names."""
     import dashboard.common as common
     import dashboard.common.models as models
 
+    names = ["normal", "watermark-25", "watermark-50", "watermark-75", "watermark-100", "cages", "colours"]
     try:
         from saliency_core import zoo as real
 
-        real.load("normal")
+        for name in names:
+            real.load(name)
         return
-    except Exception:  # noqa: BLE001 - weights not trained/installed here
+    except Exception:  # noqa: BLE001 - (some) weights not trained/installed here
         pass
     from saliency_core.zoo.architecture import DemoCNN
 
@@ -47,7 +49,6 @@ def zoo(monkeypatch: pytest.MonkeyPatch) -> None:
             cache[name] = DemoCNN(width=8).eval()
         return cache[name]
 
-    names = ["normal", "watermark-25", "watermark-50", "watermark-75", "watermark-100", "cages", "colours"]
     for module in (common, models):
         monkeypatch.setattr(module, "load_zoo_model", fake_load)
         monkeypatch.setattr(module, "zoo_names", lambda: list(names))
@@ -199,7 +200,7 @@ def synthetic_report(folder: Path, fingerprint: str | None = None) -> None:
     folder.mkdir(parents=True)
     for name, table in tables.items():
         table.to_csv(folder / f"{name}.csv", index=False)
-    (folder / "meta.json").write_text(json.dumps({"fingerprint": fingerprint or zoo_fingerprint(), "created": "test",
+    (folder / "meta.json").write_text(json.dumps({"fingerprint": fingerprint or zoo_fingerprint(models), "created": "test",
                                                   "models": models, "method": "gradient_squared"}))
 
 

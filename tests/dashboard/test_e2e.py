@@ -123,7 +123,7 @@ def test_quadrant_dot_tooltip_and_detail(streamlit_server: str, browser_page: An
     screenshot(page, "quadrants-tooltip")
     dot.click(force=True)
     wait_for_app(page)
-    expect(detail).to_contain_text("Top-0.5% pixels inside the watermark box")
+    expect(detail).to_contain_text("Salient pixels in the box")
     expect(detail.locator("img")).to_have_count(2)
     no_exception(page)
     screenshot(page, "quadrants-detail")
