@@ -130,7 +130,7 @@ def build_report(root: Path, progress: bool = True) -> str:
         lines += [f"| {m} | {lv:.0f} | {s:.3f} |" for m, lv, s in zip(present, levels, stats)]
         try:
             tau = bias_tracking(levels, stats)
-            lines += ["", f"Kendall τ = {tau.tau:.3f} (p = {tau.p_value:.3g}, {len(present)} models)."]
+            lines += ["", f"Kendall τ = {tau.tau:.3f} (p = {tau.pvalue:.3g}, {len(present)} models)."]
         except ValueError as err:
             lines += ["", f"Kendall τ undefined: {err}."]
     else:
