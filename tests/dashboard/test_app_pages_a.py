@@ -208,6 +208,25 @@ def test_upload_a_bad_file_is_a_plain_error(app_test: Callable[..., Any], needs_
     assert any("can't be used" in str(e.value) for e in at.error)
 
 
+def test_uploaded_image_is_occluded(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (90, 160, 3), dtype=np.uint8)).save(buffer, "PNG")
+    at = app_test(OCCLUSION)
+    at.file_uploader(key="occlusion_upload").set_value(("mine.png", buffer.getvalue(), "image/png")).run()
+    no_exception(at)
+    assert not at.error
+    assert at.session_state["occlusion_image"] == "upload"
+    assert "Your image: mine.png" in texts(at)
+    at.session_state["occluded_cells"] = [0, 7]
+    at.run()
+    assert "2 cells hidden" in readout(at)
+
+
 # ------------------------------------------------------------------------------------- gradients
 
 
