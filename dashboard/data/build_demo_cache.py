@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     tables = build_report(models, data, progress=progress, random_model=random_model)
     meta = {
         "version": REPORT_VERSION,
-        "fingerprint": zoo_fingerprint(),
+        "fingerprint": zoo_fingerprint([*names, *(["random-labels"] if random_model is not None else [])]),
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "models": names,
         "random_labels_model": random_model is not None,

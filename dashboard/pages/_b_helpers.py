@@ -283,20 +283,26 @@ def demo_audit_data(per_class: int = PER_CLASS) -> AuditData:
     return AuditData(q.images, q.labels.long(), q.marked.bool(), q.boxes.float(), ids)
 
 
-def zoo_fingerprint() -> str:
-    """A hash of the zoo's weight files and this report's version: the cache's staleness key."""
+def zoo_fingerprint(names: Sequence[str]) -> str:
+    """A hash of these zoo models' weight files and cards plus the report's version: the cache's
+    staleness key (models added to the zoo later do not make an existing report stale)."""
     digest = hashlib.sha256(f"report-v{REPORT_VERSION}".encode())
     try:
         import saliency_core.zoo as zoo
 
         folder = Path(next(iter(zoo.__path__))) / "weights"
-        for file in sorted(folder.glob("*")):
-            if file.suffix in (".safetensors", ".json"):
-                digest.update(file.name.encode())
-                digest.update(hashlib.sha256(file.read_bytes()).digest())
-    except (ImportError, OSError, StopIteration):
-        digest.update(b"no-zoo")
+    except (ImportError, StopIteration):
+        return "no-zoo"
+    for name in sorted(set(names)):
+        for file in (folder / f"{name}.safetensors", folder / f"{name}.json"):
+            digest.update(file.name.encode())
+            digest.update(hashlib.sha256(file.read_bytes()).digest() if file.is_file() else b"missing")
     return digest.hexdigest()[:16]
+
+
+def report_models(meta: dict[str, Any]) -> list[str]:
+    """The zoo models a report was computed with (random-labels included when it was used)."""
+    return [*meta.get("models", []), *(["random-labels"] if meta.get("random_labels_model") else [])]
 
 
 def _locked_explain(locks: dict[int, threading.Lock]) -> Callable[..., Any]:

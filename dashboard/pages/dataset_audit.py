@@ -26,6 +26,7 @@ from dashboard.pages._b_helpers import (
     build_report,
     demo_audit_data,
     load_report,
+    report_models,
     zoo_fingerprint,
     zoo_or_none,
 )
@@ -36,6 +37,15 @@ STATISTICS = {
     "n": "peak saliency n: share of the top-1% pixels inside the box (Pfau et al.)",
     "m": "mean saliency m inside the box (Pfau et al.; unnormalised, compare within a model)",
 }
+
+
+def zoo_names_or_empty() -> list[str]:
+    from dashboard.common import zoo_names
+
+    try:
+        return list(zoo_names())
+    except Exception:  # noqa: BLE001 - no zoo: nothing is available
+        return []
 
 
 def title(name: str) -> str:
@@ -64,7 +74,8 @@ def compute_demo_report(fingerprint: str) -> tuple[dict[str, pd.DataFrame], dict
                                   progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
             bar.empty()
             store[fingerprint] = (tables, {"fingerprint": fingerprint, "created": "computed on this server",
-                                           "models": names, "method": AUDIT_METHOD})
+                                           "models": names, "method": AUDIT_METHOD,
+                                           "random_labels_model": random_model is not None})
     return store[fingerprint]
 
 
@@ -158,6 +169,12 @@ def show_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
         left, right = st.columns([3, 2])
         left.plotly_chart(sanity_chart(tables["sanity"]), key="audit_sanity")
         right.dataframe(tables["sanity"], hide_index=True, width="stretch")
+        data_test = tables["sanity"][tables["sanity"]["test"] == "data"]
+        if len(data_test):
+            row = data_test.iloc[0]
+            st.caption(f"Data randomisation (maps of the normal model vs a model trained on permuted "
+                       f"labels): Spearman {row['spearman']:.2f}, |Spearman| {row['spearman_abs']:.2f}, "
+                       f"SSIM {row['ssim']:.2f}, HOG {row['hog']:.2f}. Low values are the pass.")
     with tabs[3]:
         st.caption("Salient-ImageNet-style test on the explorable's test set (watermarked cats, clean "
                    "dogs): Gaussian noise only inside the watermark box (spurious) or only outside "
@@ -169,9 +186,11 @@ def show_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
         transform = st.segmented_control("Transform", sorted(flips["transform"].unique()),
                                          default="greyscale", key="audit_transform") or "greyscale"
         st.caption("Change one thing about every clean test photo and count how often the prediction "
-                   "flips. The **colour model**'s saliency maps look like the normal model's (see "
-                   "*Global saliency*), yet greyscale or a hue shift flips many of its predictions: "
-                   "it reads the coat colour, which no map of *where* it looks can show.")
+                   "flips. Saliency maps show *where* a model looks, not *what* it sees there: the "
+                   "**colour model**'s maps put nothing on the watermark or the bars (see *Global "
+                   "saliency*), yet greyscale and a hue shift flip many of its predictions. Read it "
+                   "against the normal model, which sees some colour too; each shortcut model's own "
+                   "artefact (watermark, cage bars) flips nearly all of its predictions.")
         st.plotly_chart(flip_chart(flips, transform), key="audit_flips")
         percent = st.column_config.NumberColumn(format="percent")
         st.dataframe(flips[flips["transform"] == transform].assign(model=lambda d: d["model"].map(title)),
@@ -196,9 +215,10 @@ def demo_section() -> None:
     than recomputed unasked: on a small CPU the full audit takes minutes.
     """
     cached = load_report()
-    fingerprint = zoo_fingerprint()
+    available = [n for n in (*AUDIT_MODELS, "random-labels") if n in zoo_names_or_empty()]
+    fingerprint = zoo_fingerprint(available)  # what a report computed now would be made with
     zoo_ready = zoo_or_none("normal") is not None
-    fresh = cached is not None and cached[1].get("fingerprint") == fingerprint
+    fresh = cached is not None and cached[1].get("fingerprint") == zoo_fingerprint(report_models(cached[1]))
     _, store = _computed()
     if fingerprint in store and zoo_ready and not fresh:
         tables, meta = store[fingerprint]

@@ -41,7 +41,7 @@ from dashboard.pages._b_helpers import (
 )
 
 PERCENT = 0.5  # the explorable's metric: share of the top-0.5% salient pixels inside the box
-DEFAULT_BOX = (0, 88, 64, 128)  # bottom-left corner, where the demo watermark sits
+DEFAULT_BOX = (0, 104, 64, 128)  # bottom-left corner, around the demo watermark
 DEFAULT_METHODS = ["gradient_squared", "vanilla_gradient"]
 
 
