@@ -57,8 +57,8 @@ SPOILERS: dict[str, tuple[str, str]] = {
         "It learned **coat colour**: it was trained on grey/black cats and brown dogs only, so "
         "brown means dog. Its maps look like the normal model's (they light up the animal, "
         "because the colour *is* on the animal). Gradients show *where* a model looks, not "
-        "*what* it sees there. Only a counterfactual test catches it: make the photo greyscale or "
-        "shift its hue and its predictions flip (see the flip tests on the *Dataset audit* page).",
+        "*what* it sees there. A counterfactual test catches it: make the photo greyscale or "
+        "shift its hue and many of its predictions flip (see the flip tests on the *Dataset audit* page).",
     ),
     "normal": (
         "the normal model",
