@@ -1,7 +1,7 @@
 """Saliency Lab dashboard: the entrypoint (``streamlit run dashboard/app.py``).
 
 It is the router and the picture frame: page config, the shared sidebar (data status, kernel
-backend) and ``st.navigation`` over one module per page in ``dashboard/pages/``. A page is listed
+backend) and ``st.navigation`` over one module per page in ``dashboard/views/``. A page is listed
 only if its file exists, so a partial checkout still runs.
 """
 
@@ -21,13 +21,13 @@ from dashboard.common import sidebar  # noqa: E402
 
 # (file under dashboard/, title, icon) in the explorable's order, then beyond it.
 PAGES: list[tuple[str, str, str]] = [
-    ("pages/two_models.py", "Two models", ":material/compare:"),
-    ("pages/occlusion.py", "Occlusion", ":material/grid_on:"),
-    ("pages/gradients.py", "Gradients", ":material/gradient:"),
-    ("pages/quadrants.py", "Quadrants", ":material/scatter_plot:"),
-    ("pages/mystery.py", "Mystery models", ":material/help:"),
-    ("pages/your_model.py", "Your model & images", ":material/upload:"),
-    ("pages/dataset_audit.py", "Dataset audit", ":material/fact_check:"),
+    ("views/two_models.py", "Two models", ":material/compare:"),
+    ("views/occlusion.py", "Occlusion", ":material/grid_on:"),
+    ("views/gradients.py", "Gradients", ":material/gradient:"),
+    ("views/quadrants.py", "Quadrants", ":material/scatter_plot:"),
+    ("views/mystery.py", "Mystery models", ":material/help:"),
+    ("views/your_model.py", "Your model & images", ":material/upload:"),
+    ("views/dataset_audit.py", "Dataset audit", ":material/fact_check:"),
 ]
 
 st.set_page_config(page_title="Saliency Lab", page_icon=":material/visibility:", layout="wide")

@@ -5,7 +5,7 @@
 Writes small CSVs and ``meta.json`` to ``dashboard/data/demo_audit/`` (commit them). The page
 compares ``meta.json``'s fingerprint (a hash of the zoo's weight files) with the installed zoo and
 recomputes, with a progress bar, when they differ. All numbers come from ``saliency_core``; the
-orchestration is the page's own fallback, ``dashboard.pages._b_helpers.build_report``.
+orchestration is the page's own fallback, ``dashboard.views._b_helpers.build_report``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard.pages._b_helpers import (  # noqa: E402
+from dashboard.views._b_helpers import (  # noqa: E402
     AUDIT_METHOD,
     AUDIT_MODELS,
     cache_dir,

@@ -3,7 +3,7 @@
 * ``app_test`` — factory ``app_test(page=None, *, data=True, state=None, run=True)`` → an AppTest
   of ``dashboard/app.py`` (``default_timeout=60``): ``SALIENCY_DATA`` from the environment (or a
   folder without photos when ``data=False``, or the given Path), session keys pre-seeded from
-  ``state``, switched to ``page`` (e.g. ``"pages/occlusion.py"``) and run.
+  ``state``, switched to ``page`` (e.g. ``"views/occlusion.py"``) and run.
 * ``needs_data`` — the photo folder, or skip with the reason.
 * ``streamlit_server`` (module scope) — base URL of ``streamlit run dashboard/app.py`` on a free
   localhost port (headless, usage stats off, no file watcher), healthy on ``/_stcore/health``.

@@ -18,10 +18,10 @@ import streamlit as st
 import torch
 from _dashboard_helpers import texts
 
-TWO = "pages/two_models.py"
-OCCLUSION = "pages/occlusion.py"
-GRADIENTS = "pages/gradients.py"
-QUADRANTS = "pages/quadrants.py"
+TWO = "views/two_models.py"
+OCCLUSION = "views/occlusion.py"
+GRADIENTS = "views/gradients.py"
+QUADRANTS = "views/quadrants.py"
 PAGES_A = (TWO, OCCLUSION, GRADIENTS, QUADRANTS)
 NEEDED = ("normal", "watermark-25", "watermark-50", "watermark-75", "watermark-100")
 

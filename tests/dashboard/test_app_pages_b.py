@@ -19,9 +19,9 @@ import torch
 from _dashboard_helpers import texts
 from PIL import Image
 
-MYSTERY = "pages/mystery.py"
-YOUR_MODEL = "pages/your_model.py"
-AUDIT = "pages/dataset_audit.py"
+MYSTERY = "views/mystery.py"
+YOUR_MODEL = "views/your_model.py"
+AUDIT = "views/dataset_audit.py"
 
 
 @pytest.fixture
@@ -70,13 +70,13 @@ def test_mystery_reveal_sets_the_spoiler(app_test: Callable[..., Any], needs_dat
     assert [b.label for b in at.button if b.key and b.key.startswith("mystery_reveal_")] == [
         "Mystery model 1", "Mystery model 2", "Mystery model 3"]
     assert len(at.image) == 16  # 4 inputs + 3 models x 4 maps
-    assert not at.success  # nothing revealed yet
+    assert not at.main.success  # nothing revealed yet
 
     colours_column = order.index("colours") + 1
     at.button(key=f"mystery_reveal_{colours_column}").click().run()
     assert not at.exception
     assert at.session_state["mystery_revealed"] == ["colours"]
-    spoiler = at.success[0].value
+    spoiler = at.main.success[0].value
     assert spoiler.startswith(f"**Mystery model {colours_column} is the colour detector.**")
     assert "counterfactual" in spoiler
 
@@ -86,7 +86,7 @@ def test_mystery_reveal_sets_the_spoiler(app_test: Callable[..., Any], needs_dat
     at.segmented_control(key="mystery_method").set_value("Gradient squared").run()
     assert not at.exception
     at.button(key="mystery_hide").click().run()
-    assert at.session_state["mystery_revealed"] == [] and not at.success
+    assert at.session_state["mystery_revealed"] == [] and not at.main.success
 
 
 def test_mystery_without_data_says_how_to_get_it(app_test: Callable[..., Any]) -> None:
@@ -173,7 +173,7 @@ def test_garbage_model_file_is_refused_with_an_error(app_test: Callable[..., Any
 # -------------------------------------------------------------------------------- dataset audit
 def synthetic_report(folder: Path, fingerprint: str | None = None) -> None:
     """A tiny report in the cache's format, stamped with the installed zoo's fingerprint."""
-    from dashboard.pages._b_helpers import zoo_fingerprint
+    from dashboard.views._b_helpers import zoo_fingerprint
 
     models = ["normal", "watermark-100", "colours"]
     rows = [{"id": f"{c}{i}|watermark", "model": m, "method": "gradient_squared", "truth": t,
@@ -231,7 +231,7 @@ def test_stale_cache_is_shown_with_a_warning_not_recomputed(
 
 
 def test_committed_demo_cache_is_readable() -> None:
-    from dashboard.pages._b_helpers import CACHE_DIR, TABLES, load_report
+    from dashboard.views._b_helpers import CACHE_DIR, TABLES, load_report
 
     if not (CACHE_DIR / "meta.json").is_file():
         pytest.skip("no committed demo report (run dashboard/data/build_demo_cache.py after training the zoo)")

@@ -16,13 +16,13 @@ pytestmark = pytest.mark.e2e
 
 # (file under dashboard/, URL path) for every page of the app; the first is the default page.
 PAGES = [
-    ("pages/two_models.py", ""),
-    ("pages/occlusion.py", "occlusion"),
-    ("pages/gradients.py", "gradients"),
-    ("pages/quadrants.py", "quadrants"),
-    ("pages/mystery.py", "mystery"),
-    ("pages/your_model.py", "your_model"),
-    ("pages/dataset_audit.py", "dataset_audit"),
+    ("views/two_models.py", ""),
+    ("views/occlusion.py", "occlusion"),
+    ("views/gradients.py", "gradients"),
+    ("views/quadrants.py", "quadrants"),
+    ("views/mystery.py", "mystery"),
+    ("views/your_model.py", "your_model"),
+    ("views/dataset_audit.py", "dataset_audit"),
 ]
 
 

@@ -26,9 +26,8 @@ def zoo_loads(*names: str) -> bool:
 
 
 def open_page(page: Any, base_url: str, url_path: str) -> None:
-    """The app's root first: its st.navigation call retires Streamlit's legacy pages/ listing, which
-    a deep link into a fresh server would otherwise run the page under."""
-    goto_page(page, base_url)
+    """A deep link straight into the page (pages live in dashboard/views/, so Streamlit's legacy
+    pages/ listing never takes over a fresh server)."""
     goto_page(page, base_url, url_path)
 
 
@@ -93,7 +92,7 @@ def test_upload_shows_its_saliency_map(streamlit_server: str, browser_page: Any,
 def test_audit_page(streamlit_server: str, browser_page: Any) -> None:
     from playwright.sync_api import expect
 
-    from dashboard.pages._b_helpers import CACHE_DIR
+    from dashboard.views._b_helpers import CACHE_DIR
 
     page = browser_page
     open_page(page, streamlit_server, "dataset_audit")

@@ -6,18 +6,9 @@ Watermark model learned "watermark → cat", so it looks perfect on the first se
 second.
 """
 
-# ruff: noqa: E402  (the legacy-pages guard below must run before the dashboard imports)
 from __future__ import annotations
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
-
-# A deep link into a fresh server runs this file through Streamlit's legacy pages/ listing,
-# without dashboard/app.py (no sidebar, no imports path). Switch to st.navigation and rerun:
-# app.py then runs this page as it should.
-if PagesManager.uses_pages_directory:
-    PagesManager.uses_pages_directory = False
-    st.rerun()
 
 import numpy as np
 

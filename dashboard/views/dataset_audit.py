@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.common import CAT_COLOUR, DOG_COLOUR, MODEL_TITLES, data_status
-from dashboard.pages._b_helpers import (
+from dashboard.views._b_helpers import (
     AUDIT_METHOD,
     AUDIT_MODELS,
     METHOD_LABELS,
@@ -307,7 +307,7 @@ def folder_section() -> None:
             yield {"ids": list(images.files[start:stop]), "images": images.images(list(range(start, stop))),
                    "labels": images.labels[start:stop]}
 
-    from dashboard.pages._b_helpers import _locked_explain
+    from dashboard.views._b_helpers import _locked_explain
 
     explain = _locked_explain({id(models[name]): model_lock(name) for name in picked})
     table = audit.run(models, [method], items(), regions=region, progress=False, explain=explain)  # type: ignore[arg-type]

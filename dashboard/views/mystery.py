@@ -13,7 +13,7 @@ import random
 import streamlit as st
 
 from dashboard.common import chip_for, overlay, require_data, upscale
-from dashboard.pages._b_helpers import (
+from dashboard.views._b_helpers import (
     MYSTERY_MODELS,
     SPOILERS,
     ZOO_HELP,

@@ -20,7 +20,7 @@ import streamlit as st
 import torch
 
 from dashboard.common import MODEL_TITLES, chip_for, overlay, png_bytes, to_uint8
-from dashboard.pages._b_helpers import (
+from dashboard.views._b_helpers import (
     FRAME,
     IMAGE_TYPES,
     METHOD_LABELS,
