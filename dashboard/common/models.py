@@ -26,6 +26,19 @@ MODEL_TITLES: dict[str, str] = {
     "random-labels": "Random labels",
 }
 CLASSES: tuple[str, ...] = ("cat", "dog")
+# Display names of saliency_core.METHODS, in the order the pages offer them.
+METHOD_LABELS: dict[str, str] = {
+    "vanilla_gradient": "Vanilla gradient",
+    "gradient_squared": "Gradient squared",
+    "smoothgrad": "SmoothGrad",
+    "integrated_gradients": "Integrated Gradients",
+    "guided_backprop": "Guided Backprop",
+    "grad_cam": "Grad-CAM",
+    "competitive_gradient_x_input": "Competitive gradient × input",
+    "rectified_gradient": "Rectified gradient",
+    "rectified_gradient_unbiased": "Rectified gradient (unbiased)",
+    "occlusion": "Occlusion",
+}
 
 _LOCKS_GUARD = threading.Lock()
 _LOCKS: dict[str, threading.Lock] = {}

@@ -24,24 +24,13 @@ import streamlit as st
 import torch
 from PIL import Image
 
-CLASSES: tuple[str, ...] = ("cat", "dog")
+from dashboard.common.models import CLASSES, METHOD_LABELS  # noqa: F401 (re-exported to the pages)
+
 FRAME = 128  # the zoo's model frame: 128x128
 MAX_PIXELS = 40_000_000  # decompression-bomb guard: refuse uploads above 40 MP
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 MODEL_TYPES = ["pt", "ts", "pt2", "safetensors"]
 MYSTERY_MODELS: tuple[str, ...] = ("cages", "colours", "normal")
-METHOD_LABELS: dict[str, str] = {
-    "vanilla_gradient": "Vanilla gradient",
-    "gradient_squared": "Gradient squared",
-    "smoothgrad": "SmoothGrad",
-    "integrated_gradients": "Integrated Gradients",
-    "guided_backprop": "Guided Backprop",
-    "grad_cam": "Grad-CAM",
-    "competitive_gradient_x_input": "Competitive gradient × input",
-    "rectified_gradient": "Rectified gradient",
-    "rectified_gradient_unbiased": "Rectified gradient (unbiased)",
-    "occlusion": "Occlusion",
-}
 
 # name -> (what it is, what it learned and why its maps did or did not show it)
 SPOILERS: dict[str, tuple[str, str]] = {

@@ -21,19 +21,9 @@ from dashboard.common import (
     upscale,
     zoo_names,
 )
-from dashboard.common.models import CLASSES, title
+from dashboard.common.models import CLASSES, METHOD_LABELS, title
 
-METHODS: dict[str, str] = {
-    "vanilla_gradient": "Vanilla gradient",
-    "gradient_squared": "Gradient squared",
-    "smoothgrad": "SmoothGrad",
-    "integrated_gradients": "Integrated Gradients",
-    "guided_backprop": "Guided Backprop",
-    "grad_cam": "Grad-CAM",
-    "competitive_gradient_x_input": "Competitive gradient × input",
-    "rectified_gradient": "Rectified gradient",
-    "rectified_gradient_unbiased": "Rectified gradient (unbiased)",
-}
+METHODS: dict[str, str] = {k: v for k, v in METHOD_LABELS.items() if k != "occlusion"}
 # Fewer samples/steps than the library defaults keep a first view quick on a small CPU; seeded.
 OPTIONS: dict[str, dict[str, object]] = {
     "smoothgrad": {"samples": 24, "seed": 0},
