@@ -27,7 +27,6 @@ from PIL import Image
 from dashboard.common.models import CLASSES, METHOD_LABELS  # noqa: F401 (re-exported to the pages)
 
 FRAME = 128  # the zoo's model frame: 128x128
-MAX_PIXELS = 40_000_000  # decompression-bomb guard: refuse uploads above 40 MP
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 MODEL_TYPES = ["pt", "ts", "pt2", "safetensors"]
 MYSTERY_MODELS: tuple[str, ...] = ("cages", "colours", "normal")

@@ -80,14 +80,19 @@ def compute_demo_report(fingerprint: str) -> tuple[dict[str, pd.DataFrame], dict
 
 
 # -------------------------------------------------------------------------------------- charts
-def global_saliency_chart(table: pd.DataFrame, statistic: str) -> go.Figure:
-    rows = table[table["statistic"] == statistic]
+def class_bars(rows: pd.DataFrame, value: str) -> go.Figure:
+    """Bars per model, one colour per true class, with the rows' ci_low/ci_high as error bars."""
     fig = go.Figure()
     for cls, part in rows.groupby("class", sort=True):
-        fig.add_bar(x=[title(m) for m in part["model"]], y=part["mean"], name=str(cls),
+        fig.add_bar(x=[title(m) for m in part["model"]], y=part[value], name=str(cls),
                     marker_color=CLASS_COLOURS.get(str(cls), "#888"),
-                    error_y={"type": "data", "array": part["ci_high"] - part["mean"],
-                             "arrayminus": part["mean"] - part["ci_low"], "thickness": 1.5})
+                    error_y={"type": "data", "array": part["ci_high"] - part[value],
+                             "arrayminus": part[value] - part["ci_low"], "thickness": 1.5})
+    return fig
+
+
+def global_saliency_chart(table: pd.DataFrame, statistic: str) -> go.Figure:
+    fig = class_bars(table[table["statistic"] == statistic], "mean")
     fig.update_layout(barmode="group", height=380, margin={"t": 30, "b": 10},
                       yaxis_title=statistic, legend_title="true class",
                       title="Global saliency on the watermark, per class (95% bootstrap CI)")
@@ -125,13 +130,7 @@ def core_spurious_chart(core: pd.DataFrame) -> go.Figure:
 
 
 def flip_chart(flips: pd.DataFrame, transform: str) -> go.Figure:
-    rows = flips[flips["transform"] == transform]
-    fig = go.Figure()
-    for cls, part in rows.groupby("class", sort=True):
-        fig.add_bar(x=[title(m) for m in part["model"]], y=part["rate"], name=str(cls),
-                    marker_color=CLASS_COLOURS.get(str(cls), "#888"),
-                    error_y={"type": "data", "array": part["ci_high"] - part["rate"],
-                             "arrayminus": part["rate"] - part["ci_low"], "thickness": 1.5})
+    fig = class_bars(flips[flips["transform"] == transform], "rate")
     fig.update_layout(barmode="group", height=380, margin={"t": 30, "b": 10}, yaxis_range=[0, 1.02],
                       yaxis_title="share of predictions that flip", legend_title="true class",
                       title=f"Counterfactual: {transform} (95% Wilson CI)")

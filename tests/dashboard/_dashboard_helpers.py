@@ -4,7 +4,8 @@
 * ``start_server()`` / ``stop_server(proc)`` — ``streamlit run dashboard/app.py`` on a free port;
 * ``wait_for_app(page)`` — connected, script state ``notRunning``, no ``stSkeleton``;
 * ``goto_page(page, base_url, url_path)`` — navigate to a page (URL path such as ``"occlusion"``);
-* ``screenshot(page, name)`` — full-page PNG under ``test-artifacts/screenshots/``.
+* ``screenshot(page, name)`` — full-page PNG under ``test-artifacts/screenshots/``;
+* ``zoo_loads(*names)`` — whether those zoo models (default: normal) load here.
 """
 
 from __future__ import annotations
@@ -136,3 +137,15 @@ def screenshot(page: Any, name: str, max_height: int = 6000) -> Path:
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)
     return path
+
+
+def zoo_loads(*names: str) -> bool:
+    """Whether the zoo models ``names`` (default: normal) load here (weights trained and installed)."""
+    try:
+        from saliency_core import zoo
+
+        for name in names or ("normal",):
+            zoo.load(name)
+        return True
+    except Exception:  # noqa: BLE001 - weights not trained/installed here
+        return False

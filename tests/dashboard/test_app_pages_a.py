@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import streamlit as st
 import torch
-from _dashboard_helpers import texts
+from _dashboard_helpers import texts, zoo_loads
 
 TWO = "views/two_models.py"
 OCCLUSION = "views/occlusion.py"
@@ -24,17 +24,6 @@ GRADIENTS = "views/gradients.py"
 QUADRANTS = "views/quadrants.py"
 PAGES_A = (TWO, OCCLUSION, GRADIENTS, QUADRANTS)
 NEEDED = ("normal", "watermark-25", "watermark-50", "watermark-75", "watermark-100")
-
-
-def _real_zoo() -> bool:
-    try:
-        from saliency_core import zoo
-
-        for name in NEEDED:
-            zoo.load(name)
-        return True
-    except Exception:  # noqa: BLE001 - weights not trained/installed here
-        return False
 
 
 @pytest.fixture
@@ -46,7 +35,7 @@ def zoo(monkeypatch: pytest.MonkeyPatch) -> Iterator[bool]:
     """
     st.cache_resource.clear()
     st.cache_data.clear()
-    real = _real_zoo()
+    real = zoo_loads(*NEEDED)
     if not real:
         from saliency_core import zoo as zoo_module
         from saliency_core.zoo.architecture import DemoCNN

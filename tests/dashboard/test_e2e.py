@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _dashboard_helpers import REPO, goto_page, screenshot, wait_for_app
+from _dashboard_helpers import REPO, goto_page, screenshot, wait_for_app, zoo_loads
 
 pytestmark = pytest.mark.e2e
 
@@ -24,17 +24,6 @@ PAGES = [
     ("views/your_model.py", "your_model"),
     ("views/dataset_audit.py", "dataset_audit"),
 ]
-
-
-def zoo_loads(*names: str) -> bool:
-    try:
-        from saliency_core import zoo
-
-        for name in names:
-            zoo.load(name)
-        return True
-    except Exception:  # noqa: BLE001 - weights not trained/installed here
-        return False
 
 
 def needs_zoo(*names: str) -> None:

@@ -8,21 +8,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _dashboard_helpers import data_path, goto_page, screenshot, wait_for_app
+from _dashboard_helpers import data_path, goto_page, screenshot, wait_for_app, zoo_loads
 from PIL import Image
 
 pytestmark = pytest.mark.e2e
-
-
-def zoo_loads(*names: str) -> bool:
-    try:
-        from saliency_core import zoo
-
-        for name in names or ("normal",):
-            zoo.load(name)
-        return True
-    except Exception:  # noqa: BLE001 - weights not trained/installed here
-        return False
 
 
 def open_page(page: Any, base_url: str, url_path: str) -> None:
