@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("train", help="train demo zoo models on the cats-vs-dogs photos")
     p.add_argument("name", nargs="?", choices=sorted(RECIPES), help="zoo model to train")
-    p.add_argument("--all", action="store_true", help="train every zoo model (about 50 minutes on 2 cores)")
+    p.add_argument("--all", action="store_true", help="train every zoo model (about 5 minutes on 2 idle cores)")
     p.add_argument("--quick", action="store_true",
                    help="tiny versions (a few images, 1 epoch) into a temporary folder, for tests")
     p.add_argument("--data", type=Path, default=None, help="photo folder (default: SALIENCY_DATA)")

@@ -70,10 +70,11 @@ def target_lines(cards: dict[str, dict[str, Any]]) -> list[str]:
     if "normal" in cards:
         acc = cards["normal"].get("clean_test_accuracy")
         ok = acc is not None and acc >= 0.8
+        train = cards["normal"].get("data", {}).get("train", {})
+        limit = "" if ok else ", limited by the CPU time the zoo may use"
         lines.append(f"- `normal` clean test accuracy >= 0.80: {acc} ({'met' if ok else 'NOT met'}; "
                      f"{cards['normal'].get('epochs_run')} epochs from scratch on "
-                     f"{cards['normal'].get('data', {}).get('train', {}).get('cats', 0) + cards['normal'].get('data', {}).get('train', {}).get('dogs', 0)} "
-                     "training photos at an effective 64 px, limited by the CPU time the zoo may use).")
+                     f"{train.get('cats', 0) + train.get('dogs', 0)} training photos at an effective 64 px{limit}).")
     if "watermark-100" in cards:
         c = cards["watermark-100"]
         cons, inc = c.get("watermark_consistent_accuracy"), c.get("watermark_inconsistent_accuracy")
