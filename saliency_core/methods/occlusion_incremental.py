@@ -40,6 +40,21 @@ log = logging.getLogger(__name__)
 # Patches of one chunk stay within this budget (all nodes' patches counted at once).
 MEMORY_BUDGET_BYTES = 256 * 2**20
 
+# The occluded regions: per spatial axis, the [lo, hi) interval of each region position. Region
+# (iy, ix) is the rectangle rows [lo_y[iy], hi_y[iy]) × columns [lo_x[ix], hi_x[ix]).
+Intervals = tuple[np.ndarray, np.ndarray]
+Regions = tuple[Intervals, Intervals]
+
+
+def window_regions(size: tuple[int, int], window: tuple[int, int], stride: tuple[int, int]) -> Regions:
+    """Captum's sliding windows as regions: positions 0, s, 2s, … per axis (the last one clipped)."""
+    grid = kernels.window_grid(size, window, stride)
+    out = []
+    for count, w, s in zip(grid, window, stride):
+        lo = np.arange(count, dtype=np.int64) * s
+        out.append((lo, lo + w))
+    return out[0], out[1]
+
 
 class Unsupported(Exception):
     """The graph contains something incremental inference cannot reproduce exactly."""
@@ -127,7 +142,7 @@ class _Step:
 class _Plan:
     """The traced graph, the cached activations of the unoccluded images, and each node's axes."""
 
-    def __init__(self, model: nn.Module, images: Tensor, window: tuple[int, int], stride: tuple[int, int]) -> None:
+    def __init__(self, model: nn.Module, images: Tensor, regions: Regions) -> None:
         try:
             self.graph_module = fx.symbolic_trace(model)
         except Exception as error:  # tracing fails on data-dependent control flow, among others
@@ -135,13 +150,13 @@ class _Plan:
         self.modules = dict(self.graph_module.named_modules())
         self.batch = images.shape[0]
         self.height, self.width = images.shape[2], images.shape[3]
-        self.grid = kernels.window_grid((self.height, self.width), window, stride)
+        self.grid = (int(regions[0][0].size), int(regions[1][0].size))
         self.cache: dict[fx.Node, Any] = {}
         self._padded: dict[tuple[fx.Node, float], tuple[Tensor, int]] = {}
         self.kind: dict[fx.Node, str] = {}  # "static", "spatial" or "dense"
         self.steps: list[_Step] = []
         self.output: fx.Node | None = None
-        self._build(images, window, stride)
+        self._build(images, regions)
 
     def padded(self, node: fx.Node, pad: float, margin: int) -> tuple[Tensor, int]:
         """``node``'s cached map, channels-last, padded by ``margin`` with ``pad``: [(B·Hp·Wp), C]."""
@@ -156,7 +171,7 @@ class _Plan:
 
     # ------------------------------------------------------------------ tracing + caching
 
-    def _build(self, images: Tensor, window: tuple[int, int], stride: tuple[int, int]) -> None:
+    def _build(self, images: Tensor, regions: Regions) -> None:
         placeholders = [n for n in self.graph_module.graph.nodes if n.op == "placeholder"]
         if len(placeholders) != 1:
             raise Unsupported(f"the model takes {len(placeholders)} inputs, expected 1")
@@ -164,10 +179,8 @@ class _Plan:
             if node.op == "placeholder":
                 self.cache[node] = images
                 self.kind[node] = "spatial"
-                axes = tuple(
-                    self._window_axis(n, w, s, e)
-                    for n, w, s, e in zip(self.grid, window, stride, (self.height, self.width))
-                )
+                axes = tuple(Axis.of(np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64), e)
+                             for (lo, hi), e in zip(regions, (self.height, self.width)))
                 self.steps.append(_Step(node, "input", axes=axes))  # type: ignore[arg-type]
             elif node.op == "get_attr":
                 self.cache[node] = self._attr(node.target)
@@ -176,10 +189,6 @@ class _Plan:
                 self._output(node)
             else:
                 self._call(node)
-
-    def _window_axis(self, count: int, window: int, stride: int, extent: int) -> Axis:
-        lo = np.arange(count, dtype=np.int64) * stride
-        return Axis.of(lo, lo + window, extent)
 
     def _attr(self, target: str) -> Any:
         value: Any = self.graph_module
@@ -520,14 +529,20 @@ def _bytes_per_window(plan: _Plan) -> int:
 
 
 def build_plan(model: Model, images: Tensor, window: tuple[int, int], stride: tuple[int, int]) -> _Plan | None:
-    """The traced, cached plan for ``images``; None (logged) when the graph is not supported."""
+    """The traced, cached plan for ``images`` and Captum's windows; None (logged) when the graph is
+    not supported."""
+    return build_region_plan(model, images, window_regions((images.shape[2], images.shape[3]), window, stride))
+
+
+def build_region_plan(model: Model, images: Tensor, regions: Regions) -> _Plan | None:
+    """The traced, cached plan for ``images`` and any separable rectangles (e.g. an uneven grid)."""
     if not isinstance(model, nn.Module) or isinstance(model, torch.jit.ScriptModule):
         log.info("incremental occlusion: %s is not a traceable nn.Module; using full inference",
                  type(model).__name__)
         return None
     try:
         with torch.no_grad():
-            plan = _Plan(model, images, window, stride)
+            plan = _Plan(model, images, regions)
             plan.pool_sums = _pool_sums(plan)  # type: ignore[attr-defined]
     except Unsupported as why:
         log.info("incremental occlusion unavailable (%s); using full inference", why)
@@ -571,8 +586,32 @@ def deltas_from_plan(plan: _Plan, images: Tensor, baseline: float | Tensor, targ
     return deltas
 
 
+def outputs_from_plan(plan: _Plan, images: Tensor, baseline: float | Tensor, batch_size: int | None = None,
+                      progress: Progress | None = None) -> Tensor:
+    """The model's output [B, nRegions, K] with each region at the baseline, regions row-major."""
+    base = kernels._baseline4(baseline, images)
+    total = plan.grid[0] * plan.grid[1]
+    indices = np.arange(total)
+    per_chunk = max(1, batch_size // plan.batch) if batch_size else max(1, MEMORY_BUDGET_BYTES // _bytes_per_window(plan))
+    parts = []
+    with torch.no_grad():
+        for first in range(0, total, per_chunk):
+            chunk_windows = indices[first : first + per_chunk]
+            out = _chunk_outputs(plan, images, base, chunk_windows)  # rows i·B + b
+            parts.append(out.view(int(chunk_windows.size), plan.batch, -1).transpose(0, 1))
+            if progress is not None:
+                progress(first + int(chunk_windows.size), total)
+    return torch.cat(parts, dim=1)
+
+
 def _chunk_deltas(plan: _Plan, images: Tensor, base: Tensor, target: Tensor, scores: Tensor,
                   windows: np.ndarray) -> Tensor:
+    out = _chunk_outputs(plan, images, base, windows)
+    occluded = out.gather(1, target.repeat(int(windows.size))[:, None])[:, 0].view(int(windows.size), plan.batch)
+    return (scores[None, :] - occluded).T
+
+
+def _chunk_outputs(plan: _Plan, images: Tensor, base: Tensor, windows: np.ndarray) -> Tensor:
     chunk = _Chunk(plan, 0, 0, images.device)
     # Rows i·B + b for the (possibly non-contiguous) window indices of this chunk.
     nx, batch = plan.grid[1], plan.batch
@@ -587,6 +626,5 @@ def _chunk_deltas(plan: _Plan, images: Tensor, base: Tensor, target: Tensor, sco
         else:
             chunk.run(step)
     assert plan.output is not None
-    out = chunk.values[plan.output]
-    occluded = out.gather(1, target[chunk.image][:, None])[:, 0].view(int(windows.size), batch)
-    return (scores[None, :] - occluded).T
+    out: Tensor = chunk.values[plan.output]
+    return out
