@@ -4,6 +4,7 @@ Public API (stable names)::
 
     import saliency_core as sc
     maps = sc.occlusion(model, images, window=16, stride=8)        # [B,H,W]
+    grid = sc.cell_occlusion(model, images, n=18)                   # P(class) with each cell hidden
     exp = sc.explain(model, images, "gradient_squared")             # Explanation
     share = sc.metrics.top_percent_share(exp.maps, boxes)           # [B]
     model = sc.load_model("my_model.pt2")
@@ -24,6 +25,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "backend": "saliency_core.kernels",
     "occlusion": "saliency_core.methods.occlusion",
+    "cell_occlusion": "saliency_core.methods.cell_occlusion",
+    "cell_grid": "saliency_core.methods.cell_occlusion",
     "explain": "saliency_core.methods",
     "Explanation": "saliency_core.methods",
     "load_model": "saliency_core.zoo",
