@@ -30,7 +30,7 @@ Drawing (``dashboard.common.render``)
     ``to_uint8(image) -> ndarray[H,W,3]`` a [3,H,W]/[H,W,3] float image in [0,1] → uint8 RGB
     ``overlay(image, map, alpha=0.6, cmap="saliency") -> ndarray`` a map blended over the image
     ``colorize(map, cmap) -> ndarray``   a map in colours ("saliency", "puor", "signed")
-    ``grid_overlay(image, values, alpha, window=, frame=)`` an n×n value grid (P(dog)) as PuOr cells
+    ``grid_overlay(image, values, alpha, edges=, frame=)`` an n×n value grid (P(dog)) as PuOr cells
     ``png_bytes(array) -> bytes`` / ``data_uri(array) -> str`` for downloads and tooltips
     ``upscale(array, size)``              resize (bicubic) so the longer side is ``size`` px
     ``side_by_side(*arrays)``            images of one height next to each other

@@ -97,24 +97,26 @@ def overlay(image: Any, m: Any, alpha: float = 0.6, cmap: str = "saliency") -> n
     return ((1 - alpha) * img + alpha * col + 0.5).astype(np.uint8)
 
 
-def grid_overlay(image: Any, values: Any, alpha: float = 0.65, *, window: int | None = None,
+def grid_overlay(image: Any, values: Any, alpha: float = 0.65, *, edges: Any = None,
                  frame: int | None = None) -> np.ndarray:
     """An n×n grid of values in [0,1] (P(dog) with that cell hidden) as PuOr cells over the image.
 
-    ``window``: the cell size in pixels of the ``frame``-pixel model input (the image may be shown
-    larger); the last cells are clipped, as the occlusion windows are. Default: an even split.
+    ``edges``: the n + 1 cell edges in pixels of the ``frame``-pixel model input, the same on both
+    axes (the image may be shown larger). Default: an even split.
     """
     img = to_uint8(image)
     v = _as_numpy(values).astype(np.float32)
     h, w = img.shape[:2]
     n_r, n_c = v.shape
-    if window is None:
+    if edges is None:
         rows = np.minimum(np.arange(h) * n_r // h, n_r - 1)
         cols = np.minimum(np.arange(w) * n_c // w, n_c - 1)
     else:
+        e = np.asarray(edges, dtype=np.float64)
         frame = frame or h
-        rows = np.minimum((np.arange(h) * frame / h // window).astype(np.int64), n_r - 1)
-        cols = np.minimum((np.arange(w) * frame / w // window).astype(np.int64), n_c - 1)
+        # The cell holding each displayed pixel's centre, in frame coordinates.
+        rows = np.clip(np.searchsorted(e, (np.arange(h) + 0.5) * frame / h, side="right") - 1, 0, n_r - 1)
+        cols = np.clip(np.searchsorted(e, (np.arange(w) + 0.5) * frame / w, side="right") - 1, 0, n_c - 1)
     cells = colorize(v, "puor")[rows[:, None], cols[None, :]].astype(np.float32)
     out = (1 - alpha) * img.astype(np.float32) + alpha * cells
     # thin grid lines where the cell index changes

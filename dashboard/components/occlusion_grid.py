@@ -52,7 +52,7 @@ export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   const root = parentElement.querySelector(".sl-occ");
   if (!root || !data) return;
-  const n = data.n, win = data.window, size = data.size, px = data.display;
+  const n = data.n, edges = data.edges, size = data.size, px = data.display;
   const scale = px / size;
   const hidden = new Set(data.occluded || []);
   root.innerHTML = "";
@@ -90,8 +90,8 @@ export default function (component) {
   const showBase = () => data.models.forEach((m, i) => chip(chips[i], m.base));
   for (let k = 0; k < n * n; k++) {
     const iy = Math.floor(k / n), ix = k % n;
-    const x0 = ix * win, y0 = iy * win;
-    const x1 = Math.min(x0 + win, size), y1 = Math.min(y0 + win, size);
+    // Cell edges in model-frame pixels (an exact partition: cells differ by at most one pixel).
+    const x0 = edges[ix], y0 = edges[iy], x1 = edges[ix + 1], y1 = edges[iy + 1];
     const cell = document.createElement("div");
     cell.className = "sl-occ-cell" + (hidden.has(k) ? " hidden" : "");
     cell.dataset.cell = String(k);
@@ -118,7 +118,7 @@ def occlusion_grid(
     *,
     image_uri: str,
     n: int,
-    window: int,
+    edges: Sequence[int],
     size: int,
     occluded: Sequence[int],
     models: Sequence[dict[str, Any]],
@@ -126,13 +126,14 @@ def occlusion_grid(
     on_toggle: Callable[[], None],
     display: int = 384,
 ) -> Any:
-    """Mount the grid. ``models``: ``{"name", "title", "base": P(dog), "hover": [P(dog)] * n²}``.
+    """Mount the grid. ``edges``: the n + 1 cell edges in pixels of the ``size``-pixel frame (the
+    same on both axes). ``models``: ``{"name", "title", "base": P(dog), "hover": [P(dog)] * n²}``.
 
     ``on_toggle`` runs (before the rerun) when a cell is clicked; read the cell with
     :func:`clicked_cell`.
     """
     data = {
-        "image": image_uri, "n": int(n), "window": int(window), "size": int(size),
+        "image": image_uri, "n": int(n), "edges": [int(e) for e in edges], "size": int(size),
         "display": int(display), "occluded": [int(c) for c in occluded],
         "models": [
             {"name": m["name"], "title": m["title"], "base": float(m["base"]),

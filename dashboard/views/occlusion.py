@@ -29,13 +29,12 @@ from dashboard.common import (
     upscale,
 )
 from dashboard.common.models import CLASSES, title
-from dashboard.common.occlusion import cached_fine_map, cached_sweep, grid, is_cached, is_fine_cached
+from dashboard.common.occlusion import SIZES, cached_fine_map, cached_sweep, grid, is_cached, is_fine_cached
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
 from dashboard.components.occlusion_grid import clicked_cell, occlusion_grid
 
 MODELS = ("normal", "watermark-100")
 N_PAIRS = 6                       # 6 photos, each clean and watermarked: a strip of 12
-SIZES = sorted({grid(n).n for n in range(2, 19)})  # whole-pixel grids over 128 px: 2…13, 15, 16
 IMAGE_KEY = "occlusion_image"     # id of the chosen image ("upload" for the uploaded one)
 CELLS_KEY = "occluded_cells"      # the cumulative set of hidden cells (list of cell indices)
 GRID_KEY = "occlusion_n"
@@ -151,7 +150,7 @@ def manual_panel() -> None:
         bar.empty()
 
     occlusion_grid(
-        image_uri=data_uri(upscale(image, DISPLAY)), n=g.n, window=g.window, size=g.size,
+        image_uri=data_uri(upscale(image, DISPLAY)), n=g.n, edges=g.col_edges.tolist(), size=g.width,
         occluded=cells, key=COMPONENT_KEY, on_toggle=_toggle_cell, display=DISPLAY,
         models=[{"name": m, "title": title(m), "base": float(results[m][0][1]),
                  "hover": results[m][1][:, 1].tolist()} for m in MODELS],
@@ -192,7 +191,7 @@ def automatic_panel() -> None:
                 bar.empty()
             st.markdown(f"Unoccluded: {_chip(base)}", unsafe_allow_html=True)
             picture = grid_overlay(upscale(image, DISPLAY), hover[:, 1].reshape(g.n, g.n), alpha=alpha,
-                                   window=g.window, frame=g.size)
+                                   edges=g.col_edges, frame=g.width)
             st.image(picture, caption=f"P(dog) with each of {g.n}×{g.n} cells hidden", width=DISPLAY)
 
     st.markdown("##### Fine occlusion map")

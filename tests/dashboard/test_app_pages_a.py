@@ -179,6 +179,20 @@ def test_grid_size_change_clears_the_cells(app_test: Callable[..., Any], needs_d
     assert len(at.multiselect(key="occluded_cells").options) == 64
 
 
+def test_every_grid_size_from_2_to_18_is_offered_and_works(app_test: Callable[..., Any], needs_data: Path,
+                                                            zoo: bool) -> None:
+    at = app_test(OCCLUSION)
+    assert [int(o) for o in at.select_slider(key="occlusion_n").options] == list(range(2, 19))
+    assert [int(o) for o in at.select_slider(key="occlusion_auto_n").options] == list(range(2, 19))
+    for n in (14, 17, 18):  # sizes that no whole-pixel square window can tile 128 px with
+        at.select_slider(key="occlusion_n").set_value(n).run()
+        at.select_slider(key="occlusion_auto_n").set_value(n).run()
+        no_exception(at)
+        assert len(at.multiselect(key="occluded_cells").options) == n * n
+        captions = [c.caption for img in at.image for c in img.proto.imgs if c.caption]
+        assert any(f"each of {n}×{n} cells hidden" in c for c in captions)
+
+
 def test_automatic_maps_and_another_image(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
     at = app_test(OCCLUSION)
     captions = [c for img in at.image for c in img.proto.imgs for c in [c.caption] if c]
