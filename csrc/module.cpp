@@ -9,6 +9,7 @@ bool cuda_device_available();
 void register_occlusion(py::module_& m);
 void register_threshold(py::module_& m);
 void register_noise(py::module_& m);
+void register_gather(py::module_& m);
 
 PYBIND11_MODULE(_ext, m) {
   m.doc() = "Fused occlusion and top-percentile kernels for saliency_core";
@@ -22,4 +23,5 @@ PYBIND11_MODULE(_ext, m) {
   register_occlusion(m);
   register_threshold(m);
   register_noise(m);
+  register_gather(m);
 }

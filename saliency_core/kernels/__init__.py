@@ -23,6 +23,7 @@ __all__ = [
     "backend",
     "cuda_available",
     "cuda_compiled",
+    "gather_patches",
     "masked_noise",
     "max_windows_per_chunk",
     "occlusion_accumulate",
@@ -300,3 +301,65 @@ def masked_noise(images: Tensor, masks: Tensor, sigma: float, seed: int) -> Tens
     else:
         ext.masked_noise(images.numpy(), weights.numpy(), out.numpy(), sigma, key1, key2)
     return out
+
+
+def gather_patches(table: Tensor, padded_size: Sequence[int], image: Tensor, y0: Tensor, x0: Tensor,
+                   size: Sequence[int], patch: Tensor | None = None,
+                   offset: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """Crops of many windows of a padded activation map, each with its recomputed patch pasted
+    over it, in one pass (the gather/merge step of incremental occlusion): [rows, C, h, w],
+    channels-last in memory (what convolutions take without a copy).
+
+    ``table`` float32 [(B·Hp·Wp), C] contiguous: the padded map [B,C,Hp,Wp] in channels-last order,
+    flattened (``padded_size`` = (Hp, Wp)); ``image``, ``y0``, ``x0`` int64 [rows]: each crop's
+    image and top-left corner in padded coordinates; ``size`` = (h, w). ``patch`` [rows, C, ph, pw]
+    (any strides) is written over crop r with its top-left at (dy[r], dx[r]) = ``offset``, clipped
+    to the crop. A crop reaching outside the padded map is a ValueError.
+    """
+    if not isinstance(table, Tensor) or table.dtype != torch.float32 or table.dim() != 2 or not table.is_contiguous():
+        raise ValueError("table must be a contiguous float32 tensor [(B·Hp·Wp), C]")
+    hp, wp = (int(v) for v in padded_size)
+    h, w = (int(v) for v in size)
+    if hp <= 0 or wp <= 0 or table.shape[0] % (hp * wp) != 0:
+        raise ValueError(f"table has {table.shape[0]} rows, not a multiple of Hp·Wp = {hp}·{wp}")
+    if h < 0 or w < 0:
+        raise ValueError(f"size must be non-negative, got {(h, w)}")
+    index = [validate.index_vector(t, name, table) for t, name in ((image, "image"), (y0, "y0"), (x0, "x0"))]
+    rows = index[0].numel()
+    if any(t.numel() != rows for t in index):
+        raise ValueError("image, y0 and x0 must have one entry per row")
+    shifts: list[Tensor] = []
+    if patch is not None:
+        if offset is None:
+            raise ValueError("a patch needs its offset (dy, dx)")
+        if not isinstance(patch, Tensor) or patch.dtype != torch.float32 or patch.dim() != 4 \
+                or patch.shape[0] != rows or patch.shape[1] != table.shape[1]:
+            raise ValueError(f"patch must be float32 [rows={rows}, C={table.shape[1]}, ph, pw]")
+        validate.same_device(patch, table, "patch", "table")
+        shifts = [validate.index_vector(t, name, table) for t, name in zip(offset, ("dy", "dx"))]
+        if any(t.numel() != rows for t in shifts):
+            raise ValueError("dy and dx must have one entry per row")
+    ext, on_cuda = _native(table)
+    if ext is None:
+        if rows and (int(y0.min()) < 0 or int(x0.min()) < 0 or int(y0.max()) + h > hp or int(x0.max()) + w > wp
+                     or int(image.min()) < 0 or int(image.max()) >= table.shape[0] // (hp * wp)):
+            raise ValueError("gather_patches: a crop reaches outside the padded map")
+        out = reference.gather_patches(table, (hp, wp), index[0], index[1], index[2], (h, w), patch,
+                                       (shifts[0], shifts[1]) if shifts else None)
+        return out.permute(0, 3, 1, 2)
+    out = torch.empty((rows, h, w, table.shape[1]), dtype=torch.float32, device=table.device)
+    p = patch if patch is not None else None
+    strides = tuple(p.stride()) if p is not None else (0, 0, 0, 0)
+    ph, pw = (p.shape[2], p.shape[3]) if p is not None else (0, 0)
+    dy, dx = (_ptr(shifts[0]), _ptr(shifts[1])) if shifts else (0, 0)
+    if on_cuda:
+        ext.gather_patches_cuda(_ptr(table), table.shape[1], _ptr(index[0]), _ptr(index[1]), _ptr(index[2]), rows,
+                                h, w, hp, wp, table.shape[0] // (hp * wp), _ptr(p), ph, pw, *strides, dy, dx,
+                                _ptr(out), _stream(table))
+    else:
+        try:
+            ext.gather_patches(_ptr(table), table.shape[0], table.shape[1], _ptr(index[0]), _ptr(index[1]),
+                               _ptr(index[2]), rows, h, w, hp, wp, _ptr(p), ph, pw, *strides, dy, dx, _ptr(out))
+        except IndexError as err:
+            raise ValueError(str(err)) from None
+    return out.permute(0, 3, 1, 2)

@@ -189,3 +189,33 @@ def masked_noise(images: Tensor, masks: Tensor, sigma: float, seed: int) -> Tens
     weights = masks.reshape(masks.shape[0], 1, *images.shape[2:]).to(images)
     noise = gaussian(images.numel(), seed, images.device).reshape(images.shape)
     return (images + sigma * noise * weights).clamp(0.0, 1.0)
+
+
+def gather_patches(table: Tensor, padded_size: Pair, image: Tensor, y0: Tensor, x0: Tensor, size: Pair,
+                   patch: Tensor | None = None, offset: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """Crops of a padded channels-last map with patches pasted over them: [rows, h, w, C].
+
+    Row r is ``table`` viewed as [B, Hp, Wp, C] at image ``image[r]``, rows y0[r] … y0[r]+h−1 and
+    columns x0[r] … x0[r]+w−1; then ``patch[r]`` [C, ph, pw] is written over it with its top-left
+    at (dy[r], dx[r]) = ``offset`` relative to the crop, clipped to the crop.
+    """
+    hp, wp = padded_size
+    h, w = size
+    rows, channels = int(image.numel()), table.shape[1]
+    device = table.device
+    ys = y0[:, None] + torch.arange(h, device=device)
+    xs = x0[:, None] + torch.arange(w, device=device)
+    index = ((image * (hp * wp))[:, None, None] + (ys * wp)[:, :, None] + xs[:, None, :]).view(-1)
+    out = torch.empty((index.numel() + 1, channels), dtype=table.dtype, device=device)
+    torch.index_select(table, 0, index, out=out[:-1])
+    if patch is not None and offset is not None:
+        dy, dx = offset
+        ph, pw = patch.shape[2], patch.shape[3]
+        ty = dy[:, None] + torch.arange(ph, device=device)
+        tx = dx[:, None] + torch.arange(pw, device=device)
+        target = ((torch.arange(rows, device=device) * (h * w))[:, None, None] + (ty * w)[:, :, None]
+                  + tx[:, None, :])
+        valid = ((ty >= 0) & (ty < h))[:, :, None] & ((tx >= 0) & (tx < w))[:, None, :]
+        target = torch.where(valid, target, index.numel())  # the spare last row absorbs clipped values
+        out.index_copy_(0, target.view(-1), patch.permute(0, 2, 3, 1).reshape(-1, channels))
+    return out[:-1].view(rows, h, w, channels)

@@ -63,3 +63,11 @@ def integer(value: int, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an int, got {value!r}")
     return int(value)
+
+
+def index_vector(t: object, name: str, ref: Tensor) -> Tensor:
+    """A contiguous int64 vector on ``ref``'s device (the per-row offsets of a gather)."""
+    if not isinstance(t, Tensor) or t.dtype != torch.int64 or t.dim() != 1:
+        raise ValueError(f"{name} must be an int64 vector")
+    same_device(t, ref, name, "table")
+    return t.contiguous()
