@@ -39,6 +39,7 @@ test: install-test browser
 bench: install
 	$(PY) bench/threshold.py
 	$(PY) bench/occlusion.py
+	$(PY) bench/grid_occlusion.py
 
 clean:
 	rm -rf build *.egg-info saliency_core/_ext*.so
