@@ -93,6 +93,34 @@ def test_hover_in_manual_occlusion_changes_a_chip(streamlit_server: str, browser
     screenshot(page, "occlusion-automatic")
 
 
+def test_an_18_by_18_grid_tiles_the_image_in_the_browser(streamlit_server: str, browser_page: Any,
+                                                          needs_data: Path) -> None:
+    from playwright.sync_api import expect
+
+    needs_zoo("normal", "watermark-100")
+    page = browser_page
+    goto_page(page, streamlit_server, "occlusion")
+    wait_for_app(page)
+    slider = page.get_by_role("slider").first  # "Grid size (cells per side)"
+    slider.focus()
+    page.keyboard.press("End")  # the largest size offered
+    wait_for_app(page)
+    cells = page.locator(".sl-occ-cell")
+    expect(cells).to_have_count(18 * 18)
+    stage = page.locator(".sl-occ-stage").bounding_box()
+    boxes = [cells.nth(k).bounding_box() for k in (0, 17, 18 * 17, 18 * 18 - 1)]
+    assert stage is not None and all(b is not None for b in boxes)
+    # the corner cells touch the image's corners: the cells cover it exactly, with no leftover strip
+    assert abs(boxes[0]["x"] - stage["x"]) < 1 and abs(boxes[0]["y"] - stage["y"]) < 1
+    right, bottom = boxes[3]["x"] + boxes[3]["width"], boxes[3]["y"] + boxes[3]["height"]
+    assert abs(right - (stage["x"] + stage["width"])) < 1 and abs(bottom - (stage["y"] + stage["height"])) < 1
+    assert abs(boxes[1]["x"] + boxes[1]["width"] - right) < 1 and abs(boxes[2]["y"] + boxes[2]["height"] - bottom) < 1
+    cells.nth(18 * 17).hover()
+    expect(cells.nth(18 * 17)).to_have_class("sl-occ-cell hover")
+    no_exception(page)
+    screenshot(page, "occlusion-18x18")
+
+
 def test_quadrant_dot_tooltip_and_detail(streamlit_server: str, browser_page: Any, needs_data: Path) -> None:
     from playwright.sync_api import expect
 
