@@ -26,7 +26,7 @@ Models (``dashboard.common.models``)
     ``explain_locked(name, images, method, **options)`` ``saliency_core.explain`` under the lock
     ``MODEL_TITLES``                     display names ("Normal", "Watermark 100%", ...)
 
-Drawing (``dashboard.common.render``)
+Drawing (``dashboard.common.render``; the numerics are ``saliency_core.render``'s)
     ``to_uint8(image) -> ndarray[H,W,3]`` a [3,H,W]/[H,W,3] float image in [0,1] → uint8 RGB
     ``overlay(image, map, alpha=0.6, cmap="saliency") -> ndarray`` a map blended over the image
     ``colorize(map, cmap) -> ndarray``   a map in colours ("saliency", "puor", "signed")

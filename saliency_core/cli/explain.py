@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from saliency_core.methods import explain
+    from saliency_core.render import scale_map
 
     options = parse_options(args.option)
     model = load_model(args.model, args.architecture).eval()  # the CLI is the caller: eval is its business
@@ -79,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
         args.images, result.maps, result.target, result.probabilities
     ):
         # Scale by the 99th percentile so that a few extreme pixels do not wash out the map.
-        scale = float(torch.quantile(saliency.flatten(), 0.99)) or float(saliency.max()) or 1.0
-        pixels = (saliency / scale).clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
+        pixels = (scale_map(saliency, clip_percentile=99.0) * 255 + 0.5).astype(np.uint8)
         destination = args.out / f"{path.stem}_{args.method}.png"
         Image.fromarray(pixels).save(destination)  # 2-D uint8 -> 8-bit grayscale
         print(f"{path}: class {int(target)} (p={float(probabilities[target]):.3f}) -> {destination}")

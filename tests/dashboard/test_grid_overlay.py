@@ -1,10 +1,18 @@
-"""The automatic-occlusion picture: each displayed pixel takes the colour of the grid cell it lies in."""
+"""The dashboard draws with the library's renderer: the automatic-occlusion picture (each displayed
+pixel takes the colour of the grid cell it lies in) and the colours the pages share with the CLI.
+
+The renderer's own properties are tested in tests/io/test_render.py; these check the dashboard's
+entry points still work and still are the library's.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+import saliency_core.render as library
+from dashboard.common import render
+from dashboard.common.palette import puor_rgb as palette_puor_rgb
 from dashboard.common.render import grid_overlay
 from saliency_core import cell_grid
 
@@ -24,3 +32,14 @@ def test_each_cell_is_one_colour_and_neighbours_differ_for_uneven_grids(n: int) 
         assert len(unique) == 1, f"cell {cell} shows {len(unique)} colours"
         colour[cell] = tuple(unique[0])
     assert all(colour[c] != colour[c + 1] for c in range(n * n - 1) if (c + 1) % n)
+
+
+@pytest.mark.parametrize("name", ["to_uint8", "scale_map", "colorize", "overlay", "grid_overlay"])
+def test_the_dashboards_numerics_are_the_librarys(name: str) -> None:
+    assert getattr(render, name) is getattr(library, name)
+
+
+def test_the_chip_palette_and_the_map_ramp_give_the_same_puor_colours() -> None:
+    # dashboard.common.palette keeps its own copy of the stops for hex chips; it must not drift.
+    t = np.linspace(0, 1, 101)
+    assert np.allclose(palette_puor_rgb(t), library.puor_rgb(t), atol=1e-3)
