@@ -1,6 +1,7 @@
 """Occlusion speed on this CPU: Captum vs the naive floor vs incremental (exact) vs drill-down (fast).
 
-Run: ``.venv/bin/python bench/occlusion.py`` (``--quick`` skips the slowest rows). Prints one table;
+Run: ``.venv/bin/python bench/occlusion.py`` (``--quick`` skips the slowest rows; ``--sweep`` prints
+only the accuracy rows for larger refine fractions). Prints one table;
 all ratios are measured within this one run (the machine is shared, so absolute times are noisy).
 Rows marked ``~`` are extrapolated linearly from a timed sample of windows: a forward pass costs
 the same for every occluded copy, so the full sweep is (sample time) × (windows / sample).
@@ -28,7 +29,7 @@ from scipy.stats import spearmanr
 from torch import Tensor, nn
 
 from saliency_core import kernels
-from saliency_core.methods.occlusion_adaptive import adaptive_occlusion
+from saliency_core.methods.occlusion_adaptive import DEFAULT_REFINE_FRACTION, adaptive_occlusion
 from saliency_core.methods.occlusion_incremental import build_plan, deltas_from_plan, incremental_deltas
 from saliency_core.zoo.architecture import DemoCNN
 
@@ -128,7 +129,7 @@ def captum(model: nn.Module, image: Tensor, window: int, stride: int) -> float:
 
 def run_config(name: str, model: nn.Module, size: int, window: int, stride: int, run_captum: bool,
                sample: int | None, run_exact: bool = True, repeats: int = 2, run_fast: bool = True,
-               thresholds: tuple[float, ...] = ()) -> None:
+               thresholds: tuple[float, ...] = (), fractions: tuple[float, ...] = ()) -> None:
     image = torch.rand(1, 3, size, size)
     target = torch.tensor([0])
     ny, nx = kernels.window_grid((size, size), window, stride)
@@ -139,9 +140,15 @@ def run_config(name: str, model: nn.Module, size: int, window: int, stride: int,
                   repeats) if run_exact else None
     fast = timed(lambda: adaptive_occlusion(model, image, (window, window), (stride, stride), 0.0, target),
                  repeats) if run_fast else None
-    capped = [(f"ours τ={tau}", timed(lambda: deltas_from_plan(
-        build_plan(model, image, (window, window), (stride, stride), threshold=tau), image, 0.0, target), repeats), False)
-        for tau in thresholds]
+    def thresholded(tau: float) -> Tensor:
+        plan = build_plan(model, image, (window, window), (stride, stride), threshold=tau)
+        assert plan is not None
+        return deltas_from_plan(plan, image, 0.0, target)
+
+    capped = [(f"ours τ={tau}", timed(lambda: thresholded(tau), repeats), False) for tau in thresholds]
+    capped += [(f"ours fast rf={fraction}", timed(lambda: adaptive_occlusion(
+        model, image, (window, window), (stride, stride), 0.0, target, refine_fraction=fraction), repeats), False)
+        for fraction in fractions]
     base = reference if reference is not None else naive
     base_name = "Captum" if reference is not None else "naive"
     print(f"\n{name} {size}² window {window} stride {stride} ({ny}×{nx} = {ny * nx} windows); "
@@ -171,13 +178,16 @@ def load_photos(count: int, size: int) -> Tensor | None:
 def approximate_maps(model: nn.Module, images: Tensor, target: Tensor, how: str, window: int = 16,
                      stride: int = 8) -> Tensor:
     """Maps of one image per call (as users and the speed rows run it): ``how`` is "exact", "fast"
-    (the default drill-down) or "tau=<τ>" (every window, projective-field threshold τ)."""
+    (the default drill-down), "fast=<refine fraction>" or "tau=<τ>" (every window, projective-field
+    threshold τ)."""
     size = (images.shape[2], images.shape[3])
     maps = []
     for i in range(images.shape[0]):
         image, t = images[i : i + 1], target[i : i + 1]
-        if how == "fast":
-            maps.append(adaptive_occlusion(model, image, (window, window), (stride, stride), 0.0, t))
+        if how.startswith("fast"):
+            fraction = float(how.split("=")[1]) if "=" in how else DEFAULT_REFINE_FRACTION
+            maps.append(adaptive_occlusion(model, image, (window, window), (stride, stride), 0.0, t,
+                                           refine_fraction=fraction))
             continue
         threshold = None if how == "exact" else float(how.split("=")[1])
         plan = build_plan(model, image, (window, window), (stride, stride), threshold=threshold)
@@ -197,7 +207,7 @@ def agreement(exact: Tensor, approx: Tensor, boxes: Tensor) -> str:
             f"mean {float(diff.mean()):.4f}")
 
 
-def accuracy(count: int, photos: int, modes: tuple[str, ...]) -> None:
+def accuracy(count: int, photos: int, modes: tuple[str, ...], photo_modes: tuple[str, ...] | None = None) -> None:
     """Fast (and thresholded) vs exact, one image per call: the demo test set at 128² (a seeded
     random mix of clean and watermarked images, watermark boxes) with the zoo models, and real
     photos resized to 224² (centre box)."""
@@ -217,16 +227,16 @@ def accuracy(count: int, photos: int, modes: tuple[str, ...]) -> None:
         sets.append((f"photos resized to 224² ({photos}; centre box)", resized,
                      torch.tensor([[56, 56, 168, 168]] * photos)))
     print("\naccuracy vs exact, per image (batch of 1 per call), window 16 stride 8:")
-    for title, images, boxes in sets:
+    for (title, images, boxes), how_list in zip(sets, (modes, photo_modes or modes)):
         print(f"  {title}")
         for name in ("normal", "watermark-100", "colours"):
             model = zoo.load(name).eval()
             with torch.no_grad():
                 target = model(images).argmax(1)
                 exact = approximate_maps(model, images, target, "exact")
-                for how in modes:
-                    print(f"    {name:14s} {how:9s} {agreement(exact, approximate_maps(model, images, target, how), boxes)}",
-                          flush=True)
+                for how in how_list:
+                    approx = approximate_maps(model, images, target, how)
+                    print(f"    {name:14s} {how:9s} {agreement(exact, approx, boxes)}", flush=True)
 
 
 def gradient_rows() -> None:
@@ -268,9 +278,15 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=96, help="demo test images for the accuracy rows")
     parser.add_argument("--photos", type=int, default=32, help="224² photos for the accuracy rows")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the accuracy rows")
+    parser.add_argument("--sweep", action="store_true",
+                        help="only the accuracy rows, for refine fractions 0.2–0.8 (how many windows fast mode "
+                             "must compute to reach the accuracy goal)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.sweep:
+        accuracy(args.images, args.photos, ("fast=0.2", "fast=0.4", "fast=0.6", "fast=0.7"), ("fast=0.4", "fast=0.6"))
+        return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, kernels: {kernels.backend()}")
     demo = demo_model()
     image = torch.rand(1, 3, 128, 128)
@@ -280,7 +296,8 @@ def main() -> None:
     print(f"{grid[0]}×{grid[1]} grid occlusion (window 9, stride 7) of one 128² demo image, exact: {seconds:.3f} s")
     run_config("demo CNN", demo, 128, 16, 8, run_captum=True, sample=None, repeats=3)
     run_config("demo CNN", demo, 128, 16, 4, run_captum=False, sample=256)
-    run_config("demo CNN", demo, 224, 16, 8, run_captum=True, sample=256, repeats=3, thresholds=(0.5, 0.25))
+    run_config("demo CNN", demo, 224, 16, 8, run_captum=True, sample=256, repeats=3, thresholds=(0.5, 0.25),
+               fractions=(0.4, 0.6))
     run_config("demo CNN", demo, 224, 16, 4, run_captum=False, sample=256, repeats=1)
     resnet = ResNet18().eval()
     run_config("ResNet-18", resnet, 224, 16, 8, run_captum=False, sample=64, repeats=1)
