@@ -409,7 +409,6 @@ class _Chunk:
         self.row_x = np.repeat(windows % nx, batch)
         self.image = torch.arange(batch).repeat(count).to(device)
         self.rows = int(self.row_y.size)
-        self.arange = torch.arange(self.rows, device=device)
         self.device = device
         self.values: dict[fx.Node, Any] = {}
         self.patch_start: dict[fx.Node, tuple[Tensor, Tensor]] = {}
@@ -424,37 +423,22 @@ class _Chunk:
                with_patch: bool = True, margin: int = 0) -> Tensor:
         """[rows, C, height, width] of ``node``'s occluded map at per-row offsets (y0, x0).
 
-        One ``index_select`` of whole channel vectors from the padded channels-last cache, then one
-        ``index_copy_`` of the node's patch over it; the result is channels-last, which the
-        convolutions take without a copy. ``margin``: how far (y0, x0, height, width) may reach
+        The crops come from the padded channels-last cache with the node's patch pasted over them,
+        in one pass of the compiled ``kernels.gather_patches``; the result is channels-last, which
+        the convolutions take without a copy. ``margin``: how far (y0, x0, height, width) may reach
         outside the map (known from the plan's geometry).
         """
         cached = self.plan.cache[node]
-        full_h, full_w = int(cached.shape[2]), int(cached.shape[3])
         table, margin = self.plan.padded(node, pad, margin)
-        channels = table.shape[1]
-        padded_h, padded_w = full_h + 2 * margin, full_w + 2 * margin
-        ys = y0[:, None] + (torch.arange(height, device=self.device) + margin)
-        xs = x0[:, None] + (torch.arange(width, device=self.device) + margin)
-        index = ((self.image * (padded_h * padded_w))[:, None, None] + (ys * padded_w)[:, :, None]
-                 + xs[:, None, :]).view(-1)
-        count = index.numel()
-        out = torch.empty((count + 1, channels), dtype=table.dtype, device=self.device)
-        torch.index_select(table, 0, index, out=out[:count])
+        padded = (int(cached.shape[2]) + 2 * margin, int(cached.shape[3]) + 2 * margin)
         patch = self.values.get(node) if with_patch else None
+        offset = None
         if patch is not None:
             py, px = self.patch_start[node]
-            ph, pw = patch.shape[2], patch.shape[3]
-            ty = (py - y0)[:, None] + torch.arange(ph, device=self.device)
-            tx = (px - x0)[:, None] + torch.arange(pw, device=self.device)
-            target = ((self.arange * (height * width))[:, None, None] + (ty * width)[:, :, None]
-                      + tx[:, None, :])
-            valid_y, valid_x = (ty >= 0) & (ty < height), (tx >= 0) & (tx < width)
-            if not (bool(valid_y.all()) and bool(valid_x.all())):
-                valid = valid_y[:, :, None] & valid_x[:, None, :]
-                target = torch.where(valid, target, count)  # the spare last row absorbs clipped values
-            out.index_copy_(0, target.view(-1), patch.permute(0, 2, 3, 1).reshape(-1, channels))
-        return out[:count].view(self.rows, height, width, channels).permute(0, 3, 1, 2)
+            offset = (py - y0, px - x0)
+        gather = kernels.gather_patches if table.dtype == torch.float32 else kernels.reference.gather_patches
+        out = gather(table, padded, self.image, y0 + margin, x0 + margin, (height, width), patch, offset)
+        return out if gather is kernels.gather_patches else out.permute(0, 3, 1, 2)
 
     def aligned(self, node: fx.Node, axes: tuple[Axis, Axis]) -> Tensor:
         """``node``'s occluded map over the patch boxes of ``axes`` (its own patch when they agree)."""
@@ -649,7 +633,6 @@ def _chunk_outputs(plan: _Plan, images: Tensor, base: Tensor, windows: np.ndarra
     chunk.row_x = np.repeat(windows % nx, batch)
     chunk.image = torch.arange(batch, device=images.device).repeat(int(windows.size))
     chunk.rows = int(chunk.row_y.size)
-    chunk.arange = torch.arange(chunk.rows, device=images.device)
     for step in plan.steps:
         if step.kind == "input":
             chunk.run_input(step, images, base)
