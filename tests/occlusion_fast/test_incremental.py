@@ -97,3 +97,33 @@ def test_unsupported_graphs_return_none_with_a_log_line(model: nn.Module, caplog
     with caplog.at_level(logging.INFO, logger="saliency_core.methods.occlusion_incremental"):
         assert incremental_deltas(model, images, (4, 4), (4, 4), 0.0, torch.tensor([0])) is None
     assert any("full inference" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize(("window", "stride"), [((16, 16), (4, 4)), ((9, 7), (3, 5)), ((5, 5), (3, 3))])
+def test_windows_batched_in_blocks_of_similar_patch_size_stay_exact(monkeypatch: pytest.MonkeyPatch,
+                                                                    window: tuple[int, int],
+                                                                    stride: tuple[int, int]) -> None:
+    from saliency_core.methods import occlusion_incremental as engine
+
+    monkeypatch.setattr(engine, "GROUPING_MIN_WINDOWS", 0)  # split even these small grids
+    model = demo_cnn()
+    images = torch.rand(2, 3, SIZE, SIZE)
+    target = torch.tensor([1, 0])
+    plan = engine.build_plan(model, images, window, stride)
+    assert plan is not None and len(plan.groups()) > 1  # really split
+    calls: list[tuple[int, int]] = []
+    deltas = engine.deltas_from_plan(plan, images, 0.2, target, batch_size=14,
+                                     progress=lambda done, total: calls.append((done, total)))
+    expected = naive_deltas(model, images, window, stride, torch.tensor(0.2), target)
+    torch.testing.assert_close(deltas, expected, atol=1e-4, rtol=1e-4)
+    assert calls[-1] == (expected.shape[1], expected.shape[1])
+    # a scattered subset of windows (as the drill-down asks for) lands in the right places
+    some = torch.tensor([0, 5, expected.shape[1] - 1, 17, 3])
+    subset = engine.deltas_from_plan(plan, images, 0.2, target, windows=some)
+    torch.testing.assert_close(subset, expected[:, some], atol=1e-4, rtol=1e-4)
+    # and the full outputs per window agree with the deltas
+    outputs = engine.outputs_from_plan(plan, images, 0.2)
+    with torch.no_grad():
+        clean = model(images).gather(1, target[:, None])
+    torch.testing.assert_close(clean - outputs.gather(2, target[:, None, None].expand(-1, outputs.shape[1], 1))[..., 0],
+                               expected, atol=1e-4, rtol=1e-4)
