@@ -91,11 +91,18 @@ def timed(fn: Callable[[], object], repeats: int = 1) -> float:
 
 
 def flop_bound(model: nn.Module, image: Tensor, window: int, stride: int) -> tuple[float, float]:
-    """(changed-region FLOP share, computed-patch FLOP share) over the convolutions, per window."""
+    """(changed-region FLOP share, computed-patch FLOP share) over the convolutions, per window.
+
+    "Computed" follows the engine: one patch size per layer for each block of windows it batches
+    together (``_Plan.groups`` when there are enough windows, else one block)."""
+    from saliency_core.methods import occlusion_incremental as engine
+
     plan = build_plan(model, image, (window, window), (stride, stride))
     assert plan is not None
+    windows = plan.grid[0] * plan.grid[1]
+    blocks = plan.groups() if windows >= engine.GROUPING_MIN_WINDOWS else [(None, None, plan)]
     total = changed = computed = 0.0
-    for step in plan.steps:
+    for index, step in enumerate(plan.steps):
         module = plan.modules.get(str(step.node.target)) if step.node.op == "call_module" else None
         if not isinstance(module, nn.Conv2d) or step.axes is None:
             continue
@@ -106,7 +113,9 @@ def flop_bound(model: nn.Module, image: Tensor, window: int, stride: int) -> tup
         share = float((ay.hi - ay.lo).mean() * (ax.hi - ax.lo).mean() / area)
         total += flops
         changed += flops * share
-        computed += flops * ay.size * ax.size / area
+        for _, _, block in blocks:
+            by, bx = block.steps[index].axes
+            computed += flops * by.size * bx.size / area * (by.lo.size * bx.lo.size) / windows
     return changed / total, computed / total
 
 
