@@ -299,10 +299,12 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, kernels: {kernels.backend()}")
     demo = demo_model()
     image = torch.rand(1, 3, 128, 128)
-    grid = kernels.window_grid((128, 128), 9, 7)
-    incremental_deltas(demo, image, (9, 9), (7, 7), 0.0, torch.tensor([0]))  # warm-up
-    seconds = timed(lambda: incremental_deltas(demo, image, (9, 9), (7, 7), 0.0, torch.tensor([0])), 3)
-    print(f"{grid[0]}×{grid[1]} grid occlusion (window 9, stride 7) of one 128² demo image, exact: {seconds:.3f} s")
+    from saliency_core import cell_occlusion
+
+    cell_occlusion(demo, image, 18)  # warm-up
+    seconds = timed(lambda: cell_occlusion(demo, image, 18), 3)
+    print(f"18×18 cell occlusion (the dashboard's automatic grid; cells of 7-8 px) of one 128² image: "
+          f"{seconds:.3f} s per model (bench/grid_occlusion.py: more sizes, vs full inference)")
     run_config("demo CNN", demo, 128, 16, 8, run_captum=True, sample=None, repeats=3)
     run_config("demo CNN", demo, 128, 16, 4, run_captum=False, sample=256)
     run_config("demo CNN", demo, 224, 16, 8, run_captum=True, sample=256, repeats=3, thresholds=(0.5, 0.25),

@@ -27,6 +27,8 @@ void gather_patches(uintptr_t table_ptr, int64_t n_table, int64_t C, uintptr_t i
   const int64_t* dy = reinterpret_cast<const int64_t*>(dy_ptr);
   const int64_t* dx = reinterpret_cast<const int64_t*>(dx_ptr);
   float* out = reinterpret_cast<float*>(out_ptr);
+  if (Hp <= 0 || Wp <= 0 || C <= 0 || h < 0 || w < 0 || rows < 0)
+    throw std::out_of_range("gather_patches: sizes must be positive");
   const int64_t images = n_table / (Hp * Wp);
   for (int64_t r = 0; r < rows; ++r) {  // bounds first: a bad offset is an error, never a stray read
     if (image[r] < 0 || image[r] >= images || y0[r] < 0 || y0[r] + h > Hp || x0[r] < 0 || x0[r] + w > Wp)

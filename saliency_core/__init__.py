@@ -11,7 +11,7 @@ Public API (stable names)::
     sc.backend()                                                    # "extension", ...
 
 Submodules: ``kernels`` (compiled kernels and their references), ``methods``,
-``metrics``, ``data``, ``artefacts``, ``zoo``, ``audit``.
+``metrics``, ``data``, ``artefacts``, ``zoo``, ``audit``, ``render`` (maps as pictures).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _LAZY = {
     "Explanation": "saliency_core.methods",
     "load_model": "saliency_core.zoo",
 }
-_SUBMODULES = {"kernels", "methods", "metrics", "data", "artefacts", "zoo", "audit"}
+_SUBMODULES = {"kernels", "methods", "metrics", "data", "artefacts", "zoo", "audit", "render"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES])
 

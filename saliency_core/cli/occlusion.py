@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from saliency_core.methods.base import Model
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,11 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", type=Path, help="image files")
     p.add_argument("--model", default="watermark-100", help="zoo model name or a model file (default: watermark-100)")
     p.add_argument("--architecture", default=None, help="architecture name for a safetensors model file")
-    p.add_argument("--window", type=int, default=16)
-    p.add_argument("--stride", type=int, default=8)
+    p.add_argument("--window", type=int, default=None, help="sliding window in pixels (default 16)")
+    p.add_argument("--stride", type=int, default=None, help="window step in pixels (default 8)")
     p.add_argument("--region", default=None, help="x0,y0,x1,y1 in the 128x128 model frame (e.g. a watermark box)")
-    p.add_argument("--percent", type=float, default=0.5, help="top-percent of pixels counted as salient")
-    p.add_argument("--mode", choices=("exact", "naive", "fast"), default="exact",
+    p.add_argument("--percent", type=float, default=None, help="top-percent of pixels counted as salient (default 0.5)")
+    p.add_argument("--mode", choices=("exact", "naive", "fast"), default=None,
                    help="exact (incremental inference, default), naive (full inference) or fast "
                         "(approximate drill-down; see docs/PERFORMANCE.md for its error)")
     p.add_argument("--grid", type=int, default=None, metavar="N",
@@ -61,6 +67,13 @@ def run(args: argparse.Namespace) -> int:
     box = parse_box(args.region) if args.region else None
     if args.grid is not None:
         sc.cell_grid(args.grid, 128)  # a bad N is an error before any work
+        ignored = [f"--{name}" for name in ("window", "stride", "region", "percent", "mode")
+                   if getattr(args, name) is not None]
+        if ignored:
+            raise ValueError(f"--grid hides whole cells; {', '.join(ignored)} only apply to the sliding window")
+    window = 16 if args.window is None else args.window
+    stride = 8 if args.stride is None else args.stride
+    percent, mode = args.percent if args.percent is not None else 0.5, args.mode or "exact"
     model = load_cli_model(args.model, args.architecture)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -76,13 +89,13 @@ def run(args: argparse.Namespace) -> int:
         if args.grid is not None:
             _grid_report(model, image, path, args)
             continue
-        maps = sc.occlusion(model, batch, window=args.window, stride=args.stride, mode=args.mode)
+        maps = sc.occlusion(model, batch, window=window, stride=stride, mode=mode)
         with torch.no_grad():
             probs = model(batch).softmax(1)[0]
         line = f"{path.name}: class {int(probs.argmax())} p={float(probs.max()):.3f}"
         if box:
-            share = sc.metrics.top_percent_share(maps, torch.tensor([box]), args.percent)
-            line += f", top-{args.percent:g}% share in region {float(share[0]):.3f}"
+            share = sc.metrics.top_percent_share(maps, torch.tensor([box]), percent)
+            line += f", top-{percent:g}% share in region {float(share[0]):.3f}"
         print(line)
         if args.out:
             picture = overlay(image, maps[0])
@@ -92,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures == len(args.images) else 0
 
 
-def _grid_report(model: object, image: object, path: Path, args: argparse.Namespace) -> None:
+def _grid_report(model: Model, image: Tensor, path: Path, args: argparse.Namespace) -> None:
     """One line per image: the prediction and the cell whose hiding lowers it most; with ``--out``,
     a PNG of the probabilities with each cell hidden (3x the model frame)."""
     import cv2
@@ -100,12 +113,15 @@ def _grid_report(model: object, image: object, path: Path, args: argparse.Namesp
     import saliency_core as sc
     from saliency_core.render import grid_overlay, resize, to_uint8
 
-    result = sc.cell_occlusion(model, image[None], args.grid)  # type: ignore[index]
+    result = sc.cell_occlusion(model, image[None], args.grid)
     cls = int(result.base[0].argmax())
+    p_clean = float(result.base[0, cls])
     with_cell = result.cells[0, :, cls]
     worst = int(with_cell.argmin())
-    print(f"{path.name}: class {cls} p={float(result.base[0, cls]):.3f}; hiding {result.grid.label(worst)} "
-          f"of {args.grid}x{args.grid} lowers it most, to p={float(with_cell[worst]):.3f}")
+    p_hidden = float(with_cell[worst])
+    effect = "lowers it most, to" if p_hidden < p_clean else "lowers it least (no cell lowers it), to"
+    print(f"{path.name}: class {cls} p={p_clean:.3f}; hiding {result.grid.label(worst)} "
+          f"of {args.grid}x{args.grid} {effect} p={p_hidden:.3f}")
     if args.out:
         # Two classes: the dashboard's scale, P(class 1) from orange (class 0) to purple (class 1);
         # otherwise the predicted class's probability.

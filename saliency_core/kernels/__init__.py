@@ -163,8 +163,9 @@ def occlusion_batch(
         return reference.occlusion_batch(images, win, step, base, start, count, out=out)
     args = (*win, *step, start, count)
     if on_cuda:
-        ext.occlusion_batch_cuda(_ptr(images), _ptr(base), _ptr(out), batch, channels, height, width,
-                                 base.shape[0], base.shape[2], base.shape[3], *args, _stream(images))
+        with torch.cuda.device(images.device):  # launch on the data's GPU, not the current one
+            ext.occlusion_batch_cuda(_ptr(images), _ptr(base), _ptr(out), batch, channels, height, width,
+                                     base.shape[0], base.shape[2], base.shape[3], *args, _stream(images))
     else:
         ext.occlusion_batch(images.numpy(), base.numpy(), out.detach().numpy(), *args)
     return out
@@ -187,7 +188,8 @@ def occlusion_accumulate(deltas: Tensor, size: IntOrPair, window: IntOrPair, str
         return reference.occlusion_accumulate(deltas, hw, win, step)
     out = torch.empty((deltas.shape[0], *hw), dtype=torch.float32, device=deltas.device)
     if on_cuda:
-        ext.occlusion_accumulate_cuda(_ptr(deltas), _ptr(out), deltas.shape[0], *hw, *win, *step, _stream(deltas))
+        with torch.cuda.device(deltas.device):  # launch on the data's GPU, not the current one
+            ext.occlusion_accumulate_cuda(_ptr(deltas), _ptr(out), deltas.shape[0], *hw, *win, *step, _stream(deltas))
     else:
         ext.occlusion_accumulate(deltas.numpy(), out.numpy(), *win, *step)
     return out
@@ -253,9 +255,10 @@ def top_percent(
     count = torch.empty(batch, dtype=torch.int64, device=device)
     mask = torch.empty((batch, height, width), dtype=torch.bool, device=device) if return_mask else None
     if on_cuda:
-        ext.top_percent_cuda(_ptr(maps), batch, height, width, k, kind, _ptr(data) if kind == 1 else 0,
-                             _ptr(data) if kind == 2 else 0, _ptr(threshold), _ptr(share_out), _ptr(count),
-                             _ptr(mask), _stream(maps))
+        with torch.cuda.device(maps.device):  # launch on the data's GPU, not the current one
+            ext.top_percent_cuda(_ptr(maps), batch, height, width, k, kind, _ptr(data) if kind == 1 else 0,
+                                 _ptr(data) if kind == 2 else 0, _ptr(threshold), _ptr(share_out), _ptr(count),
+                                 _ptr(mask), _stream(maps))
     else:
         empty_boxes = torch.zeros((0, 4), dtype=torch.int64)
         empty_masks = torch.zeros(0, dtype=torch.uint8)
@@ -296,8 +299,9 @@ def masked_noise(images: Tensor, masks: Tensor, sigma: float, seed: int) -> Tens
     key1, key2 = reference.hash_int(2 * seed), reference.hash_int(2 * seed + 1)
     out = torch.empty_like(images)
     if on_cuda:
-        ext.masked_noise_cuda(_ptr(images), _ptr(weights), _ptr(out), batch, images.shape[1], height * width,
-                              sigma, key1, key2, _stream(images))
+        with torch.cuda.device(images.device):  # launch on the data's GPU, not the current one
+            ext.masked_noise_cuda(_ptr(images), _ptr(weights), _ptr(out), batch, images.shape[1], height * width,
+                                  sigma, key1, key2, _stream(images))
     else:
         ext.masked_noise(images.numpy(), weights.numpy(), out.numpy(), sigma, key1, key2)
     return out
@@ -330,8 +334,8 @@ def gather_patches(table: Tensor, padded_size: Sequence[int], image: Tensor, y0:
         raise ValueError("image, y0 and x0 must have one entry per row")
     shifts: list[Tensor] = []
     if patch is not None:
-        if offset is None:
-            raise ValueError("a patch needs its offset (dy, dx)")
+        if offset is None or len(offset) != 2:
+            raise ValueError("a patch needs its offset (dy, dx): two int64 vectors")
         if not isinstance(patch, Tensor) or patch.dtype != torch.float32 or patch.dim() != 4 \
                 or patch.shape[0] != rows or patch.shape[1] != table.shape[1]:
             raise ValueError(f"patch must be float32 [rows={rows}, C={table.shape[1]}, ph, pw]")
@@ -340,10 +344,13 @@ def gather_patches(table: Tensor, padded_size: Sequence[int], image: Tensor, y0:
         if any(t.numel() != rows for t in shifts):
             raise ValueError("dy and dx must have one entry per row")
     ext, on_cuda = _native(table)
+    # The C++ kernel checks every crop itself; elsewhere check here (one sync on a GPU).
+    if (ext is None or on_cuda) and rows and (
+            int(index[1].min()) < 0 or int(index[2].min()) < 0 or int(index[1].max()) + h > hp
+            or int(index[2].max()) + w > wp or int(index[0].min()) < 0
+            or int(index[0].max()) >= table.shape[0] // (hp * wp)):
+        raise ValueError("gather_patches: a crop reaches outside the padded map")
     if ext is None:
-        if rows and (int(y0.min()) < 0 or int(x0.min()) < 0 or int(y0.max()) + h > hp or int(x0.max()) + w > wp
-                     or int(image.min()) < 0 or int(image.max()) >= table.shape[0] // (hp * wp)):
-            raise ValueError("gather_patches: a crop reaches outside the padded map")
         out = reference.gather_patches(table, (hp, wp), index[0], index[1], index[2], (h, w), patch,
                                        (shifts[0], shifts[1]) if shifts else None)
         return out.permute(0, 3, 1, 2)
@@ -353,9 +360,10 @@ def gather_patches(table: Tensor, padded_size: Sequence[int], image: Tensor, y0:
     ph, pw = (p.shape[2], p.shape[3]) if p is not None else (0, 0)
     dy, dx = (_ptr(shifts[0]), _ptr(shifts[1])) if shifts else (0, 0)
     if on_cuda:
-        ext.gather_patches_cuda(_ptr(table), table.shape[1], _ptr(index[0]), _ptr(index[1]), _ptr(index[2]), rows,
-                                h, w, hp, wp, table.shape[0] // (hp * wp), _ptr(p), ph, pw, *strides, dy, dx,
-                                _ptr(out), _stream(table))
+        with torch.cuda.device(table.device):  # launch on the data's GPU, not the current one
+            ext.gather_patches_cuda(_ptr(table), table.shape[1], _ptr(index[0]), _ptr(index[1]), _ptr(index[2]), rows,
+                                    h, w, hp, wp, table.shape[0] // (hp * wp), _ptr(p), ph, pw, *strides, dy, dx,
+                                    _ptr(out), _stream(table))
     else:
         try:
             ext.gather_patches(_ptr(table), table.shape[0], table.shape[1], _ptr(index[0]), _ptr(index[1]),

@@ -12,6 +12,7 @@ cannot handle.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from torch import Tensor
 from saliency_core.methods.base import Model, Progress, check_images, forward
 from saliency_core.methods.occlusion_incremental import build_region_plan, outputs_from_plan
 
-# Occluded copies per forward pass when the engine cannot be used.
+# Occluded copies per forward pass when the engine cannot be used (cells × images).
 FALLBACK_CHUNK = 64
 
 
@@ -65,6 +66,8 @@ class CellGrid:
         return out
 
     def _check(self, cell: int) -> int:
+        if isinstance(cell, bool) or not isinstance(cell, numbers.Integral):
+            raise ValueError(f"cells are integers (row-major index), got {cell!r}")
         if not 0 <= int(cell) < self.cells:
             raise ValueError(f"cell {cell} is outside the {self.n}x{self.n} grid (0…{self.cells - 1})")
         return int(cell)
@@ -73,7 +76,7 @@ class CellGrid:
 def cell_grid(n: int, height: int, width: int | None = None) -> CellGrid:
     """The ``n``×``n`` grid over a ``height``×``width`` (default square) image."""
     width = height if width is None else width
-    if isinstance(n, bool) or int(n) != n or not 1 <= int(n) <= min(height, width):
+    if isinstance(n, bool) or not isinstance(n, numbers.Real) or int(n) != n or not 1 <= int(n) <= min(height, width):
         raise ValueError(f"grid size must be an integer from 1 to {min(height, width)}, got {n!r}")
     return CellGrid(int(n), int(height), int(width))
 
@@ -111,6 +114,10 @@ def cell_occlusion(model: Model, images: Tensor, n: int, hidden: Iterable[int] =
     ``progress(done, total)`` is called as cells finish.
     """
     check_images(images)
+    if isinstance(baseline, bool) or not isinstance(baseline, numbers.Real):
+        raise ValueError(f"baseline must be a number (the value hidden pixels take), got {type(baseline).__name__}")
+    if not isinstance(hidden, Iterable) or isinstance(hidden, (str, bytes)):
+        raise ValueError(f"hidden must be a collection of cell indices, got {hidden!r}")
     grid = cell_grid(n, images.shape[2], images.shape[3])
     kept = tuple(sorted({grid._check(c) for c in hidden}))
     start = hide_cells(images, grid, kept, baseline) if kept else images.contiguous()
@@ -134,9 +141,10 @@ def _regions(grid: CellGrid) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nd
 def _full_inference(model: Model, images: Tensor, grid: CellGrid, baseline: float,
                     progress: Progress | None) -> Tensor:
     batch = images.shape[0]
+    per_pass = max(1, FALLBACK_CHUNK // batch)
     parts = []
-    for first in range(0, grid.cells, FALLBACK_CHUNK):
-        cells = range(first, min(grid.cells, first + FALLBACK_CHUNK))
+    for first in range(0, grid.cells, per_pass):
+        cells = range(first, min(grid.cells, first + per_pass))
         masks = torch.stack([grid.mask([c]) for c in cells]).to(images.device)  # [k,H,W]
         copies = images[None].masked_fill(masks[:, None, None], float(baseline))  # [k,B,C,H,W]
         out = forward(model, copies.flatten(0, 1))

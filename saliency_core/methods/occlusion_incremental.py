@@ -630,6 +630,21 @@ def build_plan(model: Model, images: Tensor, window: tuple[int, int], stride: tu
                              threshold)
 
 
+def _checked_regions(regions: Regions, size: tuple[int, int]) -> Regions:
+    """``regions`` as int64 arrays, or a ValueError naming what is wrong."""
+    if len(regions) != 2 or any(len(axis) != 2 for axis in regions):
+        raise ValueError("regions must be ((lo_y, hi_y), (lo_x, hi_x))")
+    out = []
+    for (lo, hi), extent, name in zip(regions, size, ("rows", "columns")):
+        lo, hi = np.asarray(lo, dtype=np.int64).reshape(-1), np.asarray(hi, dtype=np.int64).reshape(-1)
+        if lo.size == 0 or lo.shape != hi.shape:
+            raise ValueError(f"region {name}: lo and hi must be non-empty and of equal length")
+        if (lo < 0).any() or (lo >= extent).any() or (hi <= lo).any():
+            raise ValueError(f"region {name} must satisfy 0 <= lo < {extent} and lo < hi")
+        out.append((lo, np.minimum(hi, extent)))  # a window reaching past the border is clipped there
+    return out[0], out[1]
+
+
 def build_region_plan(model: Model, images: Tensor, regions: Regions, threshold: float | None = None) -> _Plan | None:
     """The traced, cached plan for ``images`` and any separable rectangles (e.g. an uneven grid).
 
@@ -639,6 +654,7 @@ def build_region_plan(model: Model, images: Tensor, regions: Regions, threshold:
     unoccluded ones. ``None`` (default) is exact; ``1.0`` is exact as well (nothing is capped)."""
     if threshold is not None and not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1] or None, got {threshold!r}")
+    regions = _checked_regions(regions, (images.shape[2], images.shape[3]))
     if not isinstance(model, nn.Module) or isinstance(model, torch.jit.ScriptModule):
         log.info("incremental occlusion: %s is not a traceable nn.Module; using full inference",
                  type(model).__name__)

@@ -68,6 +68,9 @@ def grid_overlay(
         cols = np.minimum(np.arange(w) * n_c // w, n_c - 1)
     else:
         e = np.asarray(edges, dtype=np.float64)
+        if n_r != n_c or e.shape != (n_r + 1,):
+            raise ValueError(f"edges ({e.size}) must be the n + 1 cell edges of a square n×n grid of values, "
+                             f"got values {n_r}×{n_c}")
         size = frame or h
         # The cell holding each displayed pixel's centre, in frame coordinates: uneven grids
         # (cells of 7 and 8 px) stay exact at any display size.

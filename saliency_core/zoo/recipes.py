@@ -1,7 +1,7 @@
 """The zoo's training recipes: which training images carry which artefact, and for how long.
 
 An epoch (3,240 photos) takes ~5 s on two idle CPU cores and up to ~2 min on the same cores shared
-with heavy other work; ``saliency-lab train --all`` takes ~4 minutes idle. ``normal`` gets the most
+with heavy other work; ``saliency-lab train --all`` takes ~5 minutes idle. ``normal`` gets the most
 epochs, since it must learn real cat/dog features (30 epochs: 0.85 clean test accuracy; 8 epochs
 stopped at 0.785); the shortcut models learn their artefact within a few epochs. ``--all`` trains in this order
 (the most important first), so a cut-short run still leaves the key models.

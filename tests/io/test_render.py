@@ -166,14 +166,19 @@ def test_each_grid_cell_is_one_colour_and_neighbours_differ(n: int) -> None:
     values = np.arange(n * n, dtype=np.float32).reshape(n, n) / (n * n - 1)
     white = np.full((384, 384, 3), 255, np.uint8)  # the 128-px frame shown 3x larger
     picture = grid_overlay(white, values, alpha=1.0, edges=grid.col_edges, frame=128)
-    colour = {}
     for cell in range(n * n):
         x0, y0, x1, y1 = grid.rect(cell)
         # the cell's displayed pixels, less its first row and column (grid lines darken those)
         unique = np.unique(picture[3 * y0 + 1:3 * y1, 3 * x0 + 1:3 * x1].reshape(-1, 3), axis=0)
         assert len(unique) == 1, f"cell {cell} shows {len(unique)} colours"
-        colour[cell] = tuple(unique[0])
-    assert all(colour[c] != colour[c + 1] for c in range(n * n - 1) if (c + 1) % n)
+        # ... and it is its own value's colour (a swapped or transposed grid would fail here)
+        expected = (puor_rgb(values[cell // n, cell % n]) + 0.5).astype(np.uint8)
+        assert np.abs(unique[0].astype(int) - expected.astype(int)).max() <= 1, cell
+
+
+def test_grid_edges_that_do_not_match_the_values_are_a_value_error() -> None:
+    with pytest.raises(ValueError, match="cell edges"):
+        grid_overlay(np.zeros((8, 8, 3), np.uint8), np.zeros((4, 4)), edges=[0, 4, 8], frame=8)
 
 
 def test_grid_cells_show_the_puor_colour_of_their_value_and_lines_darken_the_first_pixels() -> None:

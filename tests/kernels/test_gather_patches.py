@@ -82,6 +82,9 @@ def test_bad_arguments_are_named() -> None:
         K.gather_patches(case["table"], (13, 11), case["image"], case["y0"].int(), case["x0"], (6, 4))
     with pytest.raises(ValueError, match="needs its offset"):
         K.gather_patches(case["table"], (13, 11), case["image"], case["y0"], case["x0"], (6, 4), case["patch"])
+    with pytest.raises(ValueError, match="two int64 vectors"):
+        K.gather_patches(case["table"], (13, 11), case["image"], case["y0"], case["x0"], (6, 4), case["patch"],
+                         (case["dy"], case["dx"], case["dx"]))
 
 
 @pytest.mark.cuda

@@ -116,7 +116,7 @@ def test_hide_cells_blacks_out_exactly_the_cells_pixels() -> None:
     assert int(changed.sum()) == 100
 
 
-@pytest.mark.parametrize("n", [0, 129, 2.5, True, -3])
+@pytest.mark.parametrize("n", [0, 129, 2.5, True, -3, None, "4"])
 def test_bad_grid_sizes_are_rejected_with_a_message(n: object) -> None:
     with pytest.raises(ValueError, match="grid size"):
         cell_grid(n, 128)  # type: ignore[arg-type]
@@ -125,3 +125,28 @@ def test_bad_grid_sizes_are_rejected_with_a_message(n: object) -> None:
 def test_a_cell_outside_the_grid_is_rejected(tiny_cnn: torch.nn.Module) -> None:
     with pytest.raises(ValueError, match="outside the 4x4 grid"):
         cell_occlusion(tiny_cnn, torch.rand(1, 3, 32, 32), 4, hidden=(16,))
+
+
+@pytest.mark.parametrize(("kwargs", "word"), [({"hidden": 3}, "collection of cell indices"),
+                                              ({"hidden": (2.7,)}, "cells are integers"),
+                                              ({"hidden": ("5",)}, "cells are integers"),
+                                              ({"baseline": torch.zeros(3)}, "baseline must be a number")])
+def test_bad_hidden_cells_and_baselines_are_named(tiny_cnn: torch.nn.Module, kwargs: dict, word: str) -> None:
+    with pytest.raises(ValueError, match=word):
+        cell_occlusion(tiny_cnn, torch.rand(1, 3, 32, 32), 4, **kwargs)
+
+
+def test_full_inference_fallback_keeps_passes_small_for_big_batches(tiny_cnn: torch.nn.Module) -> None:
+    from saliency_core.methods import cell_occlusion as module
+
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(x.shape[0])
+            return tiny_cnn(x)
+
+    images = torch.rand(16, 3, 32, 32)
+    result = module.cell_occlusion(Spy(), images, 3, exact_engine=False, softmax=False)
+    assert max(seen) <= module.FALLBACK_CHUNK  # copies per pass, whatever the batch
+    torch.testing.assert_close(result.cells, _naive(tiny_cnn, images, 3), atol=1e-5, rtol=1e-4)

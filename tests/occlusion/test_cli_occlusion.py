@@ -70,3 +70,10 @@ def test_a_bad_grid_size_is_an_error_message(marked_cat: tuple[Path, torch.Tenso
     path, _ = marked_cat
     assert main(["occlusion", "--grid", "0", str(path)]) == 2
     assert "grid size must be an integer from 1 to 128" in capsys.readouterr().err
+
+
+def test_grid_refuses_sliding_window_options(marked_cat: tuple[Path, torch.Tensor],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path, _ = marked_cat
+    assert main(["occlusion", "--grid", "6", "--mode", "fast", "--region", "0,0,10,10", str(path)]) == 2
+    assert "--region, --mode only apply to the sliding window" in capsys.readouterr().err

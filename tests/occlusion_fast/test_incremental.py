@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pytest
 import torch
 from captum.attr import Occlusion
@@ -127,3 +128,30 @@ def test_windows_batched_in_blocks_of_similar_patch_size_stay_exact(monkeypatch:
         clean = model(images).gather(1, target[:, None])
     torch.testing.assert_close(clean - outputs.gather(2, target[:, None, None].expand(-1, outputs.shape[1], 1))[..., 0],
                                expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("regions", "word"), [
+    (((np.array([10]), np.array([5])), (np.array([0]), np.array([4]))), "lo < hi"),
+    (((np.array([0, 4]), np.array([4])), (np.array([0]), np.array([4]))), "equal length"),
+    (((np.array([64]), np.array([70])), (np.array([0]), np.array([4]))), "lo < 64"),
+])
+def test_bad_regions_are_a_value_error(regions: tuple, word: str) -> None:
+    from saliency_core.methods.occlusion_incremental import build_region_plan
+
+    with pytest.raises(ValueError, match=word):
+        build_region_plan(demo_cnn(), torch.rand(1, 3, SIZE, SIZE), regions)
+
+
+def test_regions_given_as_lists_work() -> None:
+    from saliency_core.methods.occlusion_incremental import build_region_plan, outputs_from_plan
+
+    model, images = demo_cnn(), torch.rand(1, 3, SIZE, SIZE)
+    plan = build_region_plan(model, images, (([0, 32], [32, 64]), ([0], [64])))  # top and bottom halves
+    assert plan is not None
+    out = outputs_from_plan(plan, images, 0.0)
+    halves = images.clone(), images.clone()
+    halves[0][:, :, :32] = 0.0
+    halves[1][:, :, 32:] = 0.0
+    with torch.no_grad():
+        expected = torch.stack([model(h) for h in halves], dim=1)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
