@@ -74,18 +74,20 @@ def cached_sweep(name: str, image_key: Hashable, image: torch.Tensor, g: CellGri
                  base_cells: Iterable[int] = (), progress: Progress | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`sweep`, remembered per (model, image, grid, occluded cells) for the whole server."""
-    cells = tuple(sorted(set(int(c) for c in base_cells)))
-    key = ("sweep", name, image_key, g.n, cells)
+    key = _sweep_key(name, image_key, g, base_cells)
     hit = _results().get(key)
     if hit is None:
-        hit = sweep(name, image, g, cells, progress)
+        hit = sweep(name, image, g, key[-1], progress)
         _results().put(key, hit)
     return hit  # type: ignore[return-value]
 
 
 def is_cached(name: str, image_key: Hashable, g: CellGrid, base_cells: Iterable[int] = ()) -> bool:
-    cells = tuple(sorted(set(int(c) for c in base_cells)))
-    return _results().get(("sweep", name, image_key, g.n, cells)) is not None
+    return _results().get(_sweep_key(name, image_key, g, base_cells)) is not None
+
+
+def _sweep_key(name: str, image_key: Hashable, g: CellGrid, base_cells: Iterable[int]) -> tuple:
+    return ("sweep", name, image_key, g.n, tuple(sorted({int(c) for c in base_cells})))
 
 
 def is_fine_cached(name: str, image_key: Hashable, window: int = 16, stride: int = 8) -> bool:

@@ -122,11 +122,13 @@ def cell_occlusion(model: Model, images: Tensor, n: int, hidden: Iterable[int] =
     kept = tuple(sorted({grid._check(c) for c in hidden}))
     start = hide_cells(images, grid, kept, baseline) if kept else images.contiguous()
     with torch.no_grad():
-        base = forward(model, start)
         plan = build_region_plan(model, start, _regions(grid)) if exact_engine else None
         if plan is not None:
+            assert plan.output is not None
+            base = plan.cache[plan.output]  # the plan's forward pass of the unoccluded images
             outputs = outputs_from_plan(plan, start, baseline, progress=progress)
         else:
+            base = forward(model, start)
             outputs = _full_inference(model, start, grid, baseline, progress)
     if softmax:
         base, outputs = torch.softmax(base, dim=-1), torch.softmax(outputs, dim=-1)

@@ -5,9 +5,7 @@
 2. Every other window gets an estimate: the coarse Δ grid interpolated bilinearly (separably).
 3. ``refine_fraction`` of all windows are computed exactly: those whose interpolation neighbours
    (the coarse windows the estimate is made from) hold the largest |Δ|, i.e. the neighbourhoods of
-   the strongest coarse windows. (Until 2026-11-23 the windows with the largest *estimated* |Δ| were
-   refined, and, for a batch, the union of every image's choice for all images; ranking by the
-   neighbours' |Δ| refines the same budget slightly better per image, see ``docs/PERFORMANCE.md``.)
+   the strongest coarse windows (per image, slightly better than ranking by the estimate's |Δ|).
    Each image of a batch chooses its own windows; the union is computed (one engine call) but each
    image keeps only its own, so an image's map does not depend on the rest of its batch.
 4. The Δ are accumulated exactly as in :func:`~saliency_core.methods.occlusion.occlusion`.

@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import logging
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -230,8 +230,7 @@ class _Plan:
             if node.op == "placeholder":
                 self.cache[node] = images
                 self.kind[node] = "spatial"
-                axes = tuple(Axis.of(np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64), e)
-                             for (lo, hi), e in zip(regions, (self.height, self.width)))
+                axes = tuple(Axis.of(lo, hi, e) for (lo, hi), e in zip(regions, (self.height, self.width)))
                 self.steps.append(_Step(node, "input", axes=axes))  # type: ignore[arg-type]
             elif node.op == "get_attr":
                 self.cache[node] = self._attr(node.target)
@@ -432,16 +431,15 @@ class _Plan:
 
 
 class _Chunk:
-    """Evaluation of the plan for windows [start, start + count) of every image (rows i·B + b)."""
+    """Evaluation of the plan for some windows (indices in its grid) of every image (rows i·B + b)."""
 
-    def __init__(self, plan: _Plan, start: int, count: int, device: torch.device) -> None:
+    def __init__(self, plan: _Plan, windows: np.ndarray, device: torch.device) -> None:
         self.plan = plan
         batch = plan.batch
-        windows = np.arange(start, start + count, dtype=np.int64)
         nx = plan.grid[1]
         self.row_y = np.repeat(windows // nx, batch)
         self.row_x = np.repeat(windows % nx, batch)
-        self.image = torch.arange(batch).repeat(count).to(device)
+        self.image = torch.arange(batch, device=device).repeat(int(windows.size))
         self.rows = int(self.row_y.size)
         self.device = device
         self.values: dict[fx.Node, Any] = {}
@@ -470,9 +468,12 @@ class _Chunk:
         if patch is not None:
             py, px = self.patch_start[node]
             offset = (py - y0, px - x0)
-        gather = kernels.gather_patches if table.dtype == torch.float32 else kernels.reference.gather_patches
-        out = gather(table, padded, self.image, y0 + margin, x0 + margin, (height, width), patch, offset)
-        return out if gather is kernels.gather_patches else out.permute(0, 3, 1, 2)
+        if table.dtype != torch.float32:  # the compiled kernels are float32-only
+            out = kernels.reference.gather_patches(table, padded, self.image, y0 + margin, x0 + margin,
+                                                   (height, width), patch, offset)
+            return out.permute(0, 3, 1, 2)
+        return kernels.gather_patches(table, padded, self.image, y0 + margin, x0 + margin, (height, width),
+                                      patch, offset)
 
     def aligned(self, node: fx.Node, axes: tuple[Axis, Axis]) -> Tensor:
         """``node``'s occluded map over the patch boxes of ``axes`` (its own patch when they agree)."""
@@ -567,17 +568,17 @@ def _bytes_per_window(plan: _Plan) -> int:
     return max(1, total) * plan.batch
 
 
-def _split_positions(steps: list[_Step], axis: int, most: int = 3) -> list[np.ndarray]:
-    """Contiguous runs of window positions along ``axis`` (at most ``most``) minimising the summed
-    patch extents of the windowed layers, each weighted by its per-element cost; a split is kept
-    only when it saves at least 5 % (every extra block costs a pass over the layers)."""
+def _split_positions(steps: list[_Step], axis: int) -> list[np.ndarray]:
+    """Up to 3 contiguous runs of window positions along ``axis`` minimising the summed patch
+    extents of the windowed layers, each weighted by its per-element cost; a split is kept only when
+    it saves at least 5 % (every extra block costs a pass over the layers)."""
     layers = [st for st in steps if st.kind == "window" and st.axes is not None]
+    count = steps[0].axes[axis].lo.size  # type: ignore[index]  # steps[0] is the input
     if not layers:
-        return [np.arange(steps[0].axes[axis].lo.size)] if steps and steps[0].axes else []
+        return [np.arange(count)]
     lengths = np.stack([st.axes[axis].hi - st.axes[axis].lo for st in layers], axis=1).astype(np.float64)
     other = 1 - axis
     weight = np.array([st.axes[other].size * st.cost for st in layers], dtype=np.float64)
-    count = lengths.shape[0]
 
     def cost(lo: int, hi: int) -> float:
         return float((hi - lo) * (lengths[lo:hi].max(axis=0) * weight).sum())
@@ -585,10 +586,9 @@ def _split_positions(steps: list[_Step], axis: int, most: int = 3) -> list[np.nd
     best: list[tuple[float, list[int]]] = [(cost(0, count), [])]
     for cut in range(1, count):
         best.append((cost(0, cut) + cost(cut, count), [cut]))
-    if most >= 3:
-        for a in range(1, count - 1):
-            for b in range(a + 1, count):
-                best.append((cost(0, a) + cost(a, b) + cost(b, count), [a, b]))
+    for a in range(1, count - 1):
+        for b in range(a + 1, count):
+            best.append((cost(0, a) + cost(a, b) + cost(b, count), [a, b]))
     lowest = min(c for c, _ in best)
     # the fewest blocks within 5 % of the cheapest split
     _, cuts = min(best, key=lambda item: (item[0] > 1.05 * lowest, len(item[1]), item[0]))
@@ -689,63 +689,50 @@ def deltas_from_plan(plan: _Plan, images: Tensor, baseline: float | Tensor, targ
     """Δ for every window (or, given ``windows``, only those indices: [B, len(windows)])."""
     assert plan.output is not None
     base = kernels._baseline4(baseline, images)
-    logits = plan.cache[plan.output]
-    scores = logits.gather(1, target[:, None])[:, 0]
+    scores = plan.cache[plan.output].gather(1, target[:, None])[:, 0]
     indices = np.arange(plan.grid[0] * plan.grid[1]) if windows is None else windows.cpu().numpy()
-    total = int(indices.size)
-    deltas = torch.empty((plan.batch, total), dtype=torch.float32, device=images.device)
-    done = 0
+    deltas = torch.empty((plan.batch, int(indices.size)), dtype=torch.float32, device=images.device)
     with torch.no_grad():
-        for sub, local, where in _by_group(plan, indices):
-            per_chunk = _per_chunk(sub, batch_size)
-            for first in range(0, local.size, per_chunk):
-                chunk_windows = local[first : first + per_chunk]
-                places = torch.from_numpy(where[first : first + per_chunk]).to(images.device)
-                deltas[:, places] = _chunk_deltas(sub, images, base, target, scores, chunk_windows)
-                done += int(chunk_windows.size)
-                if progress is not None:
-                    progress(done, total)
+        for sub, chunk_windows, places in _chunks(plan, indices, batch_size, progress, images.device):
+            out = _chunk_outputs(sub, images, base, chunk_windows)  # rows i·B + b
+            occluded = out.gather(1, target.repeat(int(chunk_windows.size))[:, None])[:, 0]
+            deltas[:, places] = scores[:, None] - occluded.view(int(chunk_windows.size), plan.batch).T
     return deltas
 
 
 def outputs_from_plan(plan: _Plan, images: Tensor, baseline: float | Tensor, batch_size: int | None = None,
                       progress: Progress | None = None) -> Tensor:
     """The model's output [B, nRegions, K] with each region at the baseline, regions row-major."""
-    base = kernels._baseline4(baseline, images)
-    total = plan.grid[0] * plan.grid[1]
     assert plan.output is not None
-    classes = plan.cache[plan.output].shape[1]
-    outputs = torch.empty((plan.batch, total, classes), dtype=plan.cache[plan.output].dtype, device=images.device)
-    done = 0
+    base = kernels._baseline4(baseline, images)
+    clean = plan.cache[plan.output]
+    total = plan.grid[0] * plan.grid[1]
+    outputs = torch.empty((plan.batch, total, clean.shape[1]), dtype=clean.dtype, device=images.device)
     with torch.no_grad():
-        for sub, local, where in _by_group(plan, np.arange(total)):
-            per_chunk = _per_chunk(sub, batch_size)
-            for first in range(0, local.size, per_chunk):
-                chunk_windows = local[first : first + per_chunk]
-                out = _chunk_outputs(sub, images, base, chunk_windows)  # rows i·B + b
-                places = torch.from_numpy(where[first : first + per_chunk]).to(images.device)
-                outputs[:, places] = out.view(int(chunk_windows.size), plan.batch, -1).transpose(0, 1)
-                done += int(chunk_windows.size)
-                if progress is not None:
-                    progress(done, total)
+        for sub, chunk_windows, places in _chunks(plan, np.arange(total), batch_size, progress, images.device):
+            out = _chunk_outputs(sub, images, base, chunk_windows)  # rows i·B + b
+            outputs[:, places] = out.view(int(chunk_windows.size), plan.batch, -1).transpose(0, 1)
     return outputs
 
 
-def _chunk_deltas(plan: _Plan, images: Tensor, base: Tensor, target: Tensor, scores: Tensor,
-                  windows: np.ndarray) -> Tensor:
-    out = _chunk_outputs(plan, images, base, windows)
-    occluded = out.gather(1, target.repeat(int(windows.size))[:, None])[:, 0].view(int(windows.size), plan.batch)
-    return (scores[None, :] - occluded).T
+def _chunks(plan: _Plan, indices: np.ndarray, batch_size: int | None, progress: Progress | None,
+            device: torch.device) -> Iterator[tuple[_Plan, np.ndarray, Tensor]]:
+    """Per engine pass: the block's plan, the pass's window indices in that block's grid, and their
+    places in ``indices``; ``progress(done, total)`` after each pass."""
+    done, total = 0, int(indices.size)
+    for sub, local, where in _by_group(plan, indices):
+        per_chunk = _per_chunk(sub, batch_size)
+        for first in range(0, local.size, per_chunk):
+            chunk_windows = local[first : first + per_chunk]
+            yield sub, chunk_windows, torch.from_numpy(where[first : first + per_chunk]).to(device)
+            done += int(chunk_windows.size)
+            if progress is not None:
+                progress(done, total)
 
 
 def _chunk_outputs(plan: _Plan, images: Tensor, base: Tensor, windows: np.ndarray) -> Tensor:
-    chunk = _Chunk(plan, 0, 0, images.device)
-    # Rows i·B + b for the (possibly non-contiguous) window indices of this chunk.
-    nx, batch = plan.grid[1], plan.batch
-    chunk.row_y = np.repeat(windows // nx, batch)
-    chunk.row_x = np.repeat(windows % nx, batch)
-    chunk.image = torch.arange(batch, device=images.device).repeat(int(windows.size))
-    chunk.rows = int(chunk.row_y.size)
+    """The model's output [count·B, K] for ``windows`` (indices in ``plan``'s grid), rows i·B + b."""
+    chunk = _Chunk(plan, windows, images.device)
     for step in plan.steps:
         if step.kind == "input":
             chunk.run_input(step, images, base)

@@ -1,8 +1,6 @@
 """Colour ramps for maps: "saliency" (non-negative), "signed" (blue-white-red), "puor" (P(dog)).
 
-Defined once here so the CLI's PNGs, the dashboard and notebooks agree. (``dashboard.common.palette``
-still holds a copy of the PuOr stops for its hex chips; tests/dashboard/test_grid_overlay.py checks
-the two match.)
+Defined once here so the CLI's PNGs, the dashboard (its maps and its hex chips) and notebooks agree.
 """
 
 from __future__ import annotations

@@ -52,14 +52,19 @@ def test_page_renders(streamlit_server: str, browser_page: Any, file: str, url_p
     screenshot(page, Path(file).stem)
 
 
+def open_occlusion(server: str, page: Any) -> Any:
+    """The Occlusion page, loaded (its two models must be installed)."""
+    needs_zoo("normal", "watermark-100")
+    goto_page(page, server, "occlusion")
+    wait_for_app(page)
+    return page
+
+
 def test_hover_in_manual_occlusion_changes_a_chip(streamlit_server: str, browser_page: Any,
                                                  needs_data: Path) -> None:
     from playwright.sync_api import expect
 
-    needs_zoo("normal", "watermark-100")
-    page = browser_page
-    goto_page(page, streamlit_server, "occlusion")
-    wait_for_app(page)
+    page = open_occlusion(streamlit_server, browser_page)
     no_exception(page)
     chips = page.locator(".sl-occ-chip")
     expect(chips).to_have_count(2)
@@ -97,10 +102,7 @@ def test_an_18_by_18_grid_tiles_the_image_in_the_browser(streamlit_server: str, 
                                                           needs_data: Path) -> None:
     from playwright.sync_api import expect
 
-    needs_zoo("normal", "watermark-100")
-    page = browser_page
-    goto_page(page, streamlit_server, "occlusion")
-    wait_for_app(page)
+    page = open_occlusion(streamlit_server, browser_page)
     slider = page.get_by_role("slider").first  # "Grid size (cells per side)"
     slider.focus()
     page.keyboard.press("End")  # the largest size offered
