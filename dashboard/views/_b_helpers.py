@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
-from PIL import Image
 
 from dashboard.common.models import CLASSES, METHOD_LABELS  # noqa: F401 (re-exported to the pages)
 
@@ -190,15 +189,14 @@ def box_frame(box: Sequence[float], size: int = FRAME) -> tuple[int, int, int, i
 
 
 def draw_box(image: np.ndarray, box: tuple[int, int, int, int] | None, scale: int = 3) -> np.ndarray:
-    """A preview of the image (enlarged ``scale`` times) with the box drawn as a rectangle."""
-    from PIL import ImageDraw
+    """A preview of the image (enlarged ``scale`` times, hard pixels) with the box outlined."""
+    from saliency_core import render
 
-    picture = Image.fromarray(image).resize((image.shape[1] * scale, image.shape[0] * scale),
-                                            Image.Resampling.NEAREST)
-    if box is not None:
-        x0, y0, x1, y1 = (v * scale for v in box)
-        ImageDraw.Draw(picture).rectangle((x0, y0, x1 - 1, y1 - 1), outline=(0, 229, 255), width=3)
-    return np.asarray(picture)
+    picture = render.resize(image, (image.shape[0] * scale, image.shape[1] * scale), nearest=True)
+    if box is None:
+        return picture
+    scaled = (box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)
+    return render.draw_box(picture, scaled, colour=(0, 229, 255), thickness=3)
 
 
 # -------------------------------------------------------------------------------- mystery images

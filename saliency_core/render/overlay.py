@@ -84,11 +84,18 @@ def grid_overlay(
 
 
 def draw_box(
-    picture: np.ndarray, box: tuple[int, int, int, int], colour: tuple[int, int, int] = (0, 255, 255)
+    picture: np.ndarray, box: tuple[int, int, int, int], colour: tuple[int, int, int] = (0, 255, 255),
+    thickness: int = 1,
 ) -> np.ndarray:
-    """A copy of ``picture`` (uint8 [H,W,3]) with the (x0, y0, x1, y1) box outlined, 1 px
-    (x1/y1 exclusive, as the metrics' boxes)."""
+    """A copy of ``picture`` (uint8 [H,W,3]) with the (x0, y0, x1, y1) box outlined (x1/y1
+    exclusive, as the metrics' boxes), ``thickness`` px drawn inside the box so it never covers
+    the pixels around it."""
+    if isinstance(thickness, bool) or not isinstance(thickness, int) or thickness < 1:
+        raise ValueError(f"thickness must be a positive integer, got {thickness!r}")
     out = picture.copy()
-    x0, y0, x1, y1 = box
-    cv2.rectangle(out, (int(x0), int(y0)), (int(x1) - 1, int(y1) - 1), colour, 1)
+    x0, y0, x1, y1 = (int(v) for v in box)
+    for inset in range(thickness):
+        if x1 - 1 - inset < x0 + inset or y1 - 1 - inset < y0 + inset:
+            break
+        cv2.rectangle(out, (x0 + inset, y0 + inset), (x1 - 1 - inset, y1 - 1 - inset), colour, 1)
     return out

@@ -209,3 +209,14 @@ def test_draw_box_outlines_only_the_border() -> None:
     assert drawn[3, 2:6].all() and drawn[7, 2:6].all() and drawn[3:8, 2].all() and drawn[3:8, 5].all()
     assert not drawn[4:7, 3:5].any() and drawn.sum() == 2 * 4 + 2 * 3
     assert not picture.any()  # the input is not modified
+
+
+def test_draw_box_thickness_grows_inward_only() -> None:
+    picture = np.zeros((12, 12, 3), np.uint8)
+    drawn = draw_box(picture, (2, 2, 10, 10), thickness=2).any(axis=2)
+    ring = np.zeros((12, 12), bool)
+    ring[2:10, 2:10] = True
+    ring[4:8, 4:8] = False  # two rings of the 8×8 box: outer 2..9, inner 3..8
+    assert np.array_equal(drawn, ring)
+    with pytest.raises(ValueError, match="thickness"):
+        draw_box(picture, (2, 2, 10, 10), thickness=0)
