@@ -626,8 +626,15 @@ def build_plan(model: Model, images: Tensor, window: tuple[int, int], stride: tu
                threshold: float | None = None) -> _Plan | None:
     """The traced, cached plan for ``images`` and Captum's windows; None (logged) when the graph is
     not supported. ``threshold``: see :func:`build_region_plan`."""
-    return build_region_plan(model, images, window_regions((images.shape[2], images.shape[3]), window, stride),
-                             threshold)
+    size = (images.shape[2], images.shape[3])
+    regions = window_regions(size, window, stride)
+    if any(int(lo[-1]) >= extent for (lo, _), extent in zip(regions, size)):
+        # A stride longer than the window puts Captum's last window past the border: it occludes
+        # nothing (Δ = 0), which a region plan cannot express. Such grids are sparse and cheap.
+        log.info("incremental occlusion: stride %s > window %s leaves windows past the border; "
+                 "using full inference", stride, window)
+        return None
+    return build_region_plan(model, images, regions, threshold)
 
 
 def _checked_regions(regions: Regions, size: tuple[int, int]) -> Regions:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from captum.attr import Occlusion
@@ -30,6 +32,29 @@ def test_occlusion_matches_captum(tiny_cnn, size, window, stride, mode):
     assert ours.shape == (3, *size)
     torch.testing.assert_close(ours, captum_occlusion(tiny_cnn, images, window, stride, 0.0, target),
                                atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("size", "window", "stride"), [((32, 30), (4, 4), (12, 12)), ((32, 30), (1, 30), (16, 1))])
+@pytest.mark.parametrize("mode", ["naive", "exact"])
+def test_strides_longer_than_the_window_leave_uncovered_pixels_at_zero(tiny_cnn, size, window, stride, mode):
+    # Captum refuses stride > window; the reference is a plain loop over Captum's window positions
+    # (0, s, …, ceil((H − h) / s)·s; one past the border occludes nothing), each Δ spread over its window.
+    images = torch.rand(2, 3, *size)
+    target = tiny_cnn(images).argmax(1)
+    with torch.no_grad():
+        clean = tiny_cnn(images).gather(1, target[:, None])[:, 0]
+        total, count = torch.zeros(2, *size), torch.zeros(size)
+        for y in range(0, stride[0] * math.ceil((size[0] - window[0]) / stride[0]) + 1, stride[0]):
+            for x in range(0, stride[1] * math.ceil((size[1] - window[1]) / stride[1]) + 1, stride[1]):
+                occluded = images.clone()
+                occluded[:, :, y : y + window[0], x : x + window[1]] = 0.0
+                delta = clean - tiny_cnn(occluded).gather(1, target[:, None])[:, 0]
+                total[:, y : y + window[0], x : x + window[1]] += delta[:, None, None]
+                count[y : y + window[0], x : x + window[1]] += 1
+    expected = torch.where(count > 0, total / count.clamp(min=1), torch.zeros(()))
+    ours = sc.occlusion(tiny_cnn, images, window=window, stride=stride, mode=mode)
+    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
+    assert (count == 0).any() or window[1] == size[1]  # the first case really has gaps
 
 
 @pytest.mark.parametrize("form", ["scalar", "per_channel", "image", "batch"])
