@@ -12,6 +12,7 @@ cannot handle.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -116,13 +117,19 @@ def cell_occlusion(model: Model, images: Tensor, n: int, hidden: Iterable[int] =
     check_images(images)
     if isinstance(baseline, bool) or not isinstance(baseline, numbers.Real):
         raise ValueError(f"baseline must be a number (the value hidden pixels take), got {type(baseline).__name__}")
+    if not math.isfinite(baseline):
+        raise ValueError(f"baseline must be finite (the value hidden pixels take), got {baseline!r}")
     if not isinstance(hidden, Iterable) or isinstance(hidden, (str, bytes)):
         raise ValueError(f"hidden must be a collection of cell indices, got {hidden!r}")
     grid = cell_grid(n, images.shape[2], images.shape[3])
     kept = tuple(sorted({grid._check(c) for c in hidden}))
     start = hide_cells(images, grid, kept, baseline) if kept else images.contiguous()
     with torch.no_grad():
-        plan = build_region_plan(model, start, _regions(grid)) if exact_engine else None
+        try:
+            plan = build_region_plan(model, start, _regions(grid)) if exact_engine else None
+        except RuntimeError:
+            forward(model, start)  # when the model itself rejects the images, say so as forward() does
+            raise
         if plan is not None:
             assert plan.output is not None
             base = plan.cache[plan.output]  # the plan's forward pass of the unoccluded images

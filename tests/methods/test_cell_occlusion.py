@@ -130,7 +130,9 @@ def test_a_cell_outside_the_grid_is_rejected(tiny_cnn: torch.nn.Module) -> None:
 @pytest.mark.parametrize(("kwargs", "word"), [({"hidden": 3}, "collection of cell indices"),
                                               ({"hidden": (2.7,)}, "cells are integers"),
                                               ({"hidden": ("5",)}, "cells are integers"),
-                                              ({"baseline": torch.zeros(3)}, "baseline must be a number")])
+                                              ({"baseline": torch.zeros(3)}, "baseline must be a number"),
+                                              ({"baseline": float("nan")}, "baseline must be finite"),
+                                              ({"baseline": float("inf")}, "baseline must be finite")])
 def test_bad_hidden_cells_and_baselines_are_named(tiny_cnn: torch.nn.Module, kwargs: dict, word: str) -> None:
     with pytest.raises(ValueError, match=word):
         cell_occlusion(tiny_cnn, torch.rand(1, 3, 32, 32), 4, **kwargs)
@@ -150,3 +152,10 @@ def test_full_inference_fallback_keeps_passes_small_for_big_batches(tiny_cnn: to
     result = module.cell_occlusion(Spy(), images, 3, exact_engine=False, softmax=False)
     assert max(seen) <= module.FALLBACK_CHUNK  # copies per pass, whatever the batch
     torch.testing.assert_close(result.cells, _naive(tiny_cnn, images, 3), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 64, 64), (1, 3, 1, 1)])
+def test_images_the_model_rejects_are_a_value_error_naming_their_shape(shape: tuple[int, ...]) -> None:
+    model = DemoCNN().eval()  # 3 channels, and its stem pools: 2 channels or 1×1 pixels cannot pass
+    with pytest.raises(ValueError, match=r"model failed on images of shape \(" + ", ".join(map(str, shape))):
+        cell_occlusion(model, torch.rand(*shape), 1)
