@@ -93,7 +93,7 @@ def explain(model: Model, images: Tensor, method: str, target: Target = None, **
     the problem. The model's mode and parameters are never changed (``model.eval()`` is the
     caller's business), and no parameter ``.grad`` is accumulated.
     """
-    if method not in REGISTRY:
+    if not isinstance(method, str) or method not in REGISTRY:
         raise ValueError(f"unknown saliency method {method!r}; choose one of {', '.join(METHODS)}")
     check_images(images)
     with torch.no_grad():

@@ -77,7 +77,8 @@ class CellGrid:
 def cell_grid(n: int, height: int, width: int | None = None) -> CellGrid:
     """The ``n``×``n`` grid over a ``height``×``width`` (default square) image."""
     width = height if width is None else width
-    if isinstance(n, bool) or not isinstance(n, numbers.Real) or int(n) != n or not 1 <= int(n) <= min(height, width):
+    if isinstance(n, bool) or not isinstance(n, numbers.Real) or not math.isfinite(n) or int(n) != n \
+            or not 1 <= int(n) <= min(height, width):
         raise ValueError(f"grid size must be an integer from 1 to {min(height, width)}, got {n!r}")
     return CellGrid(int(n), int(height), int(width))
 

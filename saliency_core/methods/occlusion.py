@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import numbers
 from collections.abc import Sequence
 from typing import Literal
 
@@ -57,8 +58,11 @@ def occlusion(
     validate.window_fits(size, win)
     if mode not in ("exact", "naive", "fast"):
         raise ValueError(f"mode must be 'exact', 'naive' or 'fast', got {mode!r}")
-    if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
+                                   or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if progress is not None and not callable(progress):
+        raise ValueError(f"progress must be a callable progress(done, total), got {progress!r}")
     with torch.no_grad():
         logits = forward(model, images)
         resolved = check_target(target, logits)

@@ -116,7 +116,7 @@ def test_hide_cells_blacks_out_exactly_the_cells_pixels() -> None:
     assert int(changed.sum()) == 100
 
 
-@pytest.mark.parametrize("n", [0, 129, 2.5, True, -3, None, "4"])
+@pytest.mark.parametrize("n", [0, 129, 2.5, True, -3, None, "4", float("nan"), float("inf")])
 def test_bad_grid_sizes_are_rejected_with_a_message(n: object) -> None:
     with pytest.raises(ValueError, match="grid size"):
         cell_grid(n, 128)  # type: ignore[arg-type]

@@ -111,6 +111,9 @@ def test_progress_reports_every_chunk_up_to_the_total(tiny_cnn):
         ({"target": 5}, "target"),
         ({"mode": "turbo"}, "mode"),
         ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 1.5}, "batch_size"),
+        ({"batch_size": "a"}, "batch_size"),
+        ({"progress": 5}, "progress"),
         ({"baseline": torch.rand(2, 2)}, "baseline"),
     ],
 )
