@@ -41,6 +41,11 @@ def parse_box(text: str) -> tuple[int, int, int, int]:
     x0, y0, x1, y1 = (int(p) for p in parts)
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f"--region must have x1 > x0 and y1 > y0, got {text!r}")
+    from saliency_core.data.frame import FRAME
+
+    if x0 < 0 or y0 < 0 or x1 > FRAME or y1 > FRAME:  # as `audit --region`: the box must lie in the frame
+        raise ValueError(f"--region {text} lies outside the {FRAME}x{FRAME} model frame: "
+                         f"need 0 <= x0 < x1 <= {FRAME} and 0 <= y0 < y1 <= {FRAME}")
     return x0, y0, x1, y1
 
 

@@ -101,11 +101,14 @@ def _baseline4(baseline: float | Tensor, images: Tensor) -> Tensor:
     if not isinstance(baseline, Tensor):
         if isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
             raise ValueError(f"baseline must be a number or a tensor, got {type(baseline).__name__}")
+        validate.finite(baseline, "baseline")
         return torch.full((1, channels, 1, 1), float(baseline), dtype=torch.float32, device=images.device)
     validate.same_device(baseline, images, "baseline", "images")
     if not baseline.is_floating_point():
         raise ValueError(f"baseline must be a floating-point tensor, got {baseline.dtype}")
     base = baseline.detach().to(torch.float32)
+    if not bool(torch.isfinite(base).all()):  # also a finite float64 value beyond float32's range
+        raise ValueError("baseline must be finite, got NaN or Inf values")
     shapes = {0: (), 1: (channels,), 3: (channels, height, width), 4: (batch, channels, height, width)}
     if base.dim() not in shapes or tuple(base.shape) != shapes[base.dim()]:
         raise ValueError(
@@ -220,6 +223,8 @@ def _region(region: Tensor | None, maps: Tensor) -> tuple[int, Tensor | None]:
         if tuple(region.shape) != (batch, height, width):
             raise ValueError(f"region masks must be [B,H,W] = {tuple(maps.shape)}, got {tuple(region.shape)}")
         masks = region.detach()
+        if masks.is_floating_point() and not bool(torch.isfinite(masks).all()):
+            raise ValueError("region masks must be finite (NaN is not a weight)")
         masks = masks.view(torch.uint8) if masks.dtype == torch.bool else (masks != 0).view(torch.uint8)
         return 2, masks.contiguous()
     raise ValueError(f"region must be boxes [B,4] or masks [B,H,W], got shape {tuple(region.shape)}")

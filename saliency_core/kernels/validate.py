@@ -53,6 +53,13 @@ def percent(value: float) -> float:
     return float(value)
 
 
+def finite(value: float, name: str) -> float:
+    """A finite real number (NaN and ±Inf are errors)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def finite_non_negative(value: float, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")

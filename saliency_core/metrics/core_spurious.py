@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from saliency_core.kernels import masked_noise
 from saliency_core.metrics._checks import region_masks
-from saliency_core.metrics._model import check_images, check_labels, predict
+from saliency_core.metrics._model import check_images, check_labels, num_outputs, predict
 
 
 def core_spurious_accuracy(
@@ -33,7 +33,7 @@ def core_spurious_accuracy(
     """
     check_images(images)
     batch, _, height, width = images.shape
-    labels = check_labels(labels, batch)
+    labels = check_labels(labels, batch, num_outputs(model, images))
     if len(sigmas) == 0 or any(not s >= 0 for s in sigmas):
         raise ValueError(f"sigmas must be a non-empty list of non-negative numbers, got {list(sigmas)}")
     spurious_mask = _weights(spurious, batch, height, width)

@@ -20,7 +20,7 @@ import torch
 from scipy import stats
 from torch import Tensor, nn
 
-from saliency_core.metrics._model import check_images, check_labels, predict
+from saliency_core.metrics._model import check_images, check_labels, num_outputs, predict
 from saliency_core.metrics.transforms import greyscale, hue_shift
 
 Transform = Callable[[Tensor], Tensor]
@@ -58,8 +58,11 @@ def flip_rates(
     class_names: Sequence[str] | None = None, confidence: float = 0.95, batch_size: int = 64,
 ) -> pd.DataFrame:
     """Per true class: columns class, n, flips, rate, ci_low, ci_high (Wilson)."""
+    check_images(images)
+    labels = check_labels(labels, images.shape[0], num_outputs(model, images))
+    if class_names is not None:
+        check_labels(labels, images.shape[0], len(class_names), "the number of class_names")
     flipped = flips(model, images, transform, batch_size=batch_size)
-    labels = check_labels(labels, images.shape[0])
     rows = []
     for label in labels.unique().tolist():
         sel = labels == label

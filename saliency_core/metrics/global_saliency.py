@@ -14,6 +14,7 @@ per-image values are aggregated per class with percentile-bootstrap confidence i
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
@@ -22,7 +23,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from saliency_core.metrics._checks import check_batch, check_maps, region_masks
+from saliency_core.metrics._checks import check_batch, check_labels, check_maps, region_masks
 from saliency_core.metrics.region_share import top_percent_share
 
 Normalisation = Literal["none", "image_mean", "image_sum", "dataset"]
@@ -102,6 +103,8 @@ def bootstrap_ci(
         raise ValueError("bootstrap values contain NaN or Inf")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive int (the number of resamples), got {n_boot!r}")
     rng = np.random.default_rng(seed)
     means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
     alpha = (1 - confidence) / 2
@@ -121,6 +124,8 @@ def per_class(
     x = np.asarray(values.detach().cpu() if isinstance(values, Tensor) else values, dtype=np.float64)
     y = np.asarray(labels.detach().cpu() if isinstance(labels, Tensor) else labels)
     check_batch("values", x.shape[0], "labels", y.shape[0])
+    if class_names is not None:  # each label must name one of them
+        check_labels(torch.as_tensor(y), y.shape[0], len(class_names), "the number of class_names")
     rows = []
     for label in np.unique(y):
         mean, low, high = bootstrap_ci(x[y == label], n_boot=n_boot, confidence=confidence, seed=seed)

@@ -14,8 +14,12 @@ _LUMA = (0.299, 0.587, 0.114)
 
 
 def _check_rgb(images: Tensor) -> None:
+    if not isinstance(images, Tensor):
+        raise ValueError(f"images must be a torch.Tensor, got {type(images).__name__}")
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be RGB [B,3,H,W], got shape {tuple(images.shape)}")
+    if not images.is_floating_point():  # uint8 0..255 would be truncated / misread as [0, 1]
+        raise ValueError(f"images must be floating-point RGB in [0, 1], got {images.dtype}")
 
 
 def greyscale(images: Tensor) -> Tensor:

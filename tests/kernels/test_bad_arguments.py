@@ -25,6 +25,14 @@ CASES: dict[str, tuple[Callable[[], object], str]] = {
     "images not a tensor": (lambda: K.occlusion_batch(IMAGES.numpy(), 2, 1), "images must be a torch.Tensor"),
     "baseline shape": (lambda: K.occlusion_batch(IMAGES, 2, 1, torch.rand(2)), "baseline must be"),
     "baseline int tensor": (lambda: K.occlusion_batch(IMAGES, 2, 1, torch.zeros(3, dtype=torch.long)), "baseline"),
+    "baseline NaN": (lambda: K.occlusion_batch(IMAGES, 2, 1, math.nan), "baseline must be a finite number"),
+    "baseline -Inf": (lambda: K.occlusion_batch(IMAGES, 2, 1, -math.inf), "baseline must be a finite number"),
+    "baseline tensor NaN": (
+        lambda: K.occlusion_batch(IMAGES, 2, 1, torch.tensor([0.0, math.nan, 0.0])), "baseline must be finite"
+    ),
+    "baseline float64 overflows float32": (
+        lambda: K.occlusion_batch(IMAGES, 2, 1, torch.tensor(1e300, dtype=torch.float64)), "baseline must be finite"
+    ),
     "start too large": (lambda: K.occlusion_batch(IMAGES, 2, 2, start=17), "start must be in"),
     "count too large": (lambda: K.occlusion_batch(IMAGES, 2, 2, start=10, count=7), "count must be in"),
     "out wrong shape": (lambda: K.occlusion_batch(IMAGES, 2, 2, count=1, out=torch.empty(1, 3, 8, 8)), "out must be"),
@@ -46,6 +54,9 @@ CASES: dict[str, tuple[Callable[[], object], str]] = {
     "boxes wrong batch": (lambda: K.top_percent(MAPS, 1.0, torch.zeros(3, 4)), "region boxes must be"),
     "boxes NaN": (lambda: K.top_percent(MAPS, 1.0, torch.full((2, 4), math.nan)), "finite"),
     "region mask shape": (lambda: K.top_percent(MAPS, 1.0, torch.zeros(2, 8, 7, dtype=torch.bool)), "region masks"),
+    "region mask NaN": (
+        lambda: K.top_percent(MAPS, 1.0, torch.full((2, 8, 8), math.nan)), "region masks must be finite"
+    ),
     "region 1-D": (lambda: K.top_percent(MAPS, 1.0, torch.zeros(8)), "region must be"),
     "noise masks shape": (lambda: K.masked_noise(IMAGES, torch.ones(2, 3, 8, 8), 0.1, 0), "masks must be"),
     "noise masks range": (lambda: K.masked_noise(IMAGES, torch.full((2, 8, 8), 1.5), 0.1, 0), "masks must hold"),
@@ -62,3 +73,17 @@ def test_bad_argument_raises_value_error_naming_it(case: str) -> None:
     call, message = CASES[case]
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("baseline", [math.nan, math.inf, -math.inf])
+def test_occlusion_rejects_a_non_finite_baseline(baseline: float) -> None:
+    """A NaN/Inf baseline would turn every occluded score, and so the whole map, into NaN."""
+    import saliency_core as sc
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    images = torch.rand(1, 3, 16, 16)
+    for mode in ("exact", "naive"):
+        with pytest.raises(ValueError, match="baseline must be"):
+            sc.occlusion(model, images, 4, 4, baseline=baseline, mode=mode)
+    with pytest.raises(ValueError, match="baseline must be"):
+        sc.cell_occlusion(model, images, 4, baseline=baseline)

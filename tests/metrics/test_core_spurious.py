@@ -52,3 +52,17 @@ def test_soft_mask_weights_scale_the_noise() -> None:
     weak = core_spurious_accuracy(PatchModel(), images, labels, faint, [2.0], seed=3)
     assert strong.loc[strong["region"] == "spurious", "accuracy"].item() < 0.8
     assert weak.loc[weak["region"] == "spurious", "accuracy"].item() == 1.0
+
+
+@pytest.mark.parametrize("label", [7, -1])
+def test_core_spurious_accuracy_rejects_labels_outside_the_models_classes(label: int) -> None:
+    """A label the 2-class model can never predict would silently score accuracy 0.0."""
+    with pytest.raises(ValueError, match=rf"labels must be class indices in \[0, 2\).*got {label}"):
+        core_spurious_accuracy(PatchModel(), torch.rand(2, 3, 8, 8), torch.tensor([0, label]),
+                               torch.tensor([0, 0, 2, 2]), [1.0])
+
+
+def test_core_spurious_accuracy_rejects_images_that_are_not_float32() -> None:
+    with pytest.raises(ValueError, match="images must be float32"):
+        core_spurious_accuracy(PatchModel(), torch.rand(2, 3, 8, 8).double(), torch.zeros(2, dtype=torch.long),
+                               torch.tensor([0, 0, 2, 2]), [1.0])

@@ -68,3 +68,38 @@ def test_bad_images_and_transforms_raise_value_errors() -> None:
         flips(RedVsGreen(), torch.rand(2, 3, 8, 8), lambda x: x[:1])
     with pytest.raises(ValueError, match="n > 0"):
         wilson_interval(0, 0)
+
+
+@pytest.mark.parametrize("transform", [greyscale, lambda x: hue_shift(x, 0.0)], ids=["greyscale", "hue_shift"])
+def test_transforms_reject_integer_images(transform) -> None:  # noqa: ANN001
+    images = (torch.rand(1, 3, 4, 4) * 255).to(torch.uint8)  # 0..255: greyscale gave 0, hue_shift garbage
+    with pytest.raises(ValueError, match="images must be floating-point"):
+        transform(images)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float64, torch.float16])
+def test_model_metrics_reject_images_that_are_not_float32(dtype: torch.dtype) -> None:
+    images = (torch.rand(2, 3, 8, 8) * (255 if dtype == torch.uint8 else 1)).to(dtype)
+    with pytest.raises(ValueError, match=f"images must be float32.*{dtype}"):
+        flips(RedVsGreen(), images, lambda x: x)
+    with pytest.raises(ValueError, match="images must be float32"):
+        flip_rates(RedVsGreen(), images, torch.tensor([0, 1]), lambda x: x)
+
+
+@pytest.mark.parametrize("labels", [[-1, 0], [0, 2]])
+def test_flip_rates_rejects_labels_outside_the_models_classes(labels: list[int]) -> None:
+    with pytest.raises(ValueError, match=r"labels must be class indices in \[0, 2\)"):
+        flip_rates(RedVsGreen(), torch.rand(2, 3, 8, 8), torch.tensor(labels), lambda x: x,
+                   class_names=["cat", "dog"])
+
+
+def test_flip_rates_rejects_labels_without_a_class_name() -> None:
+    with pytest.raises(ValueError, match=r"labels must be class indices in \[0, 1\) .*class_names"):
+        flip_rates(RedVsGreen(), torch.rand(2, 3, 8, 8), torch.tensor([0, 1]), lambda x: x, class_names=["cat"])
+
+
+def test_flip_rates_rejects_non_integer_labels() -> None:
+    with pytest.raises(ValueError, match="labels must be integer"):
+        flip_rates(RedVsGreen(), torch.rand(2, 3, 8, 8), torch.tensor([0.0, 0.5]), lambda x: x)
+    with pytest.raises(ValueError, match="labels must be integer"):
+        flip_rates(RedVsGreen(), torch.rand(2, 3, 8, 8), torch.tensor([0.0, float("nan")]), lambda x: x)

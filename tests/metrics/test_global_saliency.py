@@ -153,3 +153,20 @@ def test_a_region_covering_the_whole_image_has_share_one_and_the_image_mean() ->
 def test_unknown_normalisation_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown normalisation"):
         normalise(torch.rand(1, 4, 4), "zscore")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("n_boot", [0, -1, 2.5, True])
+def test_bootstrap_rejects_a_n_boot_that_is_not_a_positive_int(n_boot: object) -> None:
+    with pytest.raises(ValueError, match="n_boot must be a positive int"):
+        bootstrap_ci([1.0, 2.0], n_boot=n_boot)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("labels", [[0, 1, 2], [0, -1, 1]])
+def test_per_class_rejects_labels_without_a_class_name(labels: list[int]) -> None:
+    with pytest.raises(ValueError, match=r"labels must be class indices in \[0, 2\) .*class_names"):
+        per_class([1.0, 2.0, 3.0], labels, class_names=["cat", "dog"], n_boot=10)
+
+
+def test_per_class_rejects_a_non_positive_n_boot() -> None:
+    with pytest.raises(ValueError, match="n_boot"):
+        per_class([1.0, 2.0], [0, 1], n_boot=0)

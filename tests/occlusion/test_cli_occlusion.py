@@ -77,3 +77,26 @@ def test_grid_refuses_sliding_window_options(marked_cat: tuple[Path, torch.Tenso
     path, _ = marked_cat
     assert main(["occlusion", "--grid", "6", "--mode", "fast", "--region", "0,0,10,10", str(path)]) == 2
     assert "--region, --mode only apply to the sliding window" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("region", ["200,200,300,300", "100,100,129,120", "-1,0,10,10", "0,-5,10,10"])
+def test_a_region_outside_the_model_frame_is_rejected(region: str) -> None:
+    from saliency_core.cli.occlusion import parse_box
+
+    with pytest.raises(ValueError, match="--region .* outside the 128x128 model frame"):
+        parse_box(region)
+
+
+def test_a_region_outside_the_model_frame_is_an_error_message(marked_cat: tuple[Path, torch.Tensor],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path, _ = marked_cat
+    assert main(["occlusion", "--region", "200,200,300,300", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert "--region 200,200,300,300 lies outside the 128x128 model frame" in captured.err
+    assert "share" not in captured.out
+
+
+def test_a_region_filling_the_model_frame_is_accepted() -> None:
+    from saliency_core.cli.occlusion import parse_box
+
+    assert parse_box("0,0,128,128") == (0, 0, 128, 128)
