@@ -113,6 +113,8 @@ def folder_items(root: Path, image_size: int = 128) -> Iterator[dict[str, Any]]:
     """Samples of a folder with one subfolder per class (label = index in sorted class names)."""
     from PIL import Image
 
+    from saliency_core.data.frame import to_rgb
+
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"data folder {root} does not exist")
@@ -126,7 +128,7 @@ def folder_items(root: Path, image_size: int = 128) -> Iterator[dict[str, Any]]:
                 continue
             found = True
             with Image.open(path) as image:
-                rgb = image.convert("RGB").resize((image_size, image_size), Image.Resampling.BILINEAR)
+                rgb = to_rgb(image).resize((image_size, image_size), Image.Resampling.BILINEAR)
             pixels = torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1)
             yield {"id": f"{name}/{path.name}", "image": pixels, "label": label}
     if not found:

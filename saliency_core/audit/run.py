@@ -152,8 +152,10 @@ def run(
             unsaved, last_save = False, time.monotonic()
 
     bar = tqdm(total=_count_images(dataset), disable=not progress, desc="audit", unit="img")
+    seen = 0
     try:
         for batch in iter_batches(dataset, batch_size, image_size):
+            seen += len(batch)
             region, has_region = _batch_region(batch, fixed)
             for model_name, model in named.items():
                 todo = {
@@ -173,6 +175,9 @@ def run(
             bar.update(len(batch))
             if time.monotonic() - last_save >= checkpoint_seconds:
                 save()
+        if not seen:
+            where = f"data folder {dataset}" if isinstance(dataset, (str, Path)) else "the dataset"
+            raise ValueError(f"no images found in {where}")
     finally:
         bar.close()
         save()

@@ -28,6 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "unknown error"
+
+
+def _os_error_message(err: OSError) -> str:
+    """``x.png: Is a directory`` rather than ``[Errno 21] Is a directory: 'x.png'``."""
+    if err.strerror and err.filename is not None:
+        where = f"{err.filename} -> {err.filename2}" if err.filename2 is not None else f"{err.filename}"
+        return _one_line(f"{where}: {err.strerror}")
+    return _one_line(str(err) or type(err).__name__)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -36,9 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, PermissionError) as err:
+    except ValueError as err:
         # Bad input is a message, never a traceback.
-        print(f"saliency-lab {args.command}: error: {err}", file=sys.stderr)
+        print(f"saliency-lab {args.command}: error: {_one_line(str(err))}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        # A path that is a folder, an --out that is a file, a missing or unreadable file, a full disk.
+        print(f"saliency-lab {args.command}: error: {_os_error_message(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

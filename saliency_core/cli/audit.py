@@ -97,6 +97,8 @@ def _compact(summary: Any) -> Any:
     """The summary with each confidence interval folded into one "[low, high]" column."""
     table = summary.copy()
     for column in ("accuracy", "share_over"):
+        if f"{column}_ci_low" not in table.columns or f"{column}_ci_high" not in table.columns:
+            continue  # e.g. an empty summary: nothing to fold
         low, high = table.pop(f"{column}_ci_low"), table.pop(f"{column}_ci_high")
         at = table.columns.get_loc(column) + 1
         table.insert(at, f"{column}_ci", [f"[{a:.2f}, {b:.2f}]" for a, b in zip(low, high)])

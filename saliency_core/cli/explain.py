@@ -63,21 +63,34 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from PIL import Image
 
+    from saliency_core.data.image_file import read_image
     from saliency_core.methods import explain
     from saliency_core.render import scale_map
 
+    if args.size < 1:
+        raise ValueError(f"--size must be a positive number of pixels, got {args.size}")
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a file; --out names a folder for the PNG maps")
     options = parse_options(args.option)
     model = load_model(args.model, args.architecture).eval()  # the CLI is the caller: eval is its business
-    pictures = []
+    paths, pictures = [], []
     for path in args.images:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB").resize((args.size, args.size), Image.Resampling.BILINEAR)
+        # The same safe reader as `occlusion`: verified, pixel-capped, single frame, 16-bit scaled.
+        try:
+            image = read_image(path)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"skipped {path}: {err}")
+            continue
+        rgb = image.resize((args.size, args.size), Image.Resampling.BILINEAR)
+        paths.append(path)
         pictures.append(torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1))
+    if not pictures:
+        return 1  # every image was skipped (each said why)
+    args.out.mkdir(parents=True, exist_ok=True)  # a bad --out fails before the work, not after
     result = explain(model, torch.stack(pictures), args.method, target=args.target, **options)
 
-    args.out.mkdir(parents=True, exist_ok=True)
     for path, saliency, target, probabilities in zip(
-        args.images, result.maps, result.target, result.probabilities
+        paths, result.maps, result.target, result.probabilities
     ):
         # Scale by the 99th percentile so that a few extreme pixels do not wash out the map.
         pixels = (scale_map(saliency, clip_percentile=99.0) * 255 + 0.5).astype(np.uint8)

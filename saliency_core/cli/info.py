@@ -21,8 +21,11 @@ def run(args: argparse.Namespace) -> int:
           f"GPU visible: {kernels.cuda_available()})")
     try:
         from saliency_core.data import data_dir
-
-        print(f"data directory: {data_dir()}")
     except ImportError:
-        pass
+        return 0
+    # A diagnostic: a missing data folder is something to report, not a failure of `info`.
+    try:
+        print(f"data directory: {data_dir()}")
+    except FileNotFoundError as err:
+        print(f"data directory: missing: {err}")
     return 0

@@ -1,7 +1,7 @@
 """Reading one untrusted image file (an upload, a CLI argument) safely.
 
 Pillow ``verify()`` first (it catches truncated and corrupt files without decoding), then a
-pixel cap before decoding (decompression bombs), EXIF orientation, RGB conversion; multi-frame
+pixel cap before decoding (decompression bombs), EXIF orientation, RGB conversion (16-/32-bit grey scaled to 8 bits); multi-frame
 files (animated GIF/WebP, multi-page TIFF) are refused rather than silently reduced to frame 0.
 """
 
@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from saliency_core.data.frame import to_rgb
+
 MAX_PIXELS = 40_000_000
 
 
@@ -20,6 +22,8 @@ def read_image(source: str | os.PathLike[str] | bytes, name: str | None = None,
                max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode ``source`` (a path or the file's bytes) to an RGB image, or raise ValueError naming it."""
     label = name or (Path(source).name if not isinstance(source, bytes) else "image")
+    if not isinstance(source, bytes) and Path(source).is_dir():
+        raise ValueError(f"{label}: is not a file (a directory)")
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     try:
         with Image.open(io.BytesIO(data)) as probe:
@@ -36,6 +40,6 @@ def read_image(source: str | os.PathLike[str] | bytes, name: str | None = None,
         raise ValueError(f"{label}: has {image.n_frames} frames; upload a single still image")
     try:
         image = ImageOps.exif_transpose(image)
-        return image.convert("RGB")
+        return to_rgb(image)  # 16-/32-bit grey scaled to 8 bits, not clipped to white
     except (OSError, ValueError) as err:
         raise ValueError(f"{label}: could not be decoded ({err})") from err

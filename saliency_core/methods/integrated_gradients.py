@@ -12,6 +12,7 @@ Completeness says Σ_i IG_i = f(x) − f(x'); the per-image gap is returned as
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -29,17 +30,73 @@ from saliency_core.methods.base import (
 BASELINES = ("black", "blurred", "noise")
 
 
-def gaussian_blur(images: Tensor, sigma: float) -> Tensor:
-    """Separable Gaussian blur of [B,C,H,W] with edge replication (any σ, any image size)."""
-    radius = max(1, math.ceil(3 * sigma))
-    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+# Beyond this many tail taps, the tail's mass is the Gaussian integral (σ is then so large that
+# the kernel is flat over a pixel and the sum and the integral agree to float precision).
+_EXACT_TAIL_TAPS = 1_000_000
+
+
+def check_seed(seed: object) -> int | None:
+    """``seed`` must be None or an integer that ``torch.Generator.manual_seed`` accepts."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an integer (or None), got {seed!r}")
+    if not -(2 ** 63) <= int(seed) < 2 ** 64:
+        raise ValueError(f"seed must fit in 64 bits, got {seed!r}")
+    return int(seed)
+
+
+def check_sigma(sigma: object) -> float:
+    """``blur_sigma`` must be a finite number > 0 (pixels)."""
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
+        raise ValueError(f"blur_sigma must be a number of pixels > 0, got {sigma!r}")
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"blur_sigma must be a finite number > 0, got {sigma!r}")
+    return float(sigma)
+
+
+def _kernel_1d(sigma: float, radius: int, length: int) -> Tensor:
+    """The normalised Gaussian taps (float64, CPU) for a ``length``-pixel axis with edge replication.
+
+    The kernel nominally reaches ``radius`` = ⌈3σ⌉. On an axis of ``length`` pixels, every tap
+    further than ``length − 1`` reads the replicated edge pixel for *every* output pixel, so the
+    taps beyond that are folded into the outermost kept tap: the result is exactly the full-radius
+    blur, and a huge σ costs no more than the image size.
+    """
+    kept = min(radius, max(1, length - 1))
+    offsets = torch.arange(-kept, kept + 1, dtype=torch.float64)
     kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = kernel / kernel.sum()
+    if kept < radius:
+        if radius - kept <= _EXACT_TAIL_TAPS:
+            tail_offsets = torch.arange(kept + 1, radius + 1, dtype=torch.float64)
+            tail = float(torch.exp(-0.5 * (tail_offsets / sigma) ** 2).sum())
+        else:  # Σ_{d=kept+1}^{radius} exp(−d²/2σ²) ≈ ∫_{kept+½}^{radius+½}
+            scale = sigma * math.sqrt(2.0)
+            tail = sigma * math.sqrt(math.pi / 2) * (math.erf((radius + 0.5) / scale) - math.erf((kept + 0.5) / scale))
+        kernel[0] += tail
+        kernel[-1] += tail
+    return kernel / kernel.sum()
+
+
+def gaussian_blur(images: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur of [B,C,H,W] with edge replication (any finite σ > 0, any image size).
+
+    The kernel is truncated at 3σ (as scipy's ``gaussian_filter(mode="nearest")``); its radius is
+    capped at the image size without changing the result (see :func:`_kernel_1d`), so a huge σ is
+    as fast as a small one and tends to the edge-replicated limit (each row, then each column,
+    becomes the mean of its two end pixels).
+    """
+    sigma = check_sigma(sigma)
+    radius = max(1, math.ceil(3 * sigma))
     channels = images.shape[1]
-    horizontal = kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
-    vertical = kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1)
-    out = F.conv2d(F.pad(images, (radius, radius, 0, 0), mode="replicate"), horizontal, groups=channels)
-    out = F.conv2d(F.pad(out, (0, 0, radius, radius), mode="replicate"), vertical, groups=channels)
+    height, width = images.shape[-2:]
+    kx = _kernel_1d(sigma, radius, width).to(images)
+    ky = _kernel_1d(sigma, radius, height).to(images)
+    rx, ry = (len(kx) - 1) // 2, (len(ky) - 1) // 2
+    horizontal = kx.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
+    vertical = ky.view(1, 1, -1, 1).expand(channels, 1, -1, 1)
+    out = F.conv2d(F.pad(images, (rx, rx, 0, 0), mode="replicate"), horizontal, groups=channels)
+    out = F.conv2d(F.pad(out, (0, 0, ry, ry), mode="replicate"), vertical, groups=channels)
     return out
 
 
@@ -47,6 +104,7 @@ def make_baseline(
     images: Tensor, baseline: str | Tensor, blur_sigma: float | None, seed: int | None
 ) -> Tensor:
     """The reference image x' for each image: black, blurred, uniform noise, or a given tensor."""
+    seed = check_seed(seed)
     if isinstance(baseline, Tensor):
         try:
             return torch.broadcast_to(baseline.to(images), images.shape)
@@ -58,9 +116,7 @@ def make_baseline(
         return torch.zeros_like(images)
     if baseline == "blurred":
         # Default: σ = a tenth of the shorter side, strong enough to remove object detail.
-        sigma = blur_sigma if blur_sigma is not None else min(images.shape[-2:]) / 10
-        if not sigma > 0:
-            raise ValueError(f"blur_sigma must be > 0, got {sigma!r}")
+        sigma = check_sigma(blur_sigma) if blur_sigma is not None else min(images.shape[-2:]) / 10
         return gaussian_blur(images, sigma)
     if baseline == "noise":
         # Uniform noise over each image's own value range.

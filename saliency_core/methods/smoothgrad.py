@@ -19,6 +19,7 @@ from saliency_core.methods.base import (
     max_abs_over_channels,
     target_gradient,
 )
+from saliency_core.methods.integrated_gradients import check_seed
 
 
 def smoothgrad(
@@ -49,6 +50,7 @@ def smoothgrad(
     check_positive("samples", samples)
     if not stdev_spread >= 0:
         raise ValueError(f"stdev_spread must be >= 0, got {stdev_spread!r}")
+    seed = check_seed(seed)
     generator = None if seed is None else torch.Generator(images.device).manual_seed(seed)
 
     flat = images.detach().flatten(1)

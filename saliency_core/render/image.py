@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Union
 
 import numpy as np
+import torch
 from PIL import Image
 from torch import Tensor
 
@@ -20,13 +21,35 @@ def as_array(x: ArrayLike) -> np.ndarray:
 
 
 def to_uint8(image: ArrayLike) -> np.ndarray:
-    """[3,H,W] or [H,W,3] (or [H,W], [1,H,W]) float in [0,1], or uint8 → uint8 RGB [H,W,3]."""
-    a = as_array(image)
+    """[3,H,W] or [H,W,3] (or [H,W], [1,H,W], [H,W,1]) float in [0,1], or uint8 → uint8 RGB [H,W,3].
+
+    uint8 pixels pass through unchanged; floats (and bools) are read as [0, 1]. Other integer
+    dtypes (int64, uint16, ...) have no agreed scale and are a ValueError, as is any other shape
+    (4 channels, 1-D, batches) or an empty picture: never a picture of the wrong size or colour.
+    """
+    if isinstance(image, Tensor):
+        if image.dtype == torch.uint8:
+            a = image.detach().cpu().numpy()
+        elif image.dtype.is_floating_point or image.dtype == torch.bool:
+            a = as_array(image)
+        else:
+            raise ValueError(f"image must be float in [0, 1] or uint8, got a {image.dtype} tensor; "
+                             "convert it (e.g. image.float() / 65535) first")
+    else:
+        a = np.asarray(image)
+        if a.dtype.kind not in "fb" and a.dtype != np.uint8:
+            raise ValueError(f"image must be float in [0, 1] or uint8, got dtype {a.dtype}; "
+                             "convert it (e.g. image / 65535.0) first")
+    shape = tuple(a.shape)
     # Channels first ([C,H,W] from torch) unless the last axis already looks like channels.
     if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):
         a = np.moveaxis(a, 0, -1)
     if a.ndim == 2:
         a = a[..., None]
+    if a.ndim != 3 or a.shape[-1] not in (1, 3):
+        raise ValueError(f"image must be [3,H,W], [H,W,3], [1,H,W], [H,W,1] or [H,W], got shape {shape}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(f"image is empty: shape {shape}")
     if a.shape[-1] == 1:
         a = np.repeat(a, 3, axis=-1)
     if a.dtype != np.uint8:

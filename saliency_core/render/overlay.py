@@ -38,6 +38,8 @@ def overlay(image: ArrayLike, saliency: ArrayLike, alpha: float = 0.6, cmap: str
     alpha = _check_alpha(alpha)
     img = to_uint8(image)
     a = as_array(saliency).astype(np.float32)
+    if a.ndim not in (2, 3) or 0 in a.shape:
+        raise ValueError(f"saliency must be a non-empty map [H,W] or attributions [C,H,W], got shape {a.shape}")
     if a.ndim == 3:
         a = a.sum(0) if cmap == "signed" else np.abs(a).sum(0)
     colours = colorize(resize(a, img.shape[:2]), cmap)
@@ -61,6 +63,8 @@ def grid_overlay(
     alpha = _check_alpha(alpha)
     img = to_uint8(image)
     v = as_array(values).astype(np.float32)
+    if v.ndim != 2 or 0 in v.shape:
+        raise ValueError(f"values must be a non-empty grid [n,m], got shape {v.shape}")
     h, w = img.shape[:2]
     n_r, n_c = v.shape
     if edges is None:

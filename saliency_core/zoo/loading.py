@@ -10,7 +10,6 @@ arbitrary callables, is refused with a ValueError.
 from __future__ import annotations
 
 import os
-import pickle
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,9 +27,18 @@ def _is_torchscript(path: Path) -> bool:
     """TorchScript archives hold compiled code (``*/code/``) and ``constants.pkl``; torch.save zips don't."""
     if not zipfile.is_zipfile(path):
         return False
-    with zipfile.ZipFile(path) as zf:
-        entries = zf.namelist()
+    try:
+        with zipfile.ZipFile(path) as zf:
+            entries = zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False  # a damaged zip: torch.load below refuses it with a ValueError
     return any("/code/" in e for e in entries) and any(e.endswith("constants.pkl") for e in entries)
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of an error's message, or its class name when it has none (``KeyError: 101``)."""
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
 
 
 def _build(state: dict[str, torch.Tensor], architecture: str | None, classes: Sequence[str] | None,
@@ -63,11 +71,15 @@ def load_model(path: str | os.PathLike[str], architecture: str | None = None,
     returned module as ``model.classes``; ``options`` go to the architecture's constructor.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a model file (TorchScript, .pt2, safetensors or a state dict)")
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     suffix = path.suffix.lower()
     model: nn.Module
     if suffix == ".pt2":
+        if not zipfile.is_zipfile(path):  # before torch.export.load, which logs a traceback on junk
+            raise ValueError(f"{path.name} is not a torch.export program: not a zip archive")
         try:
             model = torch.export.load(str(path)).module()
         except Exception as err:  # noqa: BLE001 - any failure means "not a valid export"
@@ -77,18 +89,24 @@ def load_model(path: str | os.PathLike[str], architecture: str | None = None,
             with safe_open(str(path), framework="pt") as fh:
                 meta = fh.metadata() or {}
             state = load_file(str(path))
-        except (SafetensorError, OSError) as err:
-            raise ValueError(f"{path.name} is not a valid safetensors file: {err}") from None
+        except Exception as err:  # noqa: BLE001 - SafetensorError, OSError, a bad header: all "not valid"
+            raise ValueError(f"{path.name} is not a valid safetensors file: {_first_line(err)}") from None
         model = _build(state, architecture or meta.get("architecture"), classes, path, **options)
     elif _is_torchscript(path):
-        model = torch.jit.load(str(path), map_location="cpu")
+        try:
+            model = torch.jit.load(str(path), map_location="cpu")
+        except Exception as err:  # noqa: BLE001 - a damaged archive fails in many ways, all "not readable"
+            raise ValueError(f"{path.name} looks like a TorchScript archive but could not be read "
+                             f"(damaged or truncated?): {_first_line(err)}") from None
     else:
         try:
+            # weights_only: the allow-listed unpickler, never arbitrary code. Junk bytes make it fail
+            # with anything from KeyError to IndexError; every failure is the same refusal.
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AttributeError) as err:
+        except Exception as err:  # noqa: BLE001
             raise ValueError(f"refused {path.name}: not TorchScript, not torch.export, and not a "
                              f"weights-only state dict (files that would run code are never loaded): "
-                             f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+                             f"{_first_line(err)}") from None
         if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
             obj = obj["state_dict"]
         if not isinstance(obj, dict):

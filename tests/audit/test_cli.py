@@ -52,3 +52,16 @@ def test_bad_regions_are_one_line_errors(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_audit_of_class_folders_without_images_says_no_images_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "empty"
+    for name in ("cat", "dog"):
+        (root / name).mkdir(parents=True)
+    (root / "cat" / "notes.txt").write_text("not an image")
+    assert main(["audit", "--model", "normal", "--method", "vanilla_gradient", "--data", str(root),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "no images found" in err and str(root) in err

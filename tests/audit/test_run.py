@@ -214,3 +214,15 @@ def test_class_folders_are_read_with_or_without_the_data_module(
     assert table["id"].tolist() == ["cat/0.png", "cat/1.png", "dog/0.png", "dog/1.png"]
     assert table["truth"].tolist() == [0, 0, 1, 1]
     assert table["prediction"].tolist() == [1, 1, 0, 0]  # red cats, green dogs
+
+
+def test_a_dataset_without_images_is_a_value_error_not_an_empty_table(
+    tmp_path: Path, counting_explain: CountingExplain
+) -> None:
+    root = tmp_path / "photos"
+    for name in ("cat", "dog"):
+        (root / name).mkdir(parents=True)
+    with pytest.raises(ValueError, match="no images found"):
+        run([MeanColour()], ["vanilla_gradient"], root, explain=counting_explain, progress=False)
+    with pytest.raises(ValueError, match="no images found"):
+        run([MeanColour()], ["vanilla_gradient"], [], explain=counting_explain, progress=False)

@@ -137,3 +137,11 @@ def test_data_dir_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_folder_without_classes_is_a_value_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="class subfolders"):
         load_folder(tmp_path)
+
+
+def test_folder_loader_keeps_the_brightness_of_sixteen_bit_pngs(tmp_path: Path) -> None:
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(np.full((40, 40), 32768, np.uint16)).save(tmp_path / name / "grey16.png")
+    images = load_folder(tmp_path)
+    assert abs(float(images.images([0]).mean()) - 32768 / 65535) <= 1 / 255  # not white

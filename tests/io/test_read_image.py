@@ -59,3 +59,51 @@ def test_pixels_survive_a_lossless_round_trip():
     pixels = np.random.default_rng(0).integers(0, 256, (7, 9, 3), dtype=np.uint8)
     out = read_image(encode(Image.fromarray(pixels), "PNG"))
     assert np.array_equal(np.asarray(out), pixels)
+
+
+def _sixteen_bit_png(path, value: int, shape=(64, 64)):
+    Image.fromarray(np.full(shape, value, np.uint16)).save(path)
+    return path
+
+
+@pytest.mark.parametrize("value", [0, 16384, 32768, 65535])
+def test_sixteen_bit_png_keeps_its_brightness(tmp_path, value):
+    from saliency_core.data import to_model_frame
+
+    path = _sixteen_bit_png(tmp_path / "16bit.png", value)
+    frame = to_model_frame(read_image(path))
+    assert abs(float(frame.mean()) - value / 65535) <= 1 / 255  # the source's true brightness, to 8 bits
+
+
+def test_sixteen_bit_gradient_keeps_its_order_and_range(tmp_path):
+    ramp = np.tile(np.linspace(0, 65535, 256).astype(np.uint16), (8, 1))
+    Image.fromarray(ramp).save(tmp_path / "ramp.png")
+    grey = np.asarray(read_image(tmp_path / "ramp.png"))[0, :, 0].astype(int)
+    assert grey[0] == 0 and grey[-1] == 255
+    assert np.all(np.diff(grey) >= 0)
+    assert np.abs(grey - np.round(np.linspace(0, 255, 256))).max() <= 1
+
+
+@pytest.mark.parametrize("mode", ["I;16B", "I"])
+def test_big_endian_and_32_bit_integer_grey_are_scaled_not_clipped(mode):
+    # A mid-grey 16-bit value in each mode: true brightness 1/2, never white.
+    image = Image.new(mode, (16, 16), 32768)
+    out = read_image(encode(image, "TIFF"))
+    assert abs(np.asarray(out).mean() / 255 - 32768 / 65535) <= 1 / 255
+
+
+def test_frame_array_of_a_directly_opened_sixteen_bit_png_keeps_its_brightness(tmp_path):
+    # The folder loaders open files themselves and call frame_array.
+    from saliency_core.data import frame_array
+
+    path = _sixteen_bit_png(tmp_path / "16bit.png", 32768)
+    with Image.open(path) as image:
+        assert image.mode.startswith("I")
+        assert abs(frame_array(image).mean() / 255 - 0.5) <= 1 / 255
+
+
+def test_a_directory_is_refused_as_not_a_file(tmp_path):
+    folder = tmp_path / "photo.jpg"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=r"photo\.jpg.*not a file"):
+        read_image(folder)

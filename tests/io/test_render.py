@@ -220,3 +220,38 @@ def test_draw_box_thickness_grows_inward_only() -> None:
     assert np.array_equal(drawn, ring)
     with pytest.raises(ValueError, match="thickness"):
         draw_box(picture, (2, 2, 10, 10), thickness=0)
+
+
+@pytest.mark.parametrize("saliency", [torch.rand(16), torch.rand(0, 0), torch.rand(3, 0, 8), torch.rand(1, 3, 8, 8),
+                                      np.float32(1.0)])
+def test_overlay_refuses_a_map_that_is_not_one_non_empty_map(saliency) -> None:
+    with pytest.raises(ValueError, match="saliency"):
+        overlay(torch.rand(3, 8, 8), saliency)
+
+
+@pytest.mark.parametrize("image", [np.random.rand(8, 8, 4), np.random.rand(8), np.random.rand(1, 1, 8, 8, 3),
+                                   np.random.rand(2, 3, 8, 8), np.zeros((0, 0, 3)), np.zeros((3, 0, 5))])
+def test_to_uint8_refuses_anything_but_one_picture(image) -> None:
+    with pytest.raises(ValueError, match="image"):
+        to_uint8(image)
+    with pytest.raises(ValueError, match="image"):
+        overlay(image, np.ones((8, 8)))
+
+
+@pytest.mark.parametrize("image", [np.full((8, 8, 3), 100, np.int64), np.full((8, 8, 3), 30000, np.uint16),
+                                   torch.full((3, 8, 8), 100, dtype=torch.int64)])
+def test_integer_pixels_other_than_uint8_are_refused_rather_than_drawn_white(image) -> None:
+    with pytest.raises(ValueError, match="image must be float in \\[0, 1\\] or uint8"):
+        to_uint8(image)
+
+
+def test_uint8_pixels_pass_through_unchanged_from_arrays_and_tensors() -> None:
+    pixels = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)
+    assert np.array_equal(to_uint8(pixels), pixels)
+    assert np.array_equal(to_uint8(torch.from_numpy(pixels).permute(2, 0, 1)), pixels)  # not read as [0, 1]
+
+
+def test_grid_overlay_refuses_values_that_are_not_one_non_empty_grid() -> None:
+    for values in (np.zeros(4), np.zeros((0, 0)), np.zeros((2, 2, 2))):
+        with pytest.raises(ValueError, match="values"):
+            grid_overlay(np.zeros((8, 8, 3), np.uint8), values)

@@ -171,3 +171,60 @@ def test_a_model_that_detaches_its_input_is_rejected(small_cnn: SmallCNN, method
 
     with pytest.raises(ValueError, match="no gradient"):
         explain(Detached(), torch.rand(2, 3, 8, 8), method)
+
+
+@pytest.mark.parametrize("seed", [1.5, "1", True, 2 ** 64])
+@pytest.mark.parametrize("method, options", [("smoothgrad", {"samples": 2}),
+                                             ("integrated_gradients", {"steps": 2, "baseline": "noise"})])
+def test_a_seed_that_is_not_an_integer_is_a_value_error_naming_seed(
+    small_cnn: SmallCNN, method: str, options: dict, seed: object
+) -> None:
+    with pytest.raises(ValueError, match="seed"):
+        explain(small_cnn, torch.rand(1, *SHAPE), method, seed=seed, **options)
+
+
+def test_an_integer_seed_still_fixes_the_noise(small_cnn: SmallCNN) -> None:
+    import numpy as np
+
+    x = torch.rand(1, *SHAPE)
+    one = explain(small_cnn, x, "smoothgrad", samples=2, seed=np.int64(3)).attributions
+    two = explain(small_cnn, x, "smoothgrad", samples=2, seed=3).attributions
+    torch.testing.assert_close(one, two)
+
+
+@pytest.mark.parametrize("sigma", [float("inf"), float("nan"), 0.0, -1.0, "abc", True])
+def test_blur_sigma_must_be_a_finite_positive_number(small_cnn: SmallCNN, sigma: object) -> None:
+    with pytest.raises(ValueError, match="blur_sigma"):
+        explain(small_cnn, torch.rand(1, *SHAPE), "integrated_gradients", steps=2, baseline="blurred",
+                blur_sigma=sigma)
+
+
+@pytest.mark.timeout(60)
+def test_a_huge_blur_sigma_is_fast_and_still_the_edge_replicated_gaussian_blur() -> None:
+    import time
+
+    import numpy as np
+    from scipy.ndimage import gaussian_filter
+
+    from saliency_core.methods.integrated_gradients import gaussian_blur
+
+    x = torch.rand(2, 3, 12, 10, generator=torch.Generator().manual_seed(5))
+    for sigma in (4.0, 50.0):  # kernel radius 12 and 150: wider than the 12x10 image
+        expected = gaussian_filter(x.double().numpy(), sigma=(0, 0, sigma, sigma), mode="nearest", truncate=3.0)
+        torch.testing.assert_close(gaussian_blur(x, sigma), torch.from_numpy(expected).float(), atol=1e-5, rtol=1e-5)
+    start = time.perf_counter()
+    out = gaussian_blur(torch.rand(1, 3, 128, 128), 1e6)
+    assert time.perf_counter() - start < 5.0
+    # σ → ∞ with edge replication: all of the kernel's mass lands on the replicated edges, so each row,
+    # then each column, becomes the mean of its two end pixels.
+    y = torch.rand(1, 1, 6, 7, generator=torch.Generator().manual_seed(6))
+    rows = (y[..., :1] + y[..., -1:]) / 2
+    limit = (rows[..., :1, :] + rows[..., -1:, :]) / 2
+    torch.testing.assert_close(gaussian_blur(y, 1e9), limit.expand_as(y), atol=1e-4, rtol=0)
+    assert torch.isfinite(out).all()
+
+
+def test_integrated_gradients_with_a_huge_blur_sigma_returns(small_cnn: SmallCNN) -> None:
+    result = explain(small_cnn, torch.rand(1, *SHAPE), "integrated_gradients", steps=2, baseline="blurred",
+                     blur_sigma=1e6)
+    assert torch.isfinite(result.attributions).all()

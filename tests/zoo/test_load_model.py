@@ -105,3 +105,53 @@ def test_weights_without_architecture_or_mismatched(tmp_path: Path, model: DemoC
     (tmp_path / "junk.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(ValueError, match="safetensors"):
         load_model(tmp_path / "junk.safetensors", architecture="demo_cnn")
+
+
+def _torchscript_bytes(tmp_path: Path) -> bytes:
+    path = tmp_path / "scripted.pt"
+    torch.jit.script(torch.nn.Linear(2, 2)).save(str(path))
+    return path.read_bytes()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("case", ["text_named_jpg", "three_bytes_pt", "empty_pt", "truncated_torchscript",
+                                  "corrupt_torchscript_member", "junk_pt2", "junk_safetensors"])
+def test_unreadable_model_files_are_value_errors_naming_the_file(tmp_path: Path, case: str) -> None:
+    import zipfile
+
+    if case == "text_named_jpg":
+        path = tmp_path / "a text file.jpg"
+        path.write_text("hello, this is not a model\n")
+    elif case == "three_bytes_pt":
+        path = tmp_path / "tiny.pt"
+        path.write_bytes(b"abc")
+    elif case == "empty_pt":
+        path = tmp_path / "empty.pt"
+        path.write_bytes(b"")
+    elif case == "truncated_torchscript":
+        path = tmp_path / "truncated.pt"
+        data = _torchscript_bytes(tmp_path)
+        path.write_bytes(data[: len(data) // 2])
+    elif case == "corrupt_torchscript_member":
+        source = tmp_path / "scripted.pt"
+        source.write_bytes(_torchscript_bytes(tmp_path))
+        path = tmp_path / "corrupt.pt"
+        with zipfile.ZipFile(source) as zin, zipfile.ZipFile(path, "w") as zout:
+            for name in zin.namelist():
+                zout.writestr(name, b"garbage" if name.endswith("data.pkl") else zin.read(name))
+    elif case == "junk_pt2":
+        path = tmp_path / "junk.pt2"
+        path.write_text("not an export")
+    else:
+        path = tmp_path / "junk.safetensors"
+        path.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{bad json")
+    with pytest.raises(ValueError) as caught:
+        load_model(path, architecture="demo_cnn")
+    assert path.name in str(caught.value)
+
+
+def test_a_directory_is_not_a_model_file(tmp_path: Path) -> None:
+    folder = tmp_path / "model.pt"
+    folder.mkdir()
+    with pytest.raises(ValueError, match="directory"):
+        load_model(folder)
