@@ -95,6 +95,8 @@ def explain(model: Model, images: Tensor, method: str, target: Target = None, **
     """
     if not isinstance(method, str) or method not in REGISTRY:
         raise ValueError(f"unknown saliency method {method!r}; choose one of {', '.join(METHODS)}")
+    if not callable(model):
+        raise ValueError(f"model must be a callable torch model, got {type(model).__name__}")
     check_images(images)
     with torch.no_grad():
         logits = forward(model, images)

@@ -27,7 +27,7 @@ def names() -> list[str]:
 
 
 def _check(name: str) -> None:
-    if name not in RECIPES:
+    if not isinstance(name, str) or name not in RECIPES:
         raise ValueError(f"unknown zoo model {name!r}; choose one of {', '.join(RECIPES)}")
     if not (WEIGHTS_DIR / f"{name}.safetensors").is_file():
         raise FileNotFoundError(f"zoo model {name!r} has no weights in {WEIGHTS_DIR}: "

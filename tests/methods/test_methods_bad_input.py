@@ -102,6 +102,13 @@ def test_unknown_method_and_unknown_option_are_rejected(small_cnn: SmallCNN) -> 
         explain(small_cnn, x, "lime")
     with pytest.raises(ValueError, match="stdev"):
         explain(small_cnn, x, "vanilla_gradient", stdev=0.1)
+    with pytest.raises(ValueError, match=r"unknown saliency method \['vanilla_gradient'\]"):
+        explain(small_cnn, x, ["vanilla_gradient"])  # type: ignore[arg-type]
+
+
+def test_a_model_that_is_not_callable_is_named() -> None:
+    with pytest.raises(ValueError, match="model must be a callable"):
+        explain(None, torch.rand(1, 3, 8, 8), "vanilla_gradient")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,8 @@ def test_every_weight_file_has_a_card() -> None:
 def test_unknown_model_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown zoo model"):
         zoo.load("watermark-33")
+    with pytest.raises(ValueError, match="unknown zoo model"):
+        zoo.load(["normal"])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", INSTALLED)
