@@ -80,7 +80,7 @@ class UserModel:
 
 @st.cache_resource(show_spinner="Loading your model…", max_entries=4)
 def load_user_model(digest: str, _data: bytes, suffix: str, architecture: str | None,
-                    classes: tuple[str, ...]) -> UserModel:
+                    classes: tuple[str, ...], _name: str | None = None) -> UserModel:
     """A user's model, keyed by the file's sha256 (``_data`` itself is not hashed again).
 
     ``saliency_core.load_model`` never unpickles, so an uploaded file cannot run code. The cache is
@@ -88,14 +88,61 @@ def load_user_model(digest: str, _data: bytes, suffix: str, architecture: str | 
     """
     import saliency_core
 
+    if not _data:
+        raise ValueError("the file is empty")
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"model{suffix}"
+        # the user's file name, so the library's messages name the file the user knows
+        path = Path(folder) / safe_file_name(_name or "model", suffix)
         path.write_bytes(_data)
-        model = saliency_core.load_model(path, architecture=architecture,
-                                         classes=list(classes) if classes else None)
+        try:
+            model = saliency_core.load_model(path, architecture=architecture,
+                                             classes=list(classes) if classes else None)
+        except Exception as error:  # noqa: BLE001 - weights that do not fit the typed names?
+            if not classes:
+                raise
+            try:
+                saliency_core.load_model(path, architecture=architecture)
+            except Exception:  # noqa: BLE001 - no: the file itself is bad; report the first error
+                raise error from None
+            raise ValueError(f"its weights do not have {len(classes)} output{'s' if len(classes) != 1 else ''}, "
+                             "one per class name typed "
+                             f"({', '.join(classes)}); type one name per model output, in output "
+                             "order, or clear the names to use the file's own") from None
     model.eval()
     names = classes or tuple(getattr(model, "classes", None) or CLASSES)
     return UserModel(f"upload:{digest}:{architecture}:{','.join(names)}", model, tuple(names))
+
+
+def safe_file_name(name: str, suffix: str) -> str:
+    """``name``'s stem as a harmless file name (letters, digits, ``-_.``) with ``suffix``."""
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).stem)[:80].strip(".")
+    return f"{stem or 'model'}{suffix}"
+
+
+def plain_error(error: BaseException, limit: int = 300) -> str:
+    """A one-line message for the page: no traceback text (TorchScript embeds one in its errors),
+    whitespace collapsed, at most ``limit`` characters."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    cut = next((i for i, line in enumerate(lines) if line.startswith("Traceback")), None)
+    if cut is not None:  # keep what was said before the traceback and its last line (the cause)
+        lines = [*lines[:cut], *lines[-1:]]
+    text = " ".join(lines) or error.__class__.__name__
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """``names`` with repeats made distinct: a second ``a.png`` becomes ``a (2).png``."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        candidate, k = name, 1
+        while candidate in seen:
+            k += 1
+            path = Path(name)
+            candidate = f"{path.stem} ({k}){path.suffix}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
 
 
 def architectures() -> list[str]:

@@ -8,7 +8,9 @@ A folder on the server can be audited too. Every number comes from ``saliency_co
 
 from __future__ import annotations
 
+import math
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +23,13 @@ from dashboard.common import CAT_COLOUR, DOG_COLOUR, MODEL_TITLES, data_status
 from dashboard.views._b_helpers import (
     AUDIT_METHOD,
     AUDIT_MODELS,
+    FRAME,
     METHOD_LABELS,
     ZOO_HELP,
     build_report,
     demo_audit_data,
     load_report,
+    plain_error,
     report_models,
     zoo_fingerprint,
     zoo_or_none,
@@ -46,6 +50,18 @@ def zoo_names_or_empty() -> list[str]:
         return list(zoo_names())
     except Exception:  # noqa: BLE001 - no zoo: nothing is available
         return []
+
+
+def parse_region(text: str) -> list[float] | None:
+    """``x0,y0,x1,y1`` inside the model frame as four floats, or None when it is not that."""
+    try:
+        region = [float(v) for v in text.split(",")]
+    except ValueError:
+        return None
+    if len(region) != 4 or not all(math.isfinite(v) and 0 <= v <= FRAME for v in region):
+        return None
+    x0, y0, x1, y1 = region
+    return region if x1 > x0 and y1 > y0 else None
 
 
 def title(name: str) -> str:
@@ -283,19 +299,30 @@ def folder_section() -> None:
         return
     region = None
     if box_text.strip():
-        try:
-            region = [float(v) for v in box_text.split(",")]
-            assert len(region) == 4 and region[2] > region[0] and region[3] > region[1]
-        except (ValueError, AssertionError):
-            st.error("The region must be four numbers x0,y0,x1,y1 with x1 > x0 and y1 > y0.")
+        region = parse_region(box_text)
+        if region is None:
+            st.error(f"The region `{box_text.strip()[:80].replace('`', '')}` is not usable: it must be four numbers "
+                     f"x0,y0,x1,y1 inside the {FRAME}×{FRAME} frame (0 ≤ x0 < x1 ≤ {FRAME}, "
+                     f"0 ≤ y0 < y1 ≤ {FRAME}).")
             return
     try:
-        with st.spinner("Reading the images…"):
+        with st.spinner("Reading the images…"), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             images = load_any(folder)
     except Exception as error:  # noqa: BLE001 - an unreadable folder is bad input
-        st.error(f"Could not read images from `{folder}`: {error}")
+        st.error(f"Could not read images from `{folder}`: {plain_error(error)}")
+        return
+    for warning in caught:  # e.g. corrupt files the loader skipped: say which, never drop them silently
+        if issubclass(warning.category, (RuntimeWarning, UserWarning)):
+            st.warning(plain_error(Exception(str(warning.message)), limit=600), icon=":material/warning:")
+    if len(images) == 0:
+        st.error(f"`{folder}` holds no readable images, so there is nothing to audit.")
         return
     models = {n: zoo_or_none(n) for n in picked}
+    if any(model is None for model in models.values()):
+        st.error("These zoo models could not be loaded: "
+                 + ", ".join(f"`{n}`" for n, model in models.items() if model is None) + f". {ZOO_HELP}")
+        return
     bar = st.progress(0.0, text="Auditing…")
     n = len(images)
 
@@ -309,7 +336,12 @@ def folder_section() -> None:
     from dashboard.views._b_helpers import _locked_explain
 
     explain = _locked_explain({id(models[name]): model_lock(name) for name in picked})
-    table = audit.run(models, [method], items(), regions=region, progress=False, explain=explain)  # type: ignore[arg-type]
+    try:
+        table = audit.run(models, [method], items(), regions=region, progress=False, explain=explain)  # type: ignore[arg-type]
+    except Exception as error:  # noqa: BLE001 - bad input (images, region) is a message, not a traceback
+        bar.empty()
+        st.error(f"The audit of `{folder}` failed: {plain_error(error)}")
+        return
     bar.empty()
     table["truth"] = table["truth"].map(lambda k: images.classes[int(k)])
     table["prediction"] = table["prediction"].map(lambda k: images.classes[int(k)])

@@ -74,13 +74,22 @@ def _read_upload() -> None:
     from saliency_core.data.image_file import read_image
 
     file = st.session_state.get(UPLOAD_KEY)
-    if file is None:
+    if file is None:  # the upload was removed: forget it (and its error), back to the photo strip
+        st.session_state.pop(UPLOADED, None)
+        if st.session_state.get(IMAGE_KEY) == "upload":
+            st.session_state.pop(IMAGE_KEY, None)
+            _clear_cells()
         return
     data = file.getvalue()
     try:
+        if not data:
+            raise ValueError(f"{file.name}: the file is empty")
         image = to_model_frame(read_image(data, name=file.name))
     except ValueError as err:
         st.session_state[UPLOADED] = ("error", str(err), None)
+        return
+    except Exception as err:  # noqa: BLE001 - any decoder failure is bad input, never a traceback
+        st.session_state[UPLOADED] = ("error", f"{file.name}: could not be decoded ({err.__class__.__name__})", None)
         return
     st.session_state[UPLOADED] = (hashlib.sha256(data).hexdigest()[:16], file.name, image)
     _pick("upload")

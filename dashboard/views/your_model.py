@@ -34,6 +34,8 @@ from dashboard.views._b_helpers import (
     digest_of,
     draw_box,
     load_user_model,
+    plain_error,
+    unique_names,
     user_maps,
     validate_image,
     zoo_maps,
@@ -90,11 +92,19 @@ files = st.file_uploader("Upload images (PNG, JPEG, WebP, …)", type=IMAGE_TYPE
                          help="Each image is resized (shorter side 128) and centre-cropped to the "
                               "128×128 model frame.")
 uploads: list[Upload] = []
-for file in files or []:
+names = unique_names([file.name for file in files or []])  # two "img.png" must not share results
+if names != [file.name for file in files or []]:
+    st.warning("Some files have the same name; the repeats are numbered ("
+               + ", ".join(f"**{n}**" for n, f in zip(names, files or []) if n != f.name) + ").",
+               icon=":material/content_copy:")
+for name, file in zip(names, files or []):
     try:
-        uploads.append(validate_image(file.name, file.getvalue()))
+        uploads.append(validate_image(name, file.getvalue()))
     except ValueError as error:
-        st.error(f"**{file.name}** was skipped: {error}.", icon=":material/broken_image:")
+        st.error(f"**{name}** was skipped: {error}.", icon=":material/broken_image:")
+    except Exception as error:  # noqa: BLE001 - one bad file never stops the others
+        st.error(f"**{name}** was skipped: it could not be read ({plain_error(error)}).",
+                 icon=":material/broken_image:")
 if uploads:  # the model frames, small: what the models will actually see
     st.image([to_uint8(u.image) for u in uploads], caption=[u.name for u in uploads], width=128)
 
@@ -131,9 +141,10 @@ else:
         suffix = Path(model_file.name).suffix.lower()
         try:
             user = load_user_model(hashlib.sha256(data).hexdigest(), data, suffix,
-                                   architecture if suffix == ".safetensors" else None, classes)
+                                   architecture if suffix == ".safetensors" else None, classes,
+                                   _name=model_file.name)
         except Exception as error:  # noqa: BLE001 - a bad model file is bad input, never a traceback
-            st.error(f"**{model_file.name}** could not be loaded as a model: {error}",
+            st.error(f"**{model_file.name}** could not be loaded as a model: {plain_error(error)}",
                      icon=":material/error:")
         else:
             choices.append(Choice(Path(model_file.name).stem, user.classes, user=user))
@@ -177,16 +188,22 @@ def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
         try:
             computed[(choice.label, method)] = choice.maps(images, digest, method)
         except Exception as error:  # noqa: BLE001 - e.g. a user model with the wrong output shape
-            st.error(f"{METHOD_LABELS[method]} failed on **{choice.label}**: {error}")
+            st.error(f"{METHOD_LABELS[method]} failed on **{choice.label}**: {plain_error(error)}")
     bar.empty()
+    if not computed:
+        st.info("No saliency maps could be computed (see the errors above): try another model or method.",
+                icon=":material/block:")
+        return
 
     rows = []
     pictures: dict[str, bytes] = {}
     boxes = torch.tensor([box] * len(uploads), dtype=torch.float32) if box else None
     by_label = {c.label: c for c in choices}
+    warned: set[str] = set()
     for (label, method), result in computed.items():
         classes = class_names(by_label[label], result.probabilities.shape[1])
-        if classes != by_label[label].classes:
+        if classes != by_label[label].classes and label not in warned:
+            warned.add(label)
             st.warning(f"**{label}** has {len(classes)} outputs but {len(by_label[label].classes)} class "
                        "names were given; showing them as class 0, class 1, …")
         shares = (top_percent_share(torch.from_numpy(result.maps), boxes, percent=PERCENT).tolist()
@@ -201,6 +218,9 @@ def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
             })
     table = pd.DataFrame(rows)
 
+    # download names: the file's stem, or its whole name when two uploads share a stem (a.png, a.jpg)
+    stems = [Path(u.name).stem for u in uploads]
+    stems = [stem if stems.count(stem) == 1 else u.name.replace(".", "_") for stem, u in zip(stems, uploads)]
     for i, upload in enumerate(uploads):
         st.markdown(f"##### {upload.name}")
         cells = st.columns(min(1 + len(computed), 6))
@@ -208,7 +228,7 @@ def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
                        caption="input" + (" + box" if box else ""), width="stretch")
         for j, ((label, method), result) in enumerate(computed.items(), start=1):
             picture = overlay(upload.image, result.maps[i], alpha=alpha)
-            pictures[f"{Path(upload.name).stem}__{label}__{method}.png"] = png_bytes(picture)
+            pictures[f"{stems[i]}__{label}__{method}.png"] = png_bytes(picture)
             share = table[(table.image == upload.name) & (table.model == label)
                           & (table.method == method)]["share_top_0.5%_in_box"].iloc[0]
             with cells[j % len(cells)]:
