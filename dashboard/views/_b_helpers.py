@@ -120,14 +120,10 @@ def safe_file_name(name: str, suffix: str) -> str:
 
 
 def plain_error(error: BaseException, limit: int = 300) -> str:
-    """A one-line message for the page: no traceback text (TorchScript embeds one in its errors),
-    whitespace collapsed, at most ``limit`` characters."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    cut = next((i for i, line in enumerate(lines) if line.startswith("Traceback")), None)
-    if cut is not None:  # keep what was said before the traceback and its last line (the cause)
-        lines = [*lines[:cut], *lines[-1:]]
-    text = " ".join(lines) or error.__class__.__name__
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    """A one-line message for the page (no embedded traceback), at most ``limit`` characters."""
+    from saliency_core.methods.base import one_line_error
+
+    return one_line_error(error, limit)
 
 
 def unique_names(names: Sequence[str]) -> list[str]:

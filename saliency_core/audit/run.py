@@ -68,6 +68,9 @@ def _fixed_region(regions: Any) -> Tensor | None:
     region = torch.as_tensor(regions, dtype=torch.float32) if not isinstance(regions, Tensor) else regions
     if not ((region.dim() == 1 and region.numel() == 4) or region.dim() == 2):
         raise ValueError(f"regions must be one box (x0,y0,x1,y1) or one mask [H,W], got shape {tuple(region.shape)}")
+    if region.is_floating_point() and not bool(torch.isfinite(region).all()):
+        # (a dataset's own NaN box means "no region" for that image; a region the caller names must be real)
+        raise ValueError(f"regions must be finite, got {region.tolist() if region.numel() == 4 else 'a mask with NaN/Inf'}")
     return region
 
 

@@ -14,28 +14,44 @@ from PIL import Image, ImageOps
 FRAME = 128
 
 _UINT16_TO_8 = 65535 / 255  # 257: 65535 -> 255, 32768 -> 127.5
-_UINT32_TO_8 = 4294967295 / 255
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """``image`` as 8-bit RGB, with high-bit-depth grey scaled to 8 bits instead of clipped.
+    """``image`` as 8-bit RGB: high-bit-depth and float grey scaled to 8 bits, transparency
+    composited on white.
 
-    Pillow's own ``convert("RGB")`` clips 16- and 32-bit integer pixels ("I;16", "I;16B", "I", ...)
-    at 255, so a mid-grey 16-bit PNG comes out white. "I;16*" modes are scaled by 255/65535; mode
-    "I" (32-bit signed, also how Pillow has long stored 16-bit PNGs) by 255/65535 when every pixel
-    fits 16 bits, else by 255/(2**32 - 1); negative pixels are a ValueError. Other modes go through
-    ``convert("RGB")`` as usual.
+    Pillow's own ``convert("RGB")`` clips 16-/32-bit integer and float pixels at 255 (a mid-grey
+    16-bit PNG comes out white, a [0, 1] float TIFF black) and drops alpha (a fully transparent
+    pixel keeps whatever colour it stores). Grey levels: "I;16*" by 255/65535; "I" (32-bit, also
+    how Pillow has long stored 16-bit PNGs) by 255/65535 when every pixel fits 16 bits, else
+    stretched to the image's own maximum (no standard scale); "F" as [0, 1] when it fits, else as
+    [0, 255]. Negative or non-finite pixels, or floats above 255, are a ValueError.
     """
     mode = image.mode
-    if mode == "I" or mode.startswith("I;"):
-        pixels = np.asarray(image).astype(np.float64)
-        if pixels.size and pixels.min() < 0:
-            raise ValueError(f"image has negative {mode!r} pixels; expected non-negative integer intensities")
-        full = pixels.max() if pixels.size else 0
-        divisor = _UINT16_TO_8 if mode.startswith("I;16") or full <= 65535 else _UINT32_TO_8
-        grey = np.clip(np.rint(pixels / divisor), 0, 255).astype(np.uint8)
-        return Image.fromarray(grey, mode="L").convert("RGB")
+    if mode == "I" or mode.startswith("I;") or mode == "F":
+        return Image.fromarray(_grey_to_uint8(np.asarray(image), mode), mode="L").convert("RGB")
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def _grey_to_uint8(pixels: np.ndarray, mode: str) -> np.ndarray:
+    values = pixels.astype(np.float64)
+    if values.size and not np.isfinite(values).all():
+        raise ValueError(f"image has NaN or infinite {mode!r} pixels")
+    if values.size and values.min() < 0:
+        raise ValueError(f"image has negative {mode!r} pixels; expected non-negative intensities")
+    top = float(values.max()) if values.size else 0.0
+    if mode == "F":
+        if top > 255:
+            raise ValueError(f"float image has pixels up to {top:g}; expected [0, 1] or [0, 255]")
+        scale = 255.0 if top <= 1.0 else 1.0
+    elif mode.startswith("I;16") or top <= 65535:
+        scale = 1 / _UINT16_TO_8
+    else:
+        scale = 255.0 / top
+    return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
 
 
 def frame_array(image: Image.Image, size: int = FRAME) -> np.ndarray:

@@ -69,6 +69,17 @@ def check_logits(logits: object, batch: int) -> Tensor:
     return logits
 
 
+def one_line_error(error: BaseException, limit: int | None = None) -> str:
+    """``error`` as one line for a message: TorchScript embeds a whole traceback in its errors, so
+    keep what was said before it and its last line (the cause); at most ``limit`` characters."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    cut = next((i for i, line in enumerate(lines) if line.startswith("Traceback")), None)
+    if cut is not None:
+        lines = [*lines[:cut], *lines[-1:]]
+    text = " ".join(lines) or error.__class__.__name__
+    return text if limit is None or len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def forward(model: Model, images: Tensor) -> Tensor:
     """Run the model and check its output; a model that rejects the input shape is a ValueError."""
     try:
@@ -76,7 +87,8 @@ def forward(model: Model, images: Tensor) -> Tensor:
     except RuntimeError as error:
         kind = "grayscale images" if images.shape[1] == 1 else "images"
         raise ValueError(
-            f"the model failed on {kind} of shape {tuple(images.shape)} (wrong size or channels?): {error}"
+            f"the model failed on {kind} of shape {tuple(images.shape)} (wrong size or channels?): "
+            f"{one_line_error(error)}"
         ) from error
     return check_logits(logits, images.shape[0])
 

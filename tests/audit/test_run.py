@@ -53,6 +53,12 @@ def test_a_fixed_region_applies_to_every_image(counting_explain: CountingExplain
     assert not table["share"].isna().any()
 
 
+@pytest.mark.parametrize("region", [[0, 0, math.inf, math.inf], [math.nan, 0, 4, 4]])
+def test_a_fixed_region_that_is_not_finite_is_named(counting_explain: CountingExplain, region: list[float]) -> None:
+    with pytest.raises(ValueError, match="regions must be finite"):
+        run([MeanColour()], ["m"], make_items(2), regions=region, progress=False, explain=counting_explain)
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_second_run_computes_nothing_and_keeps_the_rows(
     tmp_path: Path, suffix: str, counting_explain: CountingExplain

@@ -107,3 +107,32 @@ def test_a_directory_is_refused_as_not_a_file(tmp_path):
     folder.mkdir()
     with pytest.raises(ValueError, match=r"photo\.jpg.*not a file"):
         read_image(folder)
+
+
+def test_float_images_in_unit_range_keep_their_brightness():
+    values = np.random.default_rng(0).random((40, 40)).astype(np.float32)
+    out = np.asarray(read_image(encode(Image.fromarray(values, mode="F"), "TIFF")))[:, :, 0]
+    assert np.abs(out.astype(float) - values * 255).max() <= 1  # was all black: clipped, not scaled
+
+
+def test_integer_grey_beyond_sixteen_bits_is_stretched_not_lost():
+    values = np.linspace(0, 1_600_000, 64).astype(np.int32).reshape(8, 8)
+    out = np.asarray(read_image(encode(Image.fromarray(values, mode="I"), "TIFF")))[:, :, 0]
+    assert out.max() == 255 and out.min() == 0 and np.all(np.diff(out.flatten().astype(int)) >= 0)
+
+
+def test_transparent_pixels_show_the_white_background_not_their_hidden_colour():
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0] = 255  # red everywhere ...
+    rgba[:4, :, 3] = 0  # ... but the top half fully transparent
+    rgba[4:, :, 3] = 255
+    out = np.asarray(read_image(encode(Image.fromarray(rgba, mode="RGBA"), "PNG")))
+    assert (out[:4] == 255).all()  # white
+    assert (out[4:] == [255, 0, 0]).all()  # opaque red stays red
+
+
+@pytest.mark.parametrize("values", [np.full((4, 4), np.nan, np.float32), np.full((4, 4), 300.0, np.float32),
+                                    np.full((4, 4), -1.0, np.float32)])
+def test_float_images_without_a_known_scale_are_named(values):
+    with pytest.raises(ValueError, match="image"):
+        read_image(encode(Image.fromarray(values, mode="F"), "TIFF"))

@@ -235,3 +235,20 @@ def test_integrated_gradients_with_a_huge_blur_sigma_returns(small_cnn: SmallCNN
     result = explain(small_cnn, torch.rand(1, *SHAPE), "integrated_gradients", steps=2, baseline="blurred",
                      blur_sigma=1e6)
     assert torch.isfinite(result.attributions).all()
+
+
+def test_a_scripted_model_failing_on_the_images_gives_one_line_not_its_traceback() -> None:
+    class Flat(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(3 * 8 * 8, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(x.flatten(1))
+
+    scripted = torch.jit.script(Flat())
+    with pytest.raises(ValueError) as caught:
+        explain(scripted, torch.rand(1, 3, 16, 16), "vanilla_gradient")
+    message = str(caught.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert "failed on images of shape (1, 3, 16, 16)" in message and "mat1 and mat2" in message
