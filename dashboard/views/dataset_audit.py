@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import threading
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -306,15 +305,16 @@ def folder_section() -> None:
                      f"0 ≤ y0 < y1 ≤ {FRAME}).")
             return
     try:
-        with st.spinner("Reading the images…"), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with st.spinner("Reading the images…"):
             images = load_any(folder)
     except Exception as error:  # noqa: BLE001 - an unreadable folder is bad input
         st.error(f"Could not read images from `{folder}`: {plain_error(error)}")
         return
-    for warning in caught:  # e.g. corrupt files the loader skipped: say which, never drop them silently
-        if issubclass(warning.category, (RuntimeWarning, UserWarning)):
-            st.warning(plain_error(Exception(str(warning.message)), limit=600), icon=":material/warning:")
+    if images.skipped:  # corrupt files the loader skipped: say which, never drop them silently
+        shown = ", ".join(f"`{name}`" for name in images.skipped[:10])
+        more = f" and {len(images.skipped) - 10} more" if len(images.skipped) > 10 else ""
+        st.warning(f"Skipped {len(images.skipped)} unreadable or corrupt image(s): {shown}{more}.",
+                   icon=":material/warning:")
     if len(images) == 0:
         st.error(f"`{folder}` holds no readable images, so there is nothing to audit.")
         return

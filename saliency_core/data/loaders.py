@@ -32,7 +32,8 @@ class ImageSet:
 
     ``frames`` uint8 [N,3,S,S]; ``labels`` int64 [N] (index into ``classes``); ``files`` paths
     relative to the root; ``splits`` the manifest split ("" when unknown); ``masks`` bool [N,S,S]
-    animal masks (None when the layout has none).
+    animal masks (None when the layout has none); ``skipped`` the files (relative to the root)
+    that could not be read, also counted in one ``RuntimeWarning``.
     """
 
     frames: torch.Tensor
@@ -41,6 +42,7 @@ class ImageSet:
     splits: tuple[str, ...]
     classes: tuple[str, ...] = CLASSES
     masks: torch.Tensor | None = None
+    skipped: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -51,11 +53,12 @@ class ImageSet:
         return frames.float().div_(255.0)
 
 
-def _decode(paths: Sequence[Path], size: int, what: str) -> tuple[np.ndarray, list[int]]:
-    """Decode ``paths``; returns the frames that worked and their indices (one warning for the rest)."""
+def _decode(paths: Sequence[Path], size: int, what: str) -> tuple[np.ndarray, list[int], list[int]]:
+    """Decode ``paths``; returns the frames that worked, their indices and the indices of the rest
+    (one warning counts them)."""
     frames: list[np.ndarray] = []
     kept: list[int] = []
-    bad: list[str] = []
+    failed: list[int] = []
     for i, path in enumerate(paths):
         try:
             with Image.open(path) as im:
@@ -63,18 +66,19 @@ def _decode(paths: Sequence[Path], size: int, what: str) -> tuple[np.ndarray, li
                 frames.append(frame_array(im, size))
             kept.append(i)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-            bad.append(path.name)
-    if bad:
-        shown = ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else "")
-        warnings.warn(f"skipped {len(bad)} unreadable or corrupt image(s) in {what}: {shown}",
+            failed.append(i)
+    if failed:
+        names = [paths[i].name for i in failed]
+        shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+        warnings.warn(f"skipped {len(names)} unreadable or corrupt image(s) in {what}: {shown}",
                       RuntimeWarning, stacklevel=3)
     array = np.stack(frames) if frames else np.zeros((0, size, size, 3), np.uint8)
-    return array, kept
+    return array, kept, failed
 
 
 def _image_set(root: Path, rel: list[str], labels: list[int], splits: list[str], classes: tuple[str, ...],
                size: int, mask_paths: list[Path | None] | None = None) -> ImageSet:
-    array, kept = _decode([root / r for r in rel], size, str(root))
+    array, kept, failed = _decode([root / r for r in rel], size, str(root))
     masks = None
     if mask_paths is not None and any(mask_paths[i] is not None for i in kept):
         masks = torch.zeros((len(kept), size, size), dtype=torch.bool)
@@ -94,7 +98,7 @@ def _image_set(root: Path, rel: list[str], labels: list[int], splits: list[str],
         frames=torch.from_numpy(array).permute(0, 3, 1, 2).contiguous(),
         labels=torch.tensor([labels[i] for i in kept], dtype=torch.long),
         files=tuple(rel[i] for i in kept), splits=tuple(splits[i] for i in kept),
-        classes=classes, masks=masks,
+        classes=classes, masks=masks, skipped=tuple(rel[i] for i in failed),
     )
 
 

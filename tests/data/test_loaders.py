@@ -123,6 +123,7 @@ def test_corrupt_files_are_skipped_with_one_counting_warning(tmp_path: Path) -> 
     assert len(images) == 2 and images.files == ("cat/ok.png", "dog/ok.png")
     messages = [str(w.message) for w in caught if "skipped" in str(w.message)]
     assert len(messages) == 1 and "skipped 3 " in messages[0]
+    assert set(images.skipped) == {"cat/broken.jpg", "dog/broken.jpg", "dog/empty.png"}  # named, for UIs
 
 
 def test_data_dir_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
