@@ -121,7 +121,7 @@ def safe_file_name(name: str, suffix: str) -> str:
 
 def plain_error(error: BaseException, limit: int = 300) -> str:
     """A one-line message for the page (no embedded traceback), at most ``limit`` characters."""
-    from saliency_core.methods.base import one_line_error
+    from saliency_core.errors import one_line_error
 
     return one_line_error(error, limit)
 

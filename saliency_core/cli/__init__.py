@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from saliency_core.errors import one_line_error
+
 # Subcommand modules in saliency_core.cli, in the order --help lists them.
 SUBCOMMANDS = ("demo", "occlusion", "explain", "audit", "train", "zoo", "data", "info")
 
@@ -37,7 +39,7 @@ def _os_error_message(err: OSError) -> str:
     if err.strerror and err.filename is not None:
         where = f"{err.filename} -> {err.filename2}" if err.filename2 is not None else f"{err.filename}"
         return _one_line(f"{where}: {err.strerror}")
-    return _one_line(str(err) or type(err).__name__)
+    return one_line_error(err)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ValueError as err:
         # Bad input is a message, never a traceback.
-        print(f"saliency-lab {args.command}: error: {_one_line(str(err))}", file=sys.stderr)
+        print(f"saliency-lab {args.command}: error: {one_line_error(err)}", file=sys.stderr)
         return 2
     except OSError as err:
         # A path that is a folder, an --out that is a file, a missing or unreadable file, a full disk.

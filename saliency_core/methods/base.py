@@ -19,6 +19,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from saliency_core.errors import one_line_error
+
 # Anything that maps images [B,C,H,W] to logits [B,K]: an nn.Module or a TorchScript module.
 Model = Union[nn.Module, torch.jit.ScriptModule, Callable[[Tensor], Tensor]]
 Target = Union[int, Sequence[int], Tensor, None]
@@ -67,17 +69,6 @@ def check_logits(logits: object, batch: int) -> Tensor:
     if not torch.isfinite(logits).all():
         raise ValueError("the model returned NaN or Inf logits")
     return logits
-
-
-def one_line_error(error: BaseException, limit: int | None = None) -> str:
-    """``error`` as one line for a message: TorchScript embeds a whole traceback in its errors, so
-    keep what was said before it and its last line (the cause); at most ``limit`` characters."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    cut = next((i for i, line in enumerate(lines) if line.startswith("Traceback")), None)
-    if cut is not None:
-        lines = [*lines[:cut], *lines[-1:]]
-    text = " ".join(lines) or error.__class__.__name__
-    return text if limit is None or len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def forward(model: Model, images: Tensor) -> Tensor:

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from saliency_core.kernels import masked_noise
 from saliency_core.metrics._checks import region_masks
-from saliency_core.metrics._model import check_images, check_labels, num_outputs, predict
+from saliency_core.metrics._model import check_images, check_labels, predict_with_classes
 
 
 def core_spurious_accuracy(
@@ -33,7 +33,7 @@ def core_spurious_accuracy(
     """
     check_images(images)
     batch, _, height, width = images.shape
-    labels = check_labels(labels, batch, num_outputs(model, images))
+    labels = check_labels(labels, batch)
     if len(sigmas) == 0 or any(not s >= 0 for s in sigmas):
         raise ValueError(f"sigmas must be a non-empty list of non-negative numbers, got {list(sigmas)}")
     spurious_mask = _weights(spurious, batch, height, width)
@@ -47,7 +47,9 @@ def core_spurious_accuracy(
     for sigma in sigmas:
         for region, mask in (("spurious", spurious_mask), ("core", core_mask)):
             noisy = masked_noise(images, mask.to(images.device), float(sigma), seed)
-            correct = predict(model, noisy, batch_size) == labels
+            predicted, classes = predict_with_classes(model, noisy, batch_size)
+            check_labels(labels, batch, classes)  # known once the model has run (no extra pass)
+            correct = predicted == labels
             rows.append({"sigma": float(sigma), "region": region,
                          "accuracy": float(correct.float().mean()), "n": batch})
     return pd.DataFrame(rows, columns=["sigma", "region", "accuracy", "n"])

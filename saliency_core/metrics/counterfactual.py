@@ -20,7 +20,7 @@ import torch
 from scipy import stats
 from torch import Tensor, nn
 
-from saliency_core.metrics._model import check_images, check_labels, num_outputs, predict
+from saliency_core.metrics._model import check_images, check_labels, predict, predict_with_classes
 from saliency_core.metrics.transforms import greyscale, hue_shift
 
 Transform = Callable[[Tensor], Tensor]
@@ -44,13 +44,19 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
 
 def flips(model: nn.Module, images: Tensor, transform: Transform, *, batch_size: int = 64) -> Tensor:
     """Boolean ``[B]``: whether the predicted class changes under ``transform``."""
+    return _flips(model, images, transform, batch_size)[0]
+
+
+def _flips(model: nn.Module, images: Tensor, transform: Transform, batch_size: int) -> tuple[Tensor, int]:
+    """(flips, the model's number of outputs)."""
     check_images(images)
     transformed = transform(images)
     if not isinstance(transformed, Tensor) or transformed.shape != images.shape:
         shape = tuple(transformed.shape) if isinstance(transformed, Tensor) else type(transformed).__name__
         raise ValueError(f"transform must return images of shape {tuple(images.shape)}, got {shape}")
     with torch.no_grad():
-        return predict(model, images, batch_size) != predict(model, transformed, batch_size)
+        before, classes = predict_with_classes(model, images, batch_size)
+        return before != predict(model, transformed, batch_size), classes
 
 
 def flip_rates(
@@ -59,10 +65,11 @@ def flip_rates(
 ) -> pd.DataFrame:
     """Per true class: columns class, n, flips, rate, ci_low, ci_high (Wilson)."""
     check_images(images)
-    labels = check_labels(labels, images.shape[0], num_outputs(model, images))
+    labels = check_labels(labels, images.shape[0])
     if class_names is not None:
         check_labels(labels, images.shape[0], len(class_names), "the number of class_names")
-    flipped = flips(model, images, transform, batch_size=batch_size)
+    flipped, classes = _flips(model, images, transform, batch_size)
+    check_labels(labels, images.shape[0], classes)  # known once the model has run (no extra pass)
     rows = []
     for label in labels.unique().tolist():
         sel = labels == label

@@ -20,6 +20,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open
 from torch import nn
 
+from saliency_core.errors import one_line_error
+
 from .architecture import ARCHITECTURES, CLASSES
 
 
@@ -33,12 +35,6 @@ def _is_torchscript(path: Path) -> bool:
     except (zipfile.BadZipFile, OSError, ValueError):
         return False  # a damaged zip: torch.load below refuses it with a ValueError
     return any("/code/" in e for e in entries) and any(e.endswith("constants.pkl") for e in entries)
-
-
-def _first_line(err: BaseException) -> str:
-    """The first line of an error's message, or its class name when it has none (``KeyError: 101``)."""
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
 
 
 def _build(state: dict[str, torch.Tensor], architecture: str | None, classes: Sequence[str] | None,
@@ -83,21 +79,21 @@ def load_model(path: str | os.PathLike[str], architecture: str | None = None,
         try:
             model = torch.export.load(str(path)).module()
         except Exception as err:  # noqa: BLE001 - any failure means "not a valid export"
-            raise ValueError(f"{path.name} is not a torch.export program: {err}") from None
+            raise ValueError(f"{path.name} is not a torch.export program: {one_line_error(err, typed=True)}") from None
     elif suffix == ".safetensors":
         try:
             with safe_open(str(path), framework="pt") as fh:
                 meta = fh.metadata() or {}
             state = load_file(str(path))
         except Exception as err:  # noqa: BLE001 - SafetensorError, OSError, a bad header: all "not valid"
-            raise ValueError(f"{path.name} is not a valid safetensors file: {_first_line(err)}") from None
+            raise ValueError(f"{path.name} is not a valid safetensors file: {one_line_error(err, typed=True)}") from None
         model = _build(state, architecture or meta.get("architecture"), classes, path, **options)
     elif _is_torchscript(path):
         try:
             model = torch.jit.load(str(path), map_location="cpu")
         except Exception as err:  # noqa: BLE001 - a damaged archive fails in many ways, all "not readable"
             raise ValueError(f"{path.name} looks like a TorchScript archive but could not be read "
-                             f"(damaged or truncated?): {_first_line(err)}") from None
+                             f"(damaged or truncated?): {one_line_error(err, typed=True)}") from None
     else:
         try:
             # weights_only: the allow-listed unpickler, never arbitrary code. Junk bytes make it fail
@@ -106,7 +102,7 @@ def load_model(path: str | os.PathLike[str], architecture: str | None = None,
         except Exception as err:  # noqa: BLE001
             raise ValueError(f"refused {path.name}: not TorchScript, not torch.export, and not a "
                              f"weights-only state dict (files that would run code are never loaded): "
-                             f"{_first_line(err)}") from None
+                             f"{one_line_error(err, typed=True)}") from None
         if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
             obj = obj["state_dict"]
         if not isinstance(obj, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+import copy
 
 import pytest
 import torch
@@ -77,13 +78,31 @@ def test_transforms_reject_integer_images(transform) -> None:  # noqa: ANN001
         transform(images)
 
 
-@pytest.mark.parametrize("dtype", [torch.uint8, torch.float64, torch.float16])
-def test_model_metrics_reject_images_that_are_not_float32(dtype: torch.dtype) -> None:
-    images = (torch.rand(2, 3, 8, 8) * (255 if dtype == torch.uint8 else 1)).to(dtype)
-    with pytest.raises(ValueError, match=f"images must be float32.*{dtype}"):
+def test_model_metrics_refuse_integer_images() -> None:
+    images = (torch.rand(2, 3, 8, 8) * 255).to(torch.uint8)  # 0..255: no agreed scale
+    with pytest.raises(ValueError, match="images must be floating-point.*uint8"):
         flips(RedVsGreen(), images, lambda x: x)
-    with pytest.raises(ValueError, match="images must be float32"):
+    with pytest.raises(ValueError, match="images must be floating-point"):
         flip_rates(RedVsGreen(), images, torch.tensor([0, 1]), lambda x: x)
+
+
+def test_model_metrics_take_the_float_dtype_the_model_takes() -> None:
+    torch.manual_seed(0)
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 2))
+    images = torch.rand(6, 3, 8, 8, dtype=torch.float64)
+    model = copy.deepcopy(linear).double()
+    with torch.no_grad():
+        expected = model(images).argmax(1) != model(images.flip(1)).argmax(1)
+    assert torch.equal(flips(model, images, lambda x: x.flip(1)), expected)
+    with pytest.raises(ValueError, match=r"model failed on torch\.float64 images"):
+        flips(linear, images, lambda x: x)  # float64 into a float32 model: named, not a RuntimeError
+
+
+def test_flip_rates_of_a_model_in_training_mode_runs_no_extra_pass() -> None:
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 16), torch.nn.BatchNorm1d(16),
+                                torch.nn.ReLU(), torch.nn.Linear(16, 2)).train()
+    flip_rates(model, torch.rand(6, 3, 8, 8), torch.tensor([0, 1] * 3), lambda x: x.flip(1))
+    assert int(model[2].num_batches_tracked) == 2  # the clean and the transformed batch, nothing else
 
 
 @pytest.mark.parametrize("labels", [[-1, 0], [0, 2]])
