@@ -14,6 +14,7 @@ from PIL import Image, ImageOps
 FRAME = 128
 
 _UINT16_TO_8 = 65535 / 255  # 257: 65535 -> 255, 32768 -> 127.5
+_SLACK = 1e-3  # float rounding around 0 and 1 in [0, 1] images
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -22,10 +23,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
     Pillow's own ``convert("RGB")`` clips 16-/32-bit integer and float pixels at 255 (a mid-grey
     16-bit PNG comes out white, a [0, 1] float TIFF black) and drops alpha (a fully transparent
-    pixel keeps whatever colour it stores). Grey levels: "I;16*" by 255/65535; "I" (32-bit, also
-    how Pillow has long stored 16-bit PNGs) by 255/65535 when every pixel fits 16 bits, else
-    stretched to the image's own maximum (no standard scale); "F" as [0, 1] when it fits, else as
-    [0, 255]. Negative or non-finite pixels, or floats above 255, are a ValueError.
+    pixel keeps whatever colour it stores). Grey levels: "I;16*" by 255/65535; "I" (32-bit) as
+    8-bit when every pixel is at most 255, by 255/65535 when every pixel fits 16 bits, else
+    stretched to the image's own maximum (no standard scale); "F" as [0, 1] when it fits (within
+    rounding), else as [0, 255]. Negative (beyond rounding) or non-finite pixels, or floats above
+    255, are a ValueError.
     """
     mode = image.mode
     if mode == "I" or mode.startswith("I;") or mode == "F":
@@ -37,17 +39,22 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _grey_to_uint8(pixels: np.ndarray, mode: str) -> np.ndarray:
-    values = pixels.astype(np.float64)
+    values = pixels.astype(np.float32)  # float32: a 40 MP 16-bit image stays ~160 MB, not ~1 GB
     if values.size and not np.isfinite(values).all():
         raise ValueError(f"image has NaN or infinite {mode!r} pixels")
-    if values.size and values.min() < 0:
-        raise ValueError(f"image has negative {mode!r} pixels; expected non-negative intensities")
+    low = float(values.min()) if values.size else 0.0
     top = float(values.max()) if values.size else 0.0
+    if low < -_SLACK:
+        raise ValueError(f"image has negative {mode!r} pixels (down to {low:g}); expected non-negative intensities")
     if mode == "F":
         if top > 255:
             raise ValueError(f"float image has pixels up to {top:g}; expected [0, 1] or [0, 255]")
-        scale = 255.0 if top <= 1.0 else 1.0
-    elif mode.startswith("I;16") or top <= 65535:
+        scale = 255.0 if top <= 1.0 + _SLACK else 1.0  # rounding overshoot (1.0001) is still [0, 1]
+    elif mode.startswith("I;16"):
+        scale = 1 / _UINT16_TO_8
+    elif top <= 255:
+        scale = 1.0  # 8-bit values in a 32-bit container
+    elif top <= 65535:
         scale = 1 / _UINT16_TO_8
     else:
         scale = 255.0 / top

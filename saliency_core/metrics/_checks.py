@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -37,7 +38,15 @@ def check_labels(labels: Tensor, batch: int, num_classes: int | None = None,
 
     ``classes`` says where ``num_classes`` comes from, for the error message.
     """
-    labels = torch.as_tensor(labels).detach()
+    if not isinstance(labels, Tensor):
+        array = np.asarray(labels)
+        if array.dtype == object:  # e.g. a pandas column of Python ints
+            try:
+                array = array.astype(np.float64)
+            except (TypeError, ValueError):
+                raise ValueError("labels must be integer class indices, got non-numeric values") from None
+        labels = torch.as_tensor(array)
+    labels = labels.detach()
     if labels.dim() != 1:
         raise ValueError(f"labels must be 1-D [B], got shape {tuple(labels.shape)}")
     if labels.shape[0] != batch:
@@ -96,6 +105,8 @@ def check_boxes(boxes: Tensor, height: int, width: int, *, clip: bool = False) -
         raise ValueError(f"boxes must be numbers (x0,y0,x1,y1), got {boxes.dtype}")
     if boxes.is_floating_point() and not bool(torch.isfinite(boxes).all()):
         raise ValueError("boxes contain NaN or Inf values")
+    if boxes.is_floating_point():  # keep huge coordinates from wrapping around in int64
+        boxes = boxes.detach().double().clamp(-1, max(height, width) + 1)
     boxes = boxes.detach().floor().long()  # as the top_percent kernel
     x0, y0, x1, y1 = boxes.unbind(1)
     if clip:

@@ -125,7 +125,7 @@ def per_class(
     y = np.asarray(labels.detach().cpu() if isinstance(labels, Tensor) else labels)
     check_batch("values", x.shape[0], "labels", y.shape[0])
     if class_names is not None:  # each label must name one of them
-        check_labels(torch.as_tensor(y), y.shape[0], len(class_names), "the number of class_names")
+        check_labels(y, y.shape[0], len(class_names), "the number of class_names")
     rows = []
     for label in np.unique(y):
         mean, low, high = bootstrap_ci(x[y == label], n_boot=n_boot, confidence=confidence, seed=seed)

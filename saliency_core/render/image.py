@@ -23,23 +23,24 @@ def as_array(x: ArrayLike) -> np.ndarray:
 def to_uint8(image: ArrayLike) -> np.ndarray:
     """[3,H,W] or [H,W,3] (or [H,W], [1,H,W], [H,W,1]) float in [0,1], or uint8 → uint8 RGB [H,W,3].
 
-    uint8 pixels pass through unchanged; floats (and bools) are read as [0, 1]. Other integer
-    dtypes (int64, uint16, ...) have no agreed scale and are a ValueError, as is any other shape
-    (4 channels, 1-D, batches) or an empty picture: never a picture of the wrong size or colour.
+    uint8 pixels pass through unchanged; floats (and bools, and integer 0/1 masks) are read as
+    [0, 1]. Other integer values (int64 0..255, uint16, ...) have no agreed scale and are a
+    ValueError, as is any other shape (4 channels, 1-D, batches) or an empty picture: never a
+    picture of the wrong size or colour.
     """
     if isinstance(image, Tensor):
-        if image.dtype == torch.uint8:
-            a = image.detach().cpu().numpy()
-        elif image.dtype.is_floating_point or image.dtype == torch.bool:
-            a = as_array(image)
-        else:
-            raise ValueError(f"image must be float in [0, 1] or uint8, got a {image.dtype} tensor; "
-                             "convert it (e.g. image.float() / 65535) first")
+        image = image.detach().cpu()
+        a = image.numpy() if image.dtype == torch.uint8 else as_array(image) if (
+            image.dtype.is_floating_point or image.dtype == torch.bool) else image.numpy()
     else:
         a = np.asarray(image)
-        if a.dtype.kind not in "fb" and a.dtype != np.uint8:
-            raise ValueError(f"image must be float in [0, 1] or uint8, got dtype {a.dtype}; "
-                             "convert it (e.g. image / 65535.0) first")
+    if a.dtype.kind in "iu" and a.dtype != np.uint8:
+        if a.size and not np.isin(a, (0, 1)).all():
+            raise ValueError(f"image must be float in [0, 1] or uint8 (or a 0/1 integer mask), got {a.dtype} "
+                             f"values up to {a.max()}; convert it (e.g. image / 65535.0) first")
+        a = a.astype(np.float32)
+    elif a.dtype.kind not in "fbu":
+        raise ValueError(f"image must be float in [0, 1] or uint8, got dtype {a.dtype}")
     shape = tuple(a.shape)
     # Channels first ([C,H,W] from torch) unless the last axis already looks like channels.
     if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):

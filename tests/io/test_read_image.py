@@ -136,3 +136,15 @@ def test_transparent_pixels_show_the_white_background_not_their_hidden_colour():
 def test_float_images_without_a_known_scale_are_named(values):
     with pytest.raises(ValueError, match="image"):
         read_image(encode(Image.fromarray(values, mode="F"), "TIFF"))
+
+
+def test_eight_bit_values_in_a_32_bit_container_are_not_dimmed():
+    image = Image.fromarray(np.full((8, 8), 200, np.int32), mode="I")
+    assert (np.asarray(read_image(encode(image, "TIFF"))) == 200).all()
+
+
+def test_float_images_with_rounding_overshoot_stay_unit_range():
+    values = np.full((8, 8), 0.5, np.float32)
+    values[0, 0], values[0, 1] = 1.0001, -1e-6
+    out = np.asarray(read_image(encode(Image.fromarray(values, mode="F"), "TIFF")))[:, :, 0]
+    assert out[0, 0] == 255 and out[0, 1] == 0 and (out[1:] == 128).all()

@@ -255,3 +255,10 @@ def test_grid_overlay_refuses_values_that_are_not_one_non_empty_grid() -> None:
     for values in (np.zeros(4), np.zeros((0, 0)), np.zeros((2, 2, 2))):
         with pytest.raises(ValueError, match="values"):
             grid_overlay(np.zeros((8, 8, 3), np.uint8), values)
+
+
+@pytest.mark.parametrize("mask", [np.eye(5, dtype=np.int64), torch.eye(5, dtype=torch.long)])
+def test_integer_zero_one_masks_render_black_and_white(mask) -> None:
+    out = to_uint8(mask)
+    expected = np.repeat((np.eye(5) * 255).astype(np.uint8)[..., None], 3, axis=-1)
+    assert np.array_equal(out, expected)

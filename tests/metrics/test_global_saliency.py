@@ -167,6 +167,14 @@ def test_per_class_rejects_labels_without_a_class_name(labels: list[int]) -> Non
         per_class([1.0, 2.0, 3.0], labels, class_names=["cat", "dog"], n_boot=10)
 
 
+def test_per_class_takes_labels_from_an_object_column_and_names_non_numbers() -> None:
+    labels = np.array([0, 0, 1], dtype=object)  # e.g. a pandas column of Python ints
+    table = per_class([1.0, 3.0, 5.0], labels, class_names=["cat", "dog"], n_boot=10)
+    assert table["n"].tolist() == [2, 1] and table["mean"].tolist() == pytest.approx([2.0, 5.0])
+    with pytest.raises(ValueError, match="labels must be integer class indices"):
+        per_class([1.0, 3.0], np.array(["cat", None], dtype=object), class_names=["cat", "dog"], n_boot=10)
+
+
 def test_per_class_rejects_a_non_positive_n_boot() -> None:
     with pytest.raises(ValueError, match="n_boot"):
         per_class([1.0, 2.0], [0, 1], n_boot=0)
