@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from saliency_core.cli.region import parse_region
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("audit", help="saliency bias statistics of a dataset for models x methods")
@@ -31,18 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="images are brought to SIZE x SIZE (default 128, the demo models' frame)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
-
-
-def parse_box(text: str) -> tuple[int, int, int, int]:
-    """``"10,20,30,40"`` -> (10, 20, 30, 40), with x1 > x0 and y1 > y0."""
-    parts = text.split(",")
-    try:
-        x0, y0, x1, y1 = (int(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"--region must be four integers x0,y0,x1,y1, got {text!r}") from None
-    if x0 < 0 or y0 < 0 or x1 <= x0 or y1 <= y0:
-        raise ValueError(f"--region {text!r} is empty or negative: need 0 <= x0 < x1 and 0 <= y0 < y1")
-    return x0, y0, x1, y1
 
 
 def load_model(spec: str) -> Any:
@@ -74,9 +64,7 @@ def run(args: argparse.Namespace) -> int:
     data = args.data or (Path(os.environ["SALIENCY_DATA"]) if os.environ.get("SALIENCY_DATA") else None)
     if data is None:
         raise ValueError("no data: pass --data DIR or set SALIENCY_DATA")
-    region = parse_box(args.region) if args.region else None
-    if region is not None and (region[2] > args.size or region[3] > args.size):
-        raise ValueError(f"--region {args.region} lies outside the {args.size}x{args.size} images")
+    region = parse_region(args.region, args.size) if args.region else None
     models = {_short_name(name, args.model): load_model(name).eval() for name in args.model}
     table = audit(models, args.method, data, region, batch_size=args.batch_size,
                   percent=args.percent, out=args.out, progress=not args.no_progress,

@@ -34,21 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def parse_box(text: str) -> tuple[int, int, int, int]:
-    parts = text.split(",")
-    if len(parts) != 4 or not all(p.strip().lstrip("-").isdigit() for p in parts):
-        raise ValueError(f"--region must be four integers x0,y0,x1,y1, got {text!r}")
-    x0, y0, x1, y1 = (int(p) for p in parts)
-    if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"--region must have x1 > x0 and y1 > y0, got {text!r}")
-    from saliency_core.data.frame import FRAME
-
-    if x0 < 0 or y0 < 0 or x1 > FRAME or y1 > FRAME:  # as `audit --region`: the box must lie in the frame
-        raise ValueError(f"--region {text} lies outside the {FRAME}x{FRAME} model frame: "
-                         f"need 0 <= x0 < x1 <= {FRAME} and 0 <= y0 < y1 <= {FRAME}")
-    return x0, y0, x1, y1
-
-
 def load_cli_model(spec: str, architecture: str | None):
     """A zoo name, else a model file (never unpickled)."""
     from saliency_core import zoo
@@ -67,9 +52,11 @@ def run(args: argparse.Namespace) -> int:
     import saliency_core as sc
     from saliency_core.data import to_model_frame
     from saliency_core.data.image_file import read_image
+    from saliency_core.cli.region import parse_region
+    from saliency_core.data.frame import FRAME
     from saliency_core.render import draw_box, overlay
 
-    box = parse_box(args.region) if args.region else None
+    box = parse_region(args.region, FRAME, "model frame") if args.region else None
     if args.grid is not None:
         sc.cell_grid(args.grid, 128)  # a bad N is an error before any work
         ignored = [f"--{name}" for name in ("window", "stride", "region", "percent", "mode")

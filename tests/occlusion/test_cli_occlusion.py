@@ -81,10 +81,10 @@ def test_grid_refuses_sliding_window_options(marked_cat: tuple[Path, torch.Tenso
 
 @pytest.mark.parametrize("region", ["200,200,300,300", "100,100,129,120", "-1,0,10,10", "0,-5,10,10"])
 def test_a_region_outside_the_model_frame_is_rejected(region: str) -> None:
-    from saliency_core.cli.occlusion import parse_box
+    from saliency_core.cli.region import parse_region
 
     with pytest.raises(ValueError, match="--region .* outside the 128x128 model frame"):
-        parse_box(region)
+        parse_region(region, 128, "model frame")
 
 
 def test_a_region_outside_the_model_frame_is_an_error_message(marked_cat: tuple[Path, torch.Tensor],
@@ -97,6 +97,6 @@ def test_a_region_outside_the_model_frame_is_an_error_message(marked_cat: tuple[
 
 
 def test_a_region_filling_the_model_frame_is_accepted() -> None:
-    from saliency_core.cli.occlusion import parse_box
+    from saliency_core.cli.region import parse_region
 
-    assert parse_box("0,0,128,128") == (0, 0, 128, 128)
+    assert parse_region("0,0,128,128", 128, "model frame") == (0, 0, 128, 128)
