@@ -30,15 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split()) or "unknown error"
-
-
 def _os_error_message(err: OSError) -> str:
     """``x.png: Is a directory`` rather than ``[Errno 21] Is a directory: 'x.png'``."""
     if err.strerror and err.filename is not None:
         where = f"{err.filename} -> {err.filename2}" if err.filename2 is not None else f"{err.filename}"
-        return _one_line(f"{where}: {err.strerror}")
+        return f"{where}: {err.strerror}"
     return one_line_error(err)
 
 

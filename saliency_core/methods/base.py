@@ -119,6 +119,17 @@ def check_positive(name: str, value: int) -> int:
     return value
 
 
+def check_seed(seed: object) -> int | None:
+    """``seed`` must be None or an integer that ``torch.Generator.manual_seed`` accepts."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an integer (or None), got {seed!r}")
+    if not -(2 ** 63) <= int(seed) < 2 ** 64:
+        raise ValueError(f"seed must fit in 64 bits, got {seed!r}")
+    return int(seed)
+
+
 def require_module(model: Model, method: str) -> nn.Module:
     """Hook-based methods need a plain ``nn.Module``: TorchScript modules cannot be hooked."""
     if isinstance(model, torch.jit.ScriptModule):

@@ -23,6 +23,7 @@ from saliency_core.methods.base import (
     Model,
     Progress,
     check_positive,
+    check_seed,
     sum_abs_over_channels,
     target_gradient,
 )
@@ -33,17 +34,6 @@ BASELINES = ("black", "blurred", "noise")
 # Beyond this many tail taps, the tail's mass is the Gaussian integral (σ is then so large that
 # the kernel is flat over a pixel and the sum and the integral agree to float precision).
 _EXACT_TAIL_TAPS = 1_000_000
-
-
-def check_seed(seed: object) -> int | None:
-    """``seed`` must be None or an integer that ``torch.Generator.manual_seed`` accepts."""
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer (or None), got {seed!r}")
-    if not -(2 ** 63) <= int(seed) < 2 ** 64:
-        raise ValueError(f"seed must fit in 64 bits, got {seed!r}")
-    return int(seed)
 
 
 def check_sigma(sigma: object) -> float:

@@ -16,10 +16,10 @@ from saliency_core.methods.base import (
     Model,
     Progress,
     check_positive,
+    check_seed,
     max_abs_over_channels,
     target_gradient,
 )
-from saliency_core.methods.integrated_gradients import check_seed
 
 
 def smoothgrad(
