@@ -29,8 +29,9 @@ from scipy.stats import spearmanr
 from torch import Tensor, nn
 
 from saliency_core import kernels
-from saliency_core.methods.occlusion_adaptive import DEFAULT_REFINE_FRACTION, adaptive_occlusion
-from saliency_core.methods.occlusion_incremental import build_plan, deltas_from_plan, incremental_deltas
+from saliency_core.methods.occlusion.adaptive import DEFAULT_REFINE_FRACTION, adaptive_occlusion
+from saliency_core.methods.occlusion.incremental import deltas_from_plan, incremental_deltas
+from saliency_core.methods.occlusion.plan import build_plan
 from saliency_core.zoo.architecture import DemoCNN
 
 NAIVE_BATCH = 32
@@ -94,8 +95,8 @@ def flop_bound(model: nn.Module, image: Tensor, window: int, stride: int) -> tup
     """(changed-region FLOP share, computed-patch FLOP share) over the convolutions, per window.
 
     "Computed" follows the engine: one patch size per layer for each block of windows it batches
-    together (``_Plan.groups`` when there are enough windows, else one block)."""
-    from saliency_core.methods import occlusion_incremental as engine
+    together (``Plan.groups`` when there are enough windows, else one block)."""
+    from saliency_core.methods.occlusion import incremental as engine
 
     plan = build_plan(model, image, (window, window), (stride, stride))
     assert plan is not None

@@ -4,10 +4,11 @@
 
 #include <stdexcept>
 
+#include "cpu_arrays.h"
 #include "kernels_common.h"
 
 namespace py = pybind11;
-using FloatArray = py::array_t<float, py::array::c_style>;
+using saliency::FloatArray;
 
 namespace {
 
@@ -41,8 +42,9 @@ void masked_noise_cuda(const float* images, const float* masks, float* out, int6
 
 void register_noise(py::module_& m) {
   m.def("hash32", [](uint32_t x) { return saliency::hash32(x); }, "The lowbias32 integer hash");
-  m.def("masked_noise", &masked_noise, py::arg("images"), py::arg("masks"), py::arg("out"), py::arg("sigma"),
-        py::arg("key1"), py::arg("key2"), "clamp(x + sigma*eps*m, 0, 1) with counter-based eps (CPU)");
+  m.def("masked_noise", &masked_noise, py::arg("images"), py::arg("masks"), py::arg("out").noconvert(),
+        py::arg("sigma"), py::arg("key1"), py::arg("key2"),
+        "clamp(x + sigma*eps*m, 0, 1) with counter-based eps (CPU)");
 #ifdef WITH_CUDA
   m.def(
       "masked_noise_cuda",

@@ -6,26 +6,44 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
+#include "cpu_arrays.h"
 #include "kernels_common.h"
 
 namespace py = pybind11;
-using FloatArray = py::array_t<float, py::array::c_style>;
+using saliency::FloatArray;
+using saliency::Pair;
 
 namespace {
 
+// Window and stride are checked in Python; checked again here (cheaply) because a zero stride or
+// a window larger than the image would make the C++ loops divide by zero or index out of range.
+void check_windows(const char* what, int64_t H, int64_t W, Pair window, Pair stride) {
+  if (window.first <= 0 || window.second <= 0 || stride.first <= 0 || stride.second <= 0)
+    throw std::invalid_argument(std::string(what) + ": window and stride must be positive");
+  if (window.first > H || window.second > W)
+    throw std::invalid_argument(std::string(what) + ": the window is larger than the image");
+}
+
 // out[i*B+b] = images[b] with window (start+i) replaced by the baseline. The baseline is
 // [Bb, C, Hb, Wb] with Bb in {1, B} and (Hb, Wb) in {(1, 1), (H, W)}: broadcast by zero strides.
-void occlusion_batch(FloatArray images, FloatArray baseline, FloatArray out, int64_t h, int64_t w,
-                     int64_t sy, int64_t sx, int64_t start, int64_t count) {
+void occlusion_batch(FloatArray images, FloatArray baseline, FloatArray out, Pair window, Pair stride,
+                     int64_t start, int64_t count) {
   if (images.ndim() != 4 || baseline.ndim() != 4 || out.ndim() != 4)
     throw std::invalid_argument("occlusion_batch: images, baseline and out must be 4-D");
   const int64_t B = images.shape(0), C = images.shape(1), H = images.shape(2), W = images.shape(3);
-  const int64_t nx = (W - w + sx - 1) / sx + 1;  // ceil((W-w)/sx) + 1, W >= w checked in Python
+  check_windows("occlusion_batch", H, W, window, stride);
+  const auto [h, w] = window;
+  const auto [sy, sx] = stride;
+  const int64_t nx = (W - w + sx - 1) / sx + 1;  // ceil((W-w)/sx) + 1
+  if (start < 0 || count < 0) throw std::invalid_argument("occlusion_batch: start and count must be >= 0");
   if (out.shape(0) != count * B || out.shape(1) != C || out.shape(2) != H || out.shape(3) != W)
     throw std::invalid_argument("occlusion_batch: out has the wrong shape");
   const int64_t Bb = baseline.shape(0), Hb = baseline.shape(2), Wb = baseline.shape(3);
+  if ((Bb != 1 && Bb != B) || baseline.shape(1) != C || !((Hb == 1 && Wb == 1) || (Hb == H && Wb == W)))
+    throw std::invalid_argument("occlusion_batch: baseline must be [1 or B, C, 1 or H, 1 or W]");
   const int64_t base_b = Bb == 1 ? 0 : C * Hb * Wb, base_y = Hb == 1 ? 0 : Wb, base_x = Wb == 1 ? 0 : 1;
   const float* src = images.data();
   const float* base = baseline.data();
@@ -50,11 +68,13 @@ void occlusion_batch(FloatArray images, FloatArray baseline, FloatArray out, int
 
 // out[b,y,x] = mean of deltas[b, window] over the windows covering (y, x), 0 where none:
 // a 2-D prefix sum of the window grid makes each pixel O(1), whatever the window size.
-void occlusion_accumulate(FloatArray deltas, FloatArray out, int64_t h, int64_t w, int64_t sy,
-                          int64_t sx) {
+void occlusion_accumulate(FloatArray deltas, FloatArray out, Pair window, Pair stride) {
   if (deltas.ndim() != 2 || out.ndim() != 3)
     throw std::invalid_argument("occlusion_accumulate: deltas must be 2-D and out 3-D");
   const int64_t B = out.shape(0), H = out.shape(1), W = out.shape(2);
+  check_windows("occlusion_accumulate", H, W, window, stride);
+  const auto [h, w] = window;
+  const auto [sy, sx] = stride;
   const int64_t ny = (H - h + sy - 1) / sy + 1, nx = (W - w + sx - 1) / sx + 1;
   if (deltas.shape(0) != B || deltas.shape(1) != ny * nx)
     throw std::invalid_argument("occlusion_accumulate: deltas must be [B, ny*nx]");
@@ -110,12 +130,11 @@ void occlusion_accumulate_cuda(const float* deltas, float* out, int64_t B, int64
 #endif
 
 void register_occlusion(py::module_& m) {
-  m.def("occlusion_batch", &occlusion_batch, py::arg("images"), py::arg("baseline"), py::arg("out"),
-        py::arg("h"), py::arg("w"), py::arg("sy"), py::arg("sx"), py::arg("start"), py::arg("count"),
-        "Write occluded copies of images into out (CPU, float32 C-contiguous)");
-  m.def("occlusion_accumulate", &occlusion_accumulate, py::arg("deltas"), py::arg("out"), py::arg("h"),
-        py::arg("w"), py::arg("sy"), py::arg("sx"),
-        "Per-pixel mean of the deltas of the covering windows (CPU)");
+  m.def("occlusion_batch", &occlusion_batch, py::arg("images"), py::arg("baseline"), py::arg("out").noconvert(),
+        py::arg("window"), py::arg("stride"), py::arg("start"), py::arg("count"),
+        "Write occluded copies of images into out (CPU; float32 C-contiguous arrays, (h, w) and (sy, sx) pairs)");
+  m.def("occlusion_accumulate", &occlusion_accumulate, py::arg("deltas"), py::arg("out").noconvert(),
+        py::arg("window"), py::arg("stride"), "Per-pixel mean of the deltas of the covering windows (CPU)");
 #ifdef WITH_CUDA
   m.def(
       "occlusion_batch_cuda",

@@ -8,13 +8,17 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
+#include "cpu_arrays.h"
 #include "kernels_common.h"
 
 namespace py = pybind11;
-using FloatArray = py::array_t<float, py::array::c_style>;
+using saliency::ByteArray;
+using saliency::FloatArray;
+using saliency::IndexArray;
 
 namespace {
 
@@ -100,27 +104,29 @@ float kth_largest(const float* v, int64_t n, int64_t k, std::vector<float>& buf,
   return threshold;
 }
 
-// region_kind: 0 none, 1 boxes int64 [B,4] (x0,y0,x1,y1), 2 masks uint8 [B,H,W].
-void top_percent(FloatArray maps, int64_t k, int64_t region_kind, py::array_t<int64_t, py::array::c_style> boxes,
-                 py::array_t<uint8_t, py::array::c_style> region_masks, FloatArray threshold, FloatArray share,
-                 py::array_t<int64_t, py::array::c_style> count, py::array_t<uint8_t, py::array::c_style> mask,
-                 bool want_mask) {
+// The region is boxes int64 [B,4] (x0,y0,x1,y1), masks uint8 [B,H,W], or neither (None, None);
+// `mask` (uint8 [B,H,W]) is written when given.
+void top_percent(FloatArray maps, int64_t k, std::optional<IndexArray> boxes, std::optional<ByteArray> region_masks,
+                 FloatArray threshold, FloatArray share, IndexArray count, std::optional<ByteArray> mask) {
   if (maps.ndim() != 3) throw std::invalid_argument("top_percent: maps must be [B,H,W]");
   const int64_t B = maps.shape(0), H = maps.shape(1), W = maps.shape(2), n = H * W;
+  if (k < 1) throw std::invalid_argument("top_percent: k must be >= 1");
   if (threshold.size() != B || share.size() != B || count.size() != B)
     throw std::invalid_argument("top_percent: outputs must have B elements");
-  if (region_kind == 1 && (boxes.ndim() != 2 || boxes.shape(0) != B || boxes.shape(1) != 4))
+  if (boxes && region_masks) throw std::invalid_argument("top_percent: give boxes or region masks, not both");
+  if (boxes && (boxes->ndim() != 2 || boxes->shape(0) != B || boxes->shape(1) != 4))
     throw std::invalid_argument("top_percent: boxes must be [B,4]");
-  if (region_kind == 2 && region_masks.size() != B * n)
+  if (region_masks && region_masks->size() != B * n)
     throw std::invalid_argument("top_percent: region masks must be [B,H,W]");
-  if (want_mask && mask.size() != B * n) throw std::invalid_argument("top_percent: mask must be [B,H,W]");
+  if (mask && mask->size() != B * n) throw std::invalid_argument("top_percent: mask must be [B,H,W]");
+  const int64_t region_kind = boxes ? 1 : (region_masks ? 2 : 0);
   const float* v = maps.data();
-  const int64_t* bx = region_kind == 1 ? boxes.data() : nullptr;
-  const uint8_t* rm = region_kind == 2 ? region_masks.data() : nullptr;
+  const int64_t* bx = boxes ? boxes->data() : nullptr;
+  const uint8_t* rm = region_masks ? region_masks->data() : nullptr;
   float* thr = threshold.mutable_data();
   float* sh = share.mutable_data();
   int64_t* cnt = count.mutable_data();
-  uint8_t* mk = want_mask ? mask.mutable_data() : nullptr;
+  uint8_t* mk = mask ? mask->mutable_data() : nullptr;
   {
     py::gil_scoped_release release;
 #pragma omp parallel
@@ -168,9 +174,10 @@ void top_percent_cuda(const float* maps, int64_t B, int64_t H, int64_t W, int64_
 #endif
 
 void register_threshold(py::module_& m) {
-  m.def("top_percent", &top_percent, py::arg("maps"), py::arg("k"), py::arg("region_kind"), py::arg("boxes"),
-        py::arg("region_masks"), py::arg("threshold"), py::arg("share"), py::arg("count"), py::arg("mask"),
-        py::arg("want_mask"), "Fused k-th largest threshold, salient mask and region share (CPU)");
+  m.def("top_percent", &top_percent, py::arg("maps"), py::arg("k"), py::arg("boxes").none(true),
+        py::arg("region_masks").none(true), py::arg("threshold").noconvert(), py::arg("share").noconvert(),
+        py::arg("count").noconvert(), py::arg("mask").noconvert().none(true),
+        "Fused k-th largest threshold, salient mask and region share (CPU; boxes, region_masks, mask may be None)");
 #ifdef WITH_CUDA
   m.def(
       "top_percent_cuda",

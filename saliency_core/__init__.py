@@ -25,8 +25,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "backend": "saliency_core.kernels",
     "occlusion": "saliency_core.methods.occlusion",
-    "cell_occlusion": "saliency_core.methods.cell_occlusion",
-    "cell_grid": "saliency_core.methods.cell_occlusion",
+    "cell_occlusion": "saliency_core.methods.occlusion",
+    "cell_grid": "saliency_core.methods.occlusion",
     "explain": "saliency_core.methods",
     "Explanation": "saliency_core.methods",
     "load_model": "saliency_core.zoo",

@@ -10,8 +10,7 @@ Accepted inputs:
 * a ``saliency_core.data.ImageSet`` (or any object with ``frames``, ``labels``, ``files`` and
   ``images(index)``): ids are the file paths, a non-empty ``splits`` becomes a ``split`` column;
 * a folder path: read with ``saliency_core.data.load_any`` (class folders, MANIFEST.csv or the
-  Oxford-IIIT Pet layout, model frame of ``image_size``) when that module is installed, else
-  with a minimal class-folder reader (classes sorted by name, images resized to ``image_size``).
+  Oxford-IIIT Pet layout, model frame of ``image_size``).
 
 Images are float ``[B,3,H,W]`` in [0, 1]. Items are re-chunked into batches of ``batch_size``.
 Images without ids get their running index as id, so a re-run over the same data finds them again.
@@ -28,7 +27,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+from saliency_core.checks import check_positive
+from saliency_core.data import FRAME, load_any
+from saliency_core.data.loaders import IMAGE_SUFFIXES  # noqa: F401 - audit.run counts folder images with it
 _KEYS = {"id": "ids", "image": "images", "label": "labels", "box": "boxes", "mask": "masks"}
 
 
@@ -109,32 +110,6 @@ def _concat(parts: list[Batch]) -> Batch:
     )
 
 
-def folder_items(root: Path, image_size: int = 128) -> Iterator[dict[str, Any]]:
-    """Samples of a folder with one subfolder per class (label = index in sorted class names)."""
-    from PIL import Image
-
-    from saliency_core.data.frame import to_rgb
-
-    root = Path(root)
-    if not root.is_dir():
-        raise ValueError(f"data folder {root} does not exist")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if not classes:
-        raise ValueError(f"data folder {root} has no class subfolders")
-    found = False
-    for label, name in enumerate(classes):
-        for path in sorted((root / name).iterdir()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            found = True
-            with Image.open(path) as image:
-                rgb = to_rgb(image).resize((image_size, image_size), Image.Resampling.BILINEAR)
-            pixels = torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1)
-            yield {"id": f"{name}/{path.name}", "image": pixels, "label": label}
-    if not found:
-        raise ValueError(f"data folder {root} contains no images")
-
-
 def is_image_set(dataset: Any) -> bool:
     """Duck-typed ``saliency_core.data.ImageSet``: decoded frames with labels and file names."""
     return all(hasattr(dataset, a) for a in ("frames", "labels", "files")) and callable(
@@ -155,21 +130,16 @@ def image_set_items(images: Any, chunk: int = 64) -> Iterator[dict[str, Any]]:
 
 
 def open_folder(root: Path, image_size: int) -> Iterator[dict[str, Any]]:
-    """The items of a data folder, through ``saliency_core.data`` when it is installed."""
-    try:
-        from saliency_core.data import load_any
-    except ImportError:
-        return folder_items(root, image_size)
+    """The items of a data folder (``saliency_core.data.load_any``) at ``image_size``."""
     if not Path(root).is_dir():
         raise ValueError(f"data folder {root} does not exist")
     return image_set_items(load_any(root, image_size))
 
 
 def iter_batches(dataset: Iterable[Any] | str | Path, batch_size: int = 32,
-                 image_size: int = 128) -> Iterator[Batch]:
+                 image_size: int = FRAME) -> Iterator[Batch]:
     """Uniform batches of at most ``batch_size`` images from any accepted dataset."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    check_positive("batch_size", batch_size)
     if isinstance(dataset, (str, Path)):
         items: Iterable[Any] = open_folder(Path(dataset), image_size)
     elif is_image_set(dataset):

@@ -1,16 +1,21 @@
-"""`saliency-lab` command line: one module per subcommand, each exposing `register(subparsers)`."""
+"""`saliency-lab` command line: one module per subcommand, each exposing `register(subparsers)`.
+
+Building the parser imports every subcommand module, so each one imports the library modules it
+runs on inside its ``run``: ``--help`` and ``demo`` (whose process stays alive beside Streamlit)
+then do not load the methods, metrics, audit, OpenCV and pandas.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
+from saliency_core.cli import audit, data, demo, explain, info, occlusion, train, zoo
 from saliency_core.errors import one_line_error
 
-# Subcommand modules in saliency_core.cli, in the order --help lists them.
-SUBCOMMANDS = ("demo", "occlusion", "explain", "audit", "train", "zoo", "data", "info")
+# In the order --help lists them.
+SUBCOMMANDS = (demo, occlusion, explain, audit, train, zoo, data, info)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,13 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find unintended biases (shortcuts) in image classifiers with saliency maps.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"saliency_core.cli.{name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"saliency_core.cli.{name}":
-                continue  # subcommand not part of this build
-            raise
+    for module in SUBCOMMANDS:
         module.register(sub)
     return parser
 

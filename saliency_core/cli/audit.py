@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from saliency_core.cli.region import parse_region
+from saliency_core.data.frame import FRAME
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -29,15 +29,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="results table (.parquet or .csv); existing rows are kept and skipped")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--percent", type=float, default=0.5, help="top-percent of pixels for the share")
-    p.add_argument("--size", type=int, default=128,
-                   help="images are brought to SIZE x SIZE (default 128, the demo models' frame)")
+    p.add_argument("--size", type=int, default=FRAME,
+                   help=f"images are brought to SIZE x SIZE (default {FRAME}, the demo models' frame)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def load_model(spec: str) -> Any:
-    """A TorchScript file, else a zoo model (``zoo.load``), else ``saliency_core.load_model``."""
+    """A TorchScript file, else another model file (``zoo.load_model``), else a zoo name (``zoo.load``)."""
     import torch
+
+    from saliency_core import zoo
 
     path = Path(spec)
     if path.is_file() and path.suffix in {".pt", ".pth", ".ts", ".jit"}:
@@ -45,19 +47,12 @@ def load_model(spec: str) -> Any:
             return torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
         except RuntimeError:
             pass  # not TorchScript: let the zoo try
-    try:
-        from saliency_core import zoo
-    except ImportError:
-        zoo = None  # type: ignore[assignment]
-    loader = getattr(zoo, "load", None) if not path.exists() else None
-    loader = loader or getattr(zoo, "load_model", None)
-    if loader is None:
-        raise ValueError(f"cannot load model {spec!r}: not a TorchScript file and no zoo available")
-    return loader(spec)
+    return zoo.load_model(spec) if path.exists() else zoo.load(spec)
 
 
 def run(args: argparse.Namespace) -> int:
     from saliency_core.audit import run as audit, summarize
+    from saliency_core.cli.region import parse_region
 
     if args.size < 1 or args.batch_size < 1:
         raise ValueError("--size and --batch-size must be positive")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -20,8 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    import os
-
     from saliency_core.data import DEFAULT_DIR
     from saliency_core.data.fetch import fetch_oxford_pet
 

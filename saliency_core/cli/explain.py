@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="a zoo model name or a model file (TorchScript, torch.export .pt2, safetensors)")
     p.add_argument("--architecture", default=None,
                    help="architecture of a weights-only model file (e.g. demo_cnn)")
-    # Names are checked by explain(); importing the methods here would load torch for --help.
+    # Names are checked by explain() when the subcommand runs (see the package docstring).
     p.add_argument("--method", default="gradient_squared",
                    help="saliency method, e.g. vanilla_gradient, smoothgrad, integrated_gradients, grad_cam, "
                         "competitive_gradient_x_input, rectified_gradient_unbiased, occlusion "

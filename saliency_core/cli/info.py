@@ -15,14 +15,11 @@ def run(args: argparse.Namespace) -> int:
 
     import saliency_core
     from saliency_core import kernels
+    from saliency_core.data import data_dir
 
     print(f"saliency_core {saliency_core.__version__}, torch {torch.__version__}")
     print(f"kernel backend: {kernels.backend()} (CUDA kernels compiled: {kernels.cuda_compiled()}, "
           f"GPU visible: {kernels.cuda_available()})")
-    try:
-        from saliency_core.data import data_dir
-    except ImportError:
-        return 0
     # A diagnostic: a missing data folder is something to report, not a failure of `info`.
     try:
         print(f"data directory: {data_dir()}")

@@ -6,8 +6,8 @@
 * the quadrant test set: each test image clean and watermarked (``artefacts.watermark`` with the
   image's index as seed), i.e. cat/dog x watermark yes/no, 200 images each, with the boxes.
 
-Decoded frames are cached as one ``.npy`` keyed by the manifest's hash, because decoding 4,000
-JPEGs takes ~20 s on two cores and every training run and report needs them.
+Decoded frames are cached as one ``.npy`` keyed by the manifest's hash: decoding all 4,000 JPEGs
+is slow, and every training run and report needs them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import torch
 from saliency_core.artefacts import box_of, watermark, watermark_region
 
 from . import cache_dir
+from .frame import FRAME
 from .loaders import CLASSES, ImageSet, load_manifest, read_manifest
 
 TEST_PER_CLASS = 200
@@ -31,7 +32,7 @@ VAL_FRACTION = 0.1
 SPLIT_SEED = 0
 
 
-def load_demo_images(root: Path, size: int = 128) -> ImageSet:
+def load_demo_images(root: Path, size: int = FRAME) -> ImageSet:
     """The manifest's photos in the model frame, decoded once and cached by manifest hash."""
     manifest = Path(root) / "MANIFEST.csv"
     if not manifest.is_file():

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from saliency_core.checks import check_positive
+
 FRAME = 128
 
 _UINT16_TO_8 = 65535 / 255  # 257: 65535 -> 255, 32768 -> 127.5
@@ -63,8 +65,7 @@ def _grey_to_uint8(pixels: np.ndarray, mode: str) -> np.ndarray:
 
 def frame_array(image: Image.Image, size: int = FRAME) -> np.ndarray:
     """``uint8 [size, size, 3]`` RGB: EXIF-transposed, shorter side to ``size``, centre-cropped."""
-    if size < 1:
-        raise ValueError(f"frame size must be positive, got {size}")
+    check_positive("frame size", size)
     rgb = np.asarray(to_rgb(ImageOps.exif_transpose(image)))
     h, w = rgb.shape[:2]
     if h == 0 or w == 0:

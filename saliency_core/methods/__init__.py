@@ -56,14 +56,15 @@ class Explanation:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def _occlusion(model: Model, images: Tensor, target: Tensor, **options: Any) -> Attribution:
-    """The foundation's occlusion (options: window, stride, baseline, batch_size, progress, mode).
+def _occlusion(model: Model, images: Tensor, target: Tensor, clean_logits: Tensor, **options: Any) -> Attribution:
+    """The foundation's occlusion (options: window, stride, baseline, batch_size, progress, mode) on
+    the images ``explain`` has checked, measured from the ``clean_logits`` it has computed.
 
     Imported on first use, since it builds on the compiled kernels; its map is the same for every
     channel, so ``attributions`` repeats it over the channels.
     """
-    occlusion = importlib.import_module("saliency_core.methods.occlusion").occlusion
-    maps = occlusion(model, images, target=target, **options)
+    package = importlib.import_module("saliency_core.methods.occlusion")
+    maps = package.occlusion_from_logits(model, images, clean_logits, target, **options)
     return Attribution(maps[:, None].expand(-1, images.shape[1], -1, -1), maps)
 
 
@@ -101,8 +102,10 @@ def explain(model: Model, images: Tensor, method: str, target: Target = None, **
     with torch.no_grad():
         logits = forward(model, images)
     resolved = check_target(target, logits)
+    # Occlusion measures its drops from these logits: passing them on runs the model once on the images.
+    reused = (logits,) if method == "occlusion" else ()
     try:
-        result = REGISTRY[method](model, images, resolved, **options)
+        result = REGISTRY[method](model, images, resolved, *reused, **options)
     except TypeError as error:
         if "unexpected keyword argument" in str(error):
             raise ValueError(f"{method}: {error}") from error

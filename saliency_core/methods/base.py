@@ -1,4 +1,4 @@
-"""What every saliency method shares: input validation, the target gradient, hook contexts.
+"""What every saliency method shares: the forward pass and target, the target gradient, hook contexts.
 
 The hook contexts follow Zennit's ``Attributor``: hooks are registered on ``__enter__`` and always
 removed on ``__exit__`` (also when an exception is raised), and a subclass overrides one method.
@@ -19,6 +19,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+# The methods import check_images, check_positive and check_seed from here with the rest they share.
+from saliency_core.checks import check_images, check_logits, check_positive, check_seed  # noqa: F401
 from saliency_core.errors import one_line_error
 
 # Anything that maps images [B,C,H,W] to logits [B,K]: an nn.Module or a TorchScript module.
@@ -37,38 +39,7 @@ class Attribution:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------- validation
-
-
-def check_images(images: object) -> Tensor:
-    """Return ``images`` if they are a finite float32 NCHW batch; raise ValueError naming the problem."""
-    if not isinstance(images, Tensor):
-        raise ValueError(f"images must be a torch.Tensor, got {type(images).__name__}")
-    if images.ndim != 4:
-        raise ValueError(f"images must be 4-D [B,C,H,W], got {images.ndim}-D shape {tuple(images.shape)}")
-    if images.dtype != torch.float32:
-        raise ValueError(f"images must be float32, got {images.dtype}")
-    batch, channels, height, width = images.shape
-    if batch == 0 or height == 0 or width == 0:
-        raise ValueError(f"images must be non-empty, got shape {tuple(images.shape)}")
-    if channels == 4:
-        raise ValueError("images have 4 channels (RGBA?): drop the alpha channel and pass RGB [B,3,H,W]")
-    if not torch.isfinite(images).all():
-        raise ValueError("images contain NaN or Inf values")
-    return images
-
-
-def check_logits(logits: object, batch: int) -> Tensor:
-    """Return ``logits`` if they are a finite [B,K] tensor; raise ValueError naming the problem."""
-    if not isinstance(logits, Tensor):
-        raise ValueError(f"the model must return a logits tensor [B,K], got {type(logits).__name__}")
-    if logits.ndim != 2 or logits.shape[0] != batch or logits.shape[1] < 1:
-        raise ValueError(
-            f"the model must return logits of shape [B,K] = [{batch},K], got shape {tuple(logits.shape)}"
-        )
-    if not torch.isfinite(logits).all():
-        raise ValueError("the model returned NaN or Inf logits")
-    return logits
+# --------------------------------------------------------------------------- forward pass and target
 
 
 def forward(model: Model, images: Tensor) -> Tensor:
@@ -110,24 +81,6 @@ def check_target(target: Target, logits: Tensor) -> Tensor:
     if bool((resolved < 0).any()) or bool((resolved >= classes).any()):
         raise ValueError(f"target {resolved.tolist()} out of range for a model with {classes} classes")
     return resolved.to(logits.device)
-
-
-def check_positive(name: str, value: int) -> int:
-    """Options such as ``steps`` and ``batch_size`` must be positive ints."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def check_seed(seed: object) -> int | None:
-    """``seed`` must be None or an integer that ``torch.Generator.manual_seed`` accepts."""
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer (or None), got {seed!r}")
-    if not -(2 ** 63) <= int(seed) < 2 ** 64:
-        raise ValueError(f"seed must fit in 64 bits, got {seed!r}")
-    return int(seed)
 
 
 def require_module(model: Model, method: str) -> nn.Module:

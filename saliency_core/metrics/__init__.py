@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from ._checks import region_masks
+from saliency_core.checks import region_masks
 from .core_spurious import core_spurious_accuracy
 from .counterfactual import flip_rates, flips, wilson_interval
 from .dataset_bias import BiasTracking, bias_tracking

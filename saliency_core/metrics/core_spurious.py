@@ -15,9 +15,9 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from saliency_core.checks import check_labels, region_masks
 from saliency_core.kernels import masked_noise
-from saliency_core.metrics._checks import region_masks
-from saliency_core.metrics._model import check_images, check_labels, predict_with_classes
+from saliency_core.metrics.predict import check_model_images, predict_with_classes
 
 
 def core_spurious_accuracy(
@@ -31,7 +31,7 @@ def core_spurious_accuracy(
     to the complement 1 - spurious. The same seed is used for both regions, so they differ only in
     where the noise goes. Columns: sigma, region ("spurious" | "core"), accuracy, n.
     """
-    check_images(images)
+    check_model_images(images)
     batch, _, height, width = images.shape
     labels = check_labels(labels, batch)
     if len(sigmas) == 0 or any(not s >= 0 for s in sigmas):

@@ -20,7 +20,8 @@ import torch
 from scipy import stats
 from torch import Tensor, nn
 
-from saliency_core.metrics._model import check_images, check_labels, predict, predict_with_classes
+from saliency_core.checks import check_finite, check_labels
+from saliency_core.metrics.predict import check_model_images, predict, predict_with_classes
 from saliency_core.metrics.transforms import greyscale, hue_shift
 
 Transform = Callable[[Tensor], Tensor]
@@ -32,8 +33,7 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     """Wilson score interval for a binomial proportion k / n."""
     if n <= 0 or not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    confidence = check_finite("confidence", confidence, low=0, high=1, closed="neither")
     z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
     p = k / n
     centre = p + z * z / (2 * n)
@@ -49,7 +49,7 @@ def flips(model: nn.Module, images: Tensor, transform: Transform, *, batch_size:
 
 def _flips(model: nn.Module, images: Tensor, transform: Transform, batch_size: int) -> tuple[Tensor, int]:
     """(flips, the model's number of outputs)."""
-    check_images(images)
+    check_model_images(images)
     transformed = transform(images)
     if not isinstance(transformed, Tensor) or transformed.shape != images.shape:
         shape = tuple(transformed.shape) if isinstance(transformed, Tensor) else type(transformed).__name__
@@ -64,7 +64,7 @@ def flip_rates(
     class_names: Sequence[str] | None = None, confidence: float = 0.95, batch_size: int = 64,
 ) -> pd.DataFrame:
     """Per true class: columns class, n, flips, rate, ci_low, ci_high (Wilson)."""
-    check_images(images)
+    check_model_images(images)
     labels = check_labels(labels, images.shape[0])
     if class_names is not None:
         check_labels(labels, images.shape[0], len(class_names), "the number of class_names")

@@ -14,7 +14,6 @@ per-image values are aggregated per class with percentile-bootstrap confidence i
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
@@ -23,7 +22,15 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from saliency_core.metrics._checks import check_batch, check_labels, check_maps, region_masks
+from saliency_core.checks import (
+    check_batch,
+    check_finite,
+    check_float_pair,
+    check_labels,
+    check_maps,
+    check_positive,
+    region_masks,
+)
 from saliency_core.metrics.region_share import top_percent_share
 
 Normalisation = Literal["none", "image_mean", "image_sum", "dataset"]
@@ -56,7 +63,10 @@ def normalise(
         scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # zero maps stay zero
         return maps / scale[:, None, None]
     if mode == "dataset":
-        mu, sigma = stats if stats is not None else (float(maps.mean()), float(maps.std(correction=0)))
+        if stats is None:
+            mu, sigma = float(maps.mean()), float(maps.std(correction=0))
+        else:
+            mu, sigma = check_float_pair("stats", stats)
         if not np.isfinite(mu) or not np.isfinite(sigma) or sigma <= 0:
             raise ValueError(f"dataset normalisation needs a positive finite std, got {sigma}")
         return (maps - mu) / sigma
@@ -73,8 +83,7 @@ def mean_saliency(maps: Tensor, region: Tensor) -> Tensor:
 def peak_saliency(maps: Tensor, region: Tensor, percent: float = 1.0) -> Tensor:
     """n_{f,g,A}: share of the top ``percent``% pixels (above P_n) that lie inside the region."""
     maps = check_maps(maps)
-    if not 0 < percent <= 100:
-        raise ValueError(f"percent must be in (0, 100], got {percent}")
+    percent = check_finite("percent", percent, low=0, high=100, closed="right")
     masks = region_masks(region, *maps.shape)  # validates the region before the kernel sees it
     return top_percent_share(maps, masks.to(maps.device), percent=percent).float()
 
@@ -101,10 +110,8 @@ def bootstrap_ci(
         raise ValueError(f"bootstrap needs a non-empty 1-D array of values, got shape {x.shape}")
     if not np.isfinite(x).all():
         raise ValueError("bootstrap values contain NaN or Inf")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive int (the number of resamples), got {n_boot!r}")
+    check_finite("confidence", confidence, low=0, high=1, closed="neither")
+    n_boot = check_positive("n_boot", n_boot)
     rng = np.random.default_rng(seed)
     means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
     alpha = (1 - confidence) / 2

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from saliency_core.metrics._checks import check_batch, check_maps, region_masks
+from saliency_core.checks import check_batch, check_maps, region_masks
 from saliency_core.metrics.sanity_checks import ssim
 
 

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from saliency_core import kernels
+from saliency_core.checks import check_boxes, check_masks
 from saliency_core.kernels import validate
-from saliency_core.metrics._checks import check_boxes, check_masks
 
 
 def top_percent_share(maps: Tensor, region: Tensor, percent: float = 0.5) -> Tensor:
@@ -38,7 +38,7 @@ def _checked_region(region: Tensor, maps: Tensor) -> Tensor:
     a region of the wrong type or shape is left for the kernel to name."""
     batch, height, width = maps.shape
     if isinstance(region, Tensor) and tuple(region.shape) == (batch, 4):
-        return check_boxes(region, height, width, clip=True)
+        return check_boxes(region, height=height, width=width, clip=True)
     if isinstance(region, Tensor) and tuple(region.shape) == (batch, height, width):
         check_masks(region)
     return region

@@ -43,7 +43,7 @@ from skimage.feature import hog
 from skimage.metrics import structural_similarity
 from torch import Tensor, nn
 
-from saliency_core.metrics._checks import check_batch, check_maps
+from saliency_core.checks import check_batch, check_maps
 
 # (model, images) -> maps [B,H,W], or any object with a ``maps`` attribute (an Explanation).
 ExplainFn = Callable[[nn.Module, Tensor], Any]

@@ -9,17 +9,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from saliency_core.checks import check_images
+
 # ITU-R BT.601 luma weights, the usual "greyscale" of PIL and OpenCV.
 _LUMA = (0.299, 0.587, 0.114)
 
 
 def _check_rgb(images: Tensor) -> None:
-    if not isinstance(images, Tensor):
-        raise ValueError(f"images must be a torch.Tensor, got {type(images).__name__}")
-    if images.dim() != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must be RGB [B,3,H,W], got shape {tuple(images.shape)}")
-    if not images.is_floating_point():  # uint8 0..255 would be truncated / misread as [0, 1]
-        raise ValueError(f"images must be floating-point RGB in [0, 1], got {images.dtype}")
+    # Pure pixel maps: NaN passes through and an empty batch stays empty; integer images
+    # (uint8 0..255) would be truncated or misread as [0, 1].
+    check_images(images, dtypes=None, channels=(3,), finite=False, allow_empty=True)
 
 
 def greyscale(images: Tensor) -> Tensor:

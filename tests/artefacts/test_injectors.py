@@ -99,3 +99,11 @@ def _animal(rgb: tuple[float, float, float]) -> torch.Tensor:
 ])
 def test_coat_colour(rgb, expected) -> None:
     assert coat_colour(_animal(rgb)) == expected
+
+
+def test_the_mark_is_drawn_as_the_zoo_learned_it() -> None:
+    # The mark's text is OpenCV's Hershey font, whose rasterisation changed between releases
+    # (4.x: 141 pixels, 5.1: 255); the zoo was trained on 5.0's. pyproject pins it exactly.
+    mask = watermark_region()
+    assert int(mask.sum()) == 247, "opencv-python-headless is not the pinned 5.0.0.93"
+    assert box_of(mask) == (4, 113, 51, 124)

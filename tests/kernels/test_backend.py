@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from saliency_core import kernels as K
-from saliency_core.kernels import _loader
+from saliency_core.kernels import native
 from saliency_core.kernels import reference as R
 
 
@@ -19,10 +19,10 @@ from saliency_core.kernels import reference as R
 def missing_extension(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Make `import saliency_core._ext` fail (a None entry in sys.modules raises ImportError)."""
     monkeypatch.setitem(sys.modules, "saliency_core._ext", None)
-    _loader.reset()
+    native.reset()
     yield
     monkeypatch.undo()
-    _loader.reset()
+    native.reset()
 
 
 def test_missing_extension_falls_back_to_reference_with_one_warning(
@@ -54,7 +54,7 @@ def test_missing_extension_is_an_import_error_under_require_ext(
 def test_backend_names_the_kernels_in_use() -> None:
     import saliency_core._ext as ext
 
-    _loader.reset()
+    native.reset()
     assert K.cuda_compiled() == bool(ext.WITH_CUDA)
     assert K.backend() == ("extension+cuda" if ext.WITH_CUDA and ext.cuda_available() else "extension")
 

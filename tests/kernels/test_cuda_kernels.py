@@ -75,3 +75,26 @@ def test_cuda_masked_noise_equals_reference_and_cpu() -> None:
     gpu = K.masked_noise(images.cuda(), masks.cuda(), 0.3, 11)
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=1e-5)
     torch.testing.assert_close(gpu, R.masked_noise(images.cuda(), masks.cuda(), 0.3, 11), rtol=0, atol=1e-5)
+
+
+def test_cuda_unchecked_twins_equal_reference_on_a_side_stream() -> None:
+    """The entry points the occlusion engine calls chunk after chunk, launched on its stream."""
+    images = torch.rand(2, 3, 13, 10, device="cuda")
+    base = K.baseline4(torch.rand(3, device="cuda"), images)
+    ny, nx = K.window_grid((13, 10), (4, 3), (3, 2))
+    deltas = torch.randn(2, ny * nx, device="cuda")
+    table = torch.randn(2 * 9 * 8, 4, device="cuda")
+    index = [torch.tensor(v, device="cuda") for v in ([0, 1, 1], [0, 4, 2], [3, 0, 5])]
+    patch = torch.randn(3, 4, 2, 2, device="cuda").contiguous(memory_format=torch.channels_last)
+    offset = (torch.tensor([1, -1, 4], device="cuda"), torch.tensor([0, 2, 3], device="cuda"))
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())  # the inputs were made on the default stream
+    with torch.cuda.stream(stream):
+        batch = K.occlusion_batch_unchecked(images, (4, 3), (3, 2), base, 5, 6)
+        maps = K.occlusion_accumulate_unchecked(deltas, (13, 10), (4, 3), (3, 2))
+        crops = K.gather_patches_unchecked(table, (9, 8), *index, (5, 3), patch, offset)
+    stream.synchronize()
+    assert torch.equal(batch, R.occlusion_batch(images, (4, 3), (3, 2), base, 5, 6))
+    torch.testing.assert_close(maps, R.occlusion_accumulate(deltas, (13, 10), (4, 3), (3, 2)), rtol=1e-5, atol=1e-6)
+    expected = R.gather_patches(table, (9, 8), *index, (5, 3), patch, offset).permute(0, 3, 1, 2)
+    assert torch.equal(crops, expected) and crops.is_contiguous(memory_format=torch.channels_last)

@@ -101,11 +101,11 @@ def test_without_the_extension_the_fallback_gives_the_same_crops(monkeypatch: py
     import sys
     import warnings
 
-    from saliency_core.kernels import _loader
+    from saliency_core.kernels import native
 
     monkeypatch.setitem(sys.modules, "saliency_core._ext", None)
     monkeypatch.delenv("SALIENCY_REQUIRE_EXT", raising=False)
-    _loader.reset()
+    native.reset()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -118,4 +118,4 @@ def test_without_the_extension_the_fallback_gives_the_same_crops(monkeypatch: py
                 _gather(case, True)
     finally:
         monkeypatch.undo()
-        _loader.reset()
+        native.reset()

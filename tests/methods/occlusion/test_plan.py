@@ -10,9 +10,11 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from saliency_core.methods.occlusion_incremental import build_plan, build_region_plan, deltas_from_plan, window_regions
+from saliency_core.methods.occlusion.geometry import window_regions
+from saliency_core.methods.occlusion.incremental import deltas_from_plan
+from saliency_core.methods.occlusion.plan import build_plan, build_region_plan
 
-from occlusion_fast_models import ToyNet, demo_cnn, naive_deltas
+from occlusion_models import ToyNet, demo_cnn, naive_deltas
 
 
 @pytest.mark.parametrize("threshold", [None, 1.0])

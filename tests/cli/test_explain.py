@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from method_models import SmallCNN
 from PIL import Image
+from torch import nn
 
 from saliency_core.cli import main
 from saliency_core.cli.explain import parse_options
@@ -17,10 +17,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture
-def files(tmp_path: Path) -> tuple[Path, list[Path]]:
-    torch.manual_seed(0)
+def files(tmp_path: Path, tiny_cnn: nn.Module) -> tuple[Path, list[Path]]:
     model_path = tmp_path / "model.pt"
-    torch.jit.trace(SmallCNN().eval(), torch.rand(1, 3, 8, 8)).save(str(model_path))
+    torch.jit.trace(tiny_cnn, torch.rand(1, 3, 8, 8)).save(str(model_path))
     rng = np.random.default_rng(0)
     images = []
     for name in ("a.png", "b.jpg"):

@@ -11,9 +11,9 @@ from captum.attr import Occlusion
 from torch import Tensor, nn
 
 from saliency_core import kernels
-from saliency_core.methods.occlusion_incremental import incremental_deltas
+from saliency_core.methods.occlusion.incremental import incremental_deltas
 
-from occlusion_fast_models import AttentionLike, FlattenHead, ToyNet, TrainingBatchNorm, demo_cnn, naive_deltas
+from occlusion_models import AttentionLike, FlattenHead, ToyNet, TrainingBatchNorm, demo_cnn, naive_deltas
 
 SIZE = 64
 
@@ -95,7 +95,7 @@ def test_small_chunks_and_progress_give_the_same_deltas() -> None:
                          ids=["flatten_linear", "attention_view", "training_batchnorm"])
 def test_unsupported_graphs_return_none_with_a_log_line(model: nn.Module, caplog: pytest.LogCaptureFixture) -> None:
     images = torch.rand(1, 3, 16, 16)
-    with caplog.at_level(logging.INFO, logger="saliency_core.methods.occlusion_incremental"):
+    with caplog.at_level(logging.INFO, logger="saliency_core.methods.occlusion.plan"):
         assert incremental_deltas(model, images, (4, 4), (4, 4), 0.0, torch.tensor([0])) is None
     assert any("full inference" in record.getMessage() for record in caplog.records)
 
@@ -104,7 +104,7 @@ def test_unsupported_graphs_return_none_with_a_log_line(model: nn.Module, caplog
 def test_windows_batched_in_blocks_of_similar_patch_size_stay_exact(monkeypatch: pytest.MonkeyPatch,
                                                                     window: tuple[int, int],
                                                                     stride: tuple[int, int]) -> None:
-    from saliency_core.methods import occlusion_incremental as engine
+    from saliency_core.methods.occlusion import incremental as engine
 
     monkeypatch.setattr(engine, "GROUPING_MIN_WINDOWS", 0)  # split even these small grids
     model = demo_cnn()
@@ -136,14 +136,15 @@ def test_windows_batched_in_blocks_of_similar_patch_size_stay_exact(monkeypatch:
     (((np.array([64]), np.array([70])), (np.array([0]), np.array([4]))), "lo < 64"),
 ])
 def test_bad_regions_are_a_value_error(regions: tuple, word: str) -> None:
-    from saliency_core.methods.occlusion_incremental import build_region_plan
+    from saliency_core.methods.occlusion.plan import build_region_plan
 
     with pytest.raises(ValueError, match=word):
         build_region_plan(demo_cnn(), torch.rand(1, 3, SIZE, SIZE), regions)
 
 
 def test_regions_given_as_lists_work() -> None:
-    from saliency_core.methods.occlusion_incremental import build_region_plan, outputs_from_plan
+    from saliency_core.methods.occlusion.incremental import outputs_from_plan
+    from saliency_core.methods.occlusion.plan import build_region_plan
 
     model, images = demo_cnn(), torch.rand(1, 3, SIZE, SIZE)
     plan = build_region_plan(model, images, (([0, 32], [32, 64]), ([0], [64])))  # top and bottom halves

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from saliency_core import kernels
-from saliency_core.methods.occlusion_adaptive import adaptive_occlusion
-from occlusion_fast_models import FlattenHead, demo_cnn, naive_deltas
+from saliency_core.methods.occlusion.adaptive import adaptive_occlusion
+from occlusion_models import FlattenHead, demo_cnn, naive_deltas
 
 
 def test_maps_have_one_channel_per_image_at_full_resolution() -> None:

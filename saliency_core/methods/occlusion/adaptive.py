@@ -8,11 +8,11 @@
    the strongest coarse windows (per image, slightly better than ranking by the estimate's |Δ|).
    Each image of a batch chooses its own windows; the union is computed (one engine call) but each
    image keeps only its own, so an image's map does not depend on the rest of its batch.
-4. The Δ are accumulated exactly as in :func:`~saliency_core.methods.occlusion.occlusion`.
+4. The Δ are accumulated exactly as in :func:`~saliency_core.methods.occlusion.sliding.occlusion`.
 
 ``refine_fraction=1`` (or ``coarse_stride=1``) computes every window and returns the exact map.
 ``threshold`` (default None: off) additionally caps every layer's recomputed region (Krypton's
-projective-field threshold, :func:`~saliency_core.methods.occlusion_incremental.build_region_plan`).
+projective-field threshold, :func:`~saliency_core.methods.occlusion.plan.build_region_plan`).
 Models the incremental engine cannot handle are occluded with batched full inference (same
 approximation, less speed).
 
@@ -34,7 +34,9 @@ from torch import Tensor
 
 from saliency_core import kernels
 from saliency_core.methods.base import Model, Progress, forward
-from saliency_core.methods.occlusion_incremental import build_plan, deltas_from_plan
+from saliency_core.methods.occlusion.batching import full_inference_deltas
+from saliency_core.methods.occlusion.incremental import deltas_from_plan
+from saliency_core.methods.occlusion.plan import Plan, build_plan
 
 DEFAULT_REFINE_FRACTION = 0.2
 DEFAULT_COARSE_STRIDE = 2
@@ -67,32 +69,28 @@ def _neighbours(count: int, known: np.ndarray) -> tuple[Tensor, Tensor]:
     return torch.from_numpy(left), torch.from_numpy(right)
 
 
-def _deltas(model: Model, images: Tensor, window: tuple[int, int], stride: tuple[int, int],
-            baseline: float | Tensor, target: Tensor, windows: Tensor, batch_size: int | None,
-            progress: Progress | None, plan: object) -> Tensor:
-    """Exact Δ [B, len(windows)]: incremental when ``plan`` exists, else batched full inference."""
+def _exact_deltas(model: Model, images: Tensor, window: tuple[int, int], stride: tuple[int, int],
+                  baseline: float | Tensor, target: Tensor, windows: Tensor, batch_size: int | None,
+                  progress: Progress | None, plan: Plan | None, scores: Tensor | None) -> Tensor:
+    """Exact Δ [B, len(windows)]: incremental when ``plan`` exists, else batched full inference
+    (measured from ``scores``, the target's clean output)."""
     if plan is not None:
-        return deltas_from_plan(plan, images, baseline, target, batch_size, progress, windows)  # type: ignore[arg-type]
-    batch = images.shape[0]
-    per_chunk = max(1, (batch_size or 64 * batch) // batch)
-    with torch.no_grad():
-        scores = forward(model, images).gather(1, target[:, None])[:, 0]
-        out = torch.empty((batch, windows.numel()), device=images.device)
-        for first in range(0, windows.numel(), per_chunk):
-            chunk = windows[first : first + per_chunk]
-            copies = torch.cat([kernels.occlusion_batch(images, window, stride, baseline, int(w), 1) for w in chunk])
-            occluded = forward(model, copies).gather(1, target.repeat(chunk.numel())[:, None])[:, 0]
-            out[:, first : first + chunk.numel()] = (scores[None, :] - occluded.view(chunk.numel(), batch)).T
-            if progress is not None:
-                progress(first + chunk.numel(), windows.numel())
-    return out
+        return deltas_from_plan(plan, images, baseline, target, batch_size, progress, windows)
+    assert scores is not None
+    return full_inference_deltas(model, images, window, stride, baseline, target, scores, batch_size, progress,
+                                 windows)
 
 
 def adaptive_occlusion(model: Model, images: Tensor, window: tuple[int, int], stride: tuple[int, int],
                        baseline: float | Tensor, target: Tensor, batch_size: int | None = None,
                        progress: Progress | None = None, *, refine_fraction: float = DEFAULT_REFINE_FRACTION,
-                       coarse_stride: int = DEFAULT_COARSE_STRIDE, threshold: float | None = None) -> Tensor:
-    """Approximate occlusion maps [B,H,W] (Captum semantics at ``window``/``stride``); see the module."""
+                       coarse_stride: int = DEFAULT_COARSE_STRIDE, threshold: float | None = None,
+                       logits: Tensor | None = None) -> Tensor:
+    """Approximate occlusion maps [B,H,W] (Captum semantics at ``window``/``stride``); see the module.
+
+    ``logits``: the model's output on ``images`` when the caller has it (full inference measures
+    the Δ from it; without it, and without a plan, the model runs once more on the clean images).
+    """
     if not 0.0 <= refine_fraction <= 1.0:
         raise ValueError(f"refine_fraction must be in [0, 1], got {refine_fraction!r}")
     if isinstance(coarse_stride, bool) or not isinstance(coarse_stride, int) or coarse_stride < 1:
@@ -101,6 +99,11 @@ def adaptive_occlusion(model: Model, images: Tensor, window: tuple[int, int], st
     ny, nx = kernels.window_grid(size, window, stride)
     batch, device = images.shape[0], images.device
     plan = build_plan(model, images, window, stride, threshold=threshold)
+    scores = None
+    if plan is None:
+        with torch.no_grad():
+            clean = logits if logits is not None else forward(model, images)
+        scores = clean.gather(1, target[:, None])[:, 0]
     known_y, known_x = _coarse_positions(ny, coarse_stride), _coarse_positions(nx, coarse_stride)
     coarse = torch.from_numpy((known_y[:, None] * nx + known_x[None, :]).reshape(-1))
     refine_count = min(ny * nx - coarse.numel(), int(round(refine_fraction * ny * nx)))
@@ -111,7 +114,8 @@ def adaptive_occlusion(model: Model, images: Tensor, window: tuple[int, int], st
             return None
         return lambda finished, _: progress(min(total, offset + finished), total)
 
-    exact_coarse = _deltas(model, images, window, stride, baseline, target, coarse, batch_size, report(0), plan)
+    exact_coarse = _exact_deltas(model, images, window, stride, baseline, target, coarse, batch_size,
+                                 report(0), plan, scores)
     weights_y, weights_x = _interpolation(ny, known_y).to(device), _interpolation(nx, known_x).to(device)
     grid = exact_coarse.view(batch, known_y.size, known_x.size)
     fine = (weights_y @ grid @ weights_x.T).reshape(batch, ny * nx)
@@ -129,8 +133,8 @@ def adaptive_occlusion(model: Model, images: Tensor, window: tuple[int, int], st
         score[:, coarse.to(device)] = -1.0
         ranked = score.argsort(dim=1, descending=True)[:, :refine_count]
         chosen = torch.unique(ranked.flatten()).cpu()
-        refined = _deltas(model, images, window, stride, baseline, target, chosen, batch_size,
-                          report(coarse.numel()), plan)
+        refined = _exact_deltas(model, images, window, stride, baseline, target, chosen, batch_size,
+                                report(coarse.numel()), plan, scores)
         # Each image keeps only its own choice: its map does not depend on the rest of the batch.
         position = torch.full((ny * nx,), -1, dtype=torch.long)
         position[chosen] = torch.arange(chosen.numel())

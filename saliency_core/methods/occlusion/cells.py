@@ -22,10 +22,9 @@ import torch
 from torch import Tensor
 
 from saliency_core.methods.base import Model, Progress, check_images, forward
-from saliency_core.methods.occlusion_incremental import build_region_plan, outputs_from_plan
-
-# Occluded copies per forward pass when the engine cannot be used (cells × images).
-FALLBACK_CHUNK = 64
+from saliency_core.methods.occlusion.batching import full_inference
+from saliency_core.methods.occlusion.incremental import outputs_from_plan
+from saliency_core.methods.occlusion.plan import build_region_plan
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,6 @@ def cell_occlusion(model: Model, images: Tensor, n: int, hidden: Iterable[int] =
             forward(model, start)  # when the model itself rejects the images, say so as forward() does
             raise
         if plan is not None:
-            assert plan.output is not None
             base = plan.cache[plan.output]  # the plan's forward pass of the unoccluded images
             outputs = outputs_from_plan(plan, start, baseline, progress=progress)
         else:
@@ -150,18 +148,16 @@ def _regions(grid: CellGrid) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nd
 
 def _full_inference(model: Model, images: Tensor, grid: CellGrid, baseline: float,
                     progress: Progress | None) -> Tensor:
-    batch = images.shape[0]
-    per_pass = max(1, FALLBACK_CHUNK // batch)
-    parts = []
-    for first in range(0, grid.cells, per_pass):
-        cells = range(first, min(grid.cells, first + per_pass))
-        masks = torch.stack([grid.mask([c]) for c in cells]).to(images.device)  # [k,H,W]
-        copies = images[None].masked_fill(masks[:, None, None], float(baseline))  # [k,B,C,H,W]
-        out = forward(model, copies.flatten(0, 1))
-        parts.append(out.view(len(cells), batch, -1).transpose(0, 1))
-        if progress is not None:
-            progress(first + len(cells), grid.cells)
-    return torch.cat(parts, dim=1)
+    """[B, n², K]: batched full inference, each cell set to ``baseline`` in turn."""
+
+    def occlude(first: int, count: int, out: Tensor) -> Tensor:
+        masks = torch.stack([grid.mask([c]) for c in range(first, first + count)]).to(images.device)  # [k,H,W]
+        copies = out.view(count, *images.shape)  # [k,B,C,H,W]
+        copies.copy_(images.expand_as(copies))
+        copies.masked_fill_(masks[:, None, None], float(baseline))
+        return out
+
+    return full_inference(model, images, grid.cells, occlude, None, progress)
 
 
 def _check_grid(images: Tensor, grid: CellGrid) -> None:

@@ -8,7 +8,7 @@ import torch
 from captum.attr import Occlusion
 
 from saliency_core import cell_grid, cell_occlusion
-from saliency_core.methods.cell_occlusion import hide_cells
+from saliency_core.methods.occlusion.cells import hide_cells
 from saliency_core.zoo.architecture import DemoCNN
 
 
@@ -138,9 +138,12 @@ def test_bad_hidden_cells_and_baselines_are_named(tiny_cnn: torch.nn.Module, kwa
         cell_occlusion(tiny_cnn, torch.rand(1, 3, 32, 32), 4, **kwargs)
 
 
-def test_full_inference_fallback_keeps_passes_small_for_big_batches(tiny_cnn: torch.nn.Module) -> None:
-    from saliency_core.methods import cell_occlusion as module
+def test_full_inference_fallback_keeps_passes_small_for_big_batches(tiny_cnn: torch.nn.Module,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from saliency_core.methods.occlusion import batching, cells as module
 
+    # The fallback's passes fit the one occlusion memory budget: here, 64 copies of a 3×32×32 image.
+    monkeypatch.setattr(batching, "MEMORY_BUDGET_BYTES", 64 * 3 * 32 * 32 * 4)
     seen = []
 
     class Spy(torch.nn.Module):
@@ -150,7 +153,7 @@ def test_full_inference_fallback_keeps_passes_small_for_big_batches(tiny_cnn: to
 
     images = torch.rand(16, 3, 32, 32)
     result = module.cell_occlusion(Spy(), images, 3, exact_engine=False, softmax=False)
-    assert max(seen) <= module.FALLBACK_CHUNK  # copies per pass, whatever the batch
+    assert max(seen) <= 64  # copies per pass, whatever the batch
     torch.testing.assert_close(result.cells, _naive(tiny_cnn, images, 3), atol=1e-5, rtol=1e-4)
 
 

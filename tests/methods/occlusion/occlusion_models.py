@@ -1,4 +1,4 @@
-"""Models and the independent naive occlusion loop shared by the fast-occlusion tests."""
+"""Models and the independent naive occlusion loop shared by the occlusion engine tests."""
 
 from __future__ import annotations
 

@@ -132,7 +132,7 @@ def test_bad_images_raise_value_error(tiny_cnn, images, word):
 
 
 def test_large_requests_are_chunked_under_the_memory_budget(tiny_cnn, monkeypatch):
-    from saliency_core.methods import occlusion as module
+    from saliency_core.methods.occlusion import batching as module
 
     monkeypatch.setattr(module, "MEMORY_BUDGET_BYTES", 3 * 32 * 32 * 4 * 10)  # 10 copies
     seen = []

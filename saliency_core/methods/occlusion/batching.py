@@ -1,0 +1,73 @@
+"""How occluded copies are batched: the one memory budget, the one chunk rule, and batched full
+inference — the fallback for every model the incremental engine cannot handle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from saliency_core import kernels
+from saliency_core.methods.base import Model, Progress, forward
+
+# What one pass may hold: full inference's occluded copies, or the incremental engine's patches
+# (issue: window 4, stride 1 on 1024² must not build every copy at once).
+MEMORY_BUDGET_BYTES = 256 * 2**20
+
+# occlude(first, count, out): the copies for occlusions first … first+count−1, written into
+# ``out`` [count·B,C,H,W] (rows i·B + b) and returned.
+Occlude = Callable[[int, int, Tensor], Tensor]
+
+
+def windows_per_chunk(batch_size: int | None, batch: int, bytes_per_window: int) -> int:
+    """Occlusions per pass over a batch of ``batch`` images: ``batch_size`` rows (occluded copies)
+    when given, else as many as fit :data:`MEMORY_BUDGET_BYTES`; at least one."""
+    if batch_size:
+        return max(1, batch_size // batch)
+    return max(1, MEMORY_BUDGET_BYTES // max(1, bytes_per_window))
+
+
+def full_inference(model: Model, images: Tensor, total: int, occlude: Occlude, batch_size: int | None,
+                   progress: Progress | None, target: Tensor | None = None) -> Tensor:
+    """The model's output on ``total`` occluded copies of each image [B, total, K], or only the
+    ``target`` class's [B, total], one forward pass per chunk; ``progress(done, total)`` after each."""
+    batch = images.shape[0]
+    per_chunk = min(total, windows_per_chunk(batch_size, batch, images.numel() * images.element_size()))
+    buffer = torch.empty((per_chunk * batch, *images.shape[1:]), dtype=images.dtype, device=images.device)
+    parts = []
+    for first in range(0, total, per_chunk):
+        count = min(per_chunk, total - first)
+        with torch.no_grad():
+            out = forward(model, occlude(first, count, buffer[: count * batch]))
+        out = out.view(count, batch, -1).transpose(0, 1)  # rows are occlusion-major: i·B + b
+        # Copied out (clone or gather) before the next chunk overwrites the buffer the output may view.
+        if target is None:
+            parts.append(out.clone())
+        else:
+            parts.append(out.gather(2, target[:, None, None].expand(-1, count, 1))[..., 0])
+        if progress is not None:
+            progress(first + count, total)
+    return torch.cat(parts, dim=1)
+
+
+def full_inference_deltas(model: Model, images: Tensor, window: tuple[int, int], stride: tuple[int, int],
+                          baseline: float | Tensor, target: Tensor, scores: Tensor, batch_size: int | None,
+                          progress: Progress | None, windows: Tensor | None = None) -> Tensor:
+    """Δ[B, nWin] = ``scores`` − f_t(x with window w at the baseline) for every window (row-major,
+    iy·nx + ix), or only for the window indices ``windows`` [n]: [B, n]."""
+    batch = images.shape[0]
+    ny, nx = kernels.window_grid((images.shape[2], images.shape[3]), window, stride)
+    chosen = None if windows is None else [int(w) for w in windows.tolist()]
+
+    def occlude(first: int, count: int, out: Tensor) -> Tensor:
+        if chosen is None:  # consecutive windows: one kernel call
+            return kernels.occlusion_batch(images, window, stride, baseline, first, count, out=out)
+        for i, index in enumerate(chosen[first : first + count]):
+            kernels.occlusion_batch(images, window, stride, baseline, index, 1, out=out[i * batch : (i + 1) * batch])
+        return out
+
+    total = ny * nx if chosen is None else len(chosen)
+    occluded = full_inference(model, images, total, occlude, batch_size, progress, target)
+    return (scores[:, None] - occluded).float()  # float32 whatever the model's output dtype
