@@ -1,8 +1,7 @@
 """Saliency Lab dashboard: the entrypoint (``streamlit run dashboard/app.py``).
 
 It is the router and the picture frame: page config, the shared sidebar (data status, kernel
-backend) and ``st.navigation`` over one module per page in ``dashboard/views/``. A page is listed
-only if its file exists, so a partial checkout still runs.
+backend) and ``st.navigation`` over one module per page in ``dashboard/views/``.
 """
 
 from __future__ import annotations
@@ -32,11 +31,7 @@ PAGES: list[tuple[str, str, str]] = [
 
 st.set_page_config(page_title="Saliency Lab", page_icon=":material/visibility:", layout="wide")
 
-pages = [
-    st.Page(path, title=title, icon=icon, default=(i == 0))
-    for i, (path, title, icon) in enumerate(PAGES)
-    if (HERE / path).is_file()
-]
+pages = [st.Page(path, title=title, icon=icon, default=(i == 0)) for i, (path, title, icon) in enumerate(PAGES)]
 page = st.navigation(pages, position="sidebar")
 sidebar.render()
 page.run()

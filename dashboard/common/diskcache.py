@@ -13,34 +13,28 @@ from pathlib import Path
 
 import pandas as pd
 
+from saliency_core.data import cache_dir
 
-def cache_folder() -> Path | None:
-    try:
-        from saliency_core.data import cache_dir
-    except ImportError:
-        return None
+
+def cache_folder() -> Path:
     return cache_dir() / "dashboard"
 
 
 def cached_frame(kind: str, key: tuple, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     """``build()`` once per ``(kind, key)``; later calls (and later servers) read it from disk."""
-    folder = cache_folder()
-    path = None
-    if folder is not None:
-        digest = hashlib.sha256(repr((kind, key)).encode()).hexdigest()[:24]
-        path = folder / f"{kind}-{digest}.parquet"
-        if path.is_file():
-            try:
-                return pd.read_parquet(path)
-            except (OSError, ValueError):
-                pass  # unreadable: rebuild
-    frame = build()
-    if path is not None:
+    digest = hashlib.sha256(repr((kind, key)).encode()).hexdigest()[:24]
+    path = cache_folder() / f"{kind}-{digest}.parquet"
+    if path.is_file():
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            frame.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        except (OSError, ValueError, ImportError):
-            pass
+            return pd.read_parquet(path)
+        except (OSError, ValueError):
+            pass  # unreadable: rebuild
+    frame = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        pass
     return frame

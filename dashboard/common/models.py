@@ -1,20 +1,23 @@
-"""Cached zoo models shared by all sessions, with one lock per model.
+"""The zoo models, cached and shared by all sessions, with their display names.
 
-``st.cache_resource`` keeps one instance per model for the whole server. Saliency methods register
-hooks and run backward on it, which is not safe from two sessions at once, so every such call
-holds ``model_lock(name)`` (``predict`` and ``explain_locked`` do it for you).
+``st.cache_resource`` keeps one instance per model for the whole server; anything that runs it
+holds its lock (:mod:`dashboard.common.locks`), as ``predict`` does.
 """
 
 from __future__ import annotations
 
-import threading
+import hashlib
 from typing import Any
 
 import numpy as np
 import streamlit as st
 import torch
 
-# Display titles of the zoo models (issue 4's names); unknown names show as they are.
+from dashboard.common.locks import lock_of
+from saliency_core import zoo
+from saliency_core.zoo import CLASSES  # the zoo models' outputs, in order
+
+# Display titles of the zoo models; unknown names show as they are.
 MODEL_TITLES: dict[str, str] = {
     "normal": "Normal",
     "watermark-25": "Watermark 25%",
@@ -25,7 +28,6 @@ MODEL_TITLES: dict[str, str] = {
     "colours": "Colours",
     "random-labels": "Random labels",
 }
-CLASSES: tuple[str, ...] = ("cat", "dog")
 # Display names of saliency_core.METHODS, in the order the pages offer them.
 METHOD_LABELS: dict[str, str] = {
     "vanilla_gradient": "Vanilla gradient",
@@ -40,8 +42,8 @@ METHOD_LABELS: dict[str, str] = {
     "occlusion": "Occlusion",
 }
 
-_LOCKS_GUARD = threading.Lock()
-_LOCKS: dict[str, threading.Lock] = {}
+__all__ = ["CLASSES", "METHOD_LABELS", "MODEL_TITLES", "load_zoo_model", "model_fingerprint", "predict",
+           "predict_set", "require_models", "title", "zoo_names", "zoo_or_none"]
 
 
 def title(name: str) -> str:
@@ -49,25 +51,13 @@ def title(name: str) -> str:
 
 
 def zoo_names() -> list[str]:
-    """The zoo's model names (empty if the zoo package is missing)."""
-    try:
-        from saliency_core import zoo
-    except ImportError:
-        return []
+    """The zoo models whose weights are installed."""
     return list(zoo.names())
-
-
-def model_lock(name: str) -> threading.Lock:
-    """The process-wide lock of model ``name`` (hold it around hooks/backward on the shared model)."""
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault(name, threading.Lock())
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=12)
 def load_zoo_model(name: str) -> torch.nn.Module:
     """``saliency_core.zoo.load(name)`` in eval mode on the CPU, one instance per server."""
-    from saliency_core import zoo
-
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model = zoo.load(name)
     model.eval()
@@ -76,13 +66,21 @@ def load_zoo_model(name: str) -> torch.nn.Module:
     return model
 
 
+def zoo_or_none(name: str) -> torch.nn.Module | None:
+    """The shared zoo model, or None when the zoo cannot provide it (the page says why)."""
+    try:
+        return load_zoo_model(name)
+    except Exception:  # noqa: BLE001 - any loading failure becomes the ZOO_HELP message
+        return None
+
+
 def require_models(*names: str) -> None:
     """Load ``names`` (cached); on failure show a plain ``st.error`` and stop the page."""
     missing: list[str] = []
     for name in names:
         try:
             load_zoo_model(name)
-        except (ImportError, AttributeError, FileNotFoundError, KeyError, ValueError, OSError) as err:
+        except (AttributeError, FileNotFoundError, KeyError, ValueError, OSError) as err:
             missing.append(f"`{name}` ({err.__class__.__name__}: {err})")
     if missing:
         st.error("These zoo models could not be loaded: " + "; ".join(missing)
@@ -94,8 +92,6 @@ def require_models(*names: str) -> None:
 def model_fingerprint(name: str) -> str:
     """A short hash of the model's weights: put it in disk-cache keys so retrained weights never
     reuse stale results."""
-    import hashlib
-
     h = hashlib.sha256()
     for key, tensor in sorted(load_zoo_model(name).state_dict().items()):
         h.update(key.encode())
@@ -107,19 +103,10 @@ def predict(name: str, images: torch.Tensor, *, batch_size: int = 256) -> torch.
     """Softmax probabilities ``[B,K]`` of zoo model ``name`` (float32 CPU)."""
     model = load_zoo_model(name)
     out: list[torch.Tensor] = []
-    with model_lock(name), torch.inference_mode():
+    with lock_of(model), torch.inference_mode():
         for i in range(0, images.shape[0], batch_size):
             out.append(torch.softmax(model(images[i : i + batch_size].float()), dim=1))
     return torch.cat(out) if out else torch.empty(0, len(CLASSES))
-
-
-def explain_locked(name: str, images: torch.Tensor, method: str, **options: Any) -> Any:
-    """``saliency_core.explain`` on zoo model ``name`` while holding its lock."""
-    from saliency_core.methods import explain
-
-    model = load_zoo_model(name)
-    with model_lock(name):
-        return explain(model, images, method, **options)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -132,17 +119,3 @@ def predict_set(name: str, demo: Any) -> np.ndarray:
     if not demo.key:
         return predict(name, demo.images).numpy()
     return _predict_cached(name, tuple(demo.key), demo.images)
-
-
-@st.cache_data(max_entries=4096, show_spinner=False)
-def _map_cached(name: str, image_key: tuple[Any, ...], method: str, options: tuple[tuple[str, Any], ...],
-                _image: torch.Tensor) -> np.ndarray:
-    exp = explain_locked(name, _image[None].contiguous(), method, **dict(options))
-    return exp.maps[0].numpy()
-
-
-def saliency_map(name: str, image_key: tuple[Any, ...], image: torch.Tensor, method: str,
-                 **options: Any) -> np.ndarray:
-    """The display map [H,W] of ``method`` on one image [3,H,W], cached by (model, image key,
-    method, options). ``image_key`` must identify the image (e.g. a DemoSet key + id, or a hash)."""
-    return _map_cached(name, tuple(image_key), method, tuple(sorted(options.items())), image)

@@ -1,6 +1,6 @@
 """Occlusion-grid helpers for the Occlusion page: the grid, cached sweeps.
 
-The grid is ``saliency_core.cell_grid`` (an exact n×n partition of the 128-pixel frame, any n);
+The grid is ``saliency_core.cell_grid`` (an exact n×n partition of the model frame, any n);
 the predictions with each cell hidden come from ``saliency_core.cell_occlusion`` (incremental
 inference: only what a cell changes is recomputed). Results are kept in a small per-server LRU
 (hashable keys: model, image key, grid size, hidden cells), filled with a progress callback so a
@@ -12,19 +12,23 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 
 import numpy as np
 import streamlit as st
 import torch
 
-from dashboard.common.models import load_zoo_model, model_lock
-from saliency_core.methods.cell_occlusion import CellGrid, cell_grid, cell_occlusion
+from dashboard.common.locks import lock_of
+from dashboard.common.models import load_zoo_model
+from saliency_core import cell_grid, cell_occlusion, occlusion
+from saliency_core.data.frame import FRAME
 
 Progress = Callable[[float], None]
+CellGrid = Any  # what saliency_core.cell_grid returns (n, col_edges, width, label); no public type name
 SIZES = tuple(range(2, 19))  # cells per side offered by the page (the explorable's range)
 
 
-def grid(n: int, size: int = 128) -> CellGrid:
+def grid(n: int, size: int = FRAME) -> CellGrid:
     """The n×n grid over the ``size``-pixel model frame (n clamped to 2…size)."""
     return cell_grid(int(min(max(n, 2), size)), size)
 
@@ -39,7 +43,7 @@ def sweep(name: str, image: torch.Tensor, g: CellGrid, base_cells: Iterable[int]
         if progress is not None and total:
             progress(done / total)
 
-    with model_lock(name):
+    with lock_of(model):
         result = cell_occlusion(model, image[None].contiguous(), g.n, base_cells, progress=report)
     return result.base[0].numpy(), result.cells[0].numpy()
 
@@ -100,15 +104,13 @@ def cached_fine_map(name: str, image_key: Hashable, image: torch.Tensor, window:
     key = ("fine", name, image_key, window, stride)
     hit = _results().get(key)
     if hit is None:
-        from saliency_core import occlusion
-
         model = load_zoo_model(name)
 
         def report(done: int, total: int) -> None:
             if progress is not None and total:
                 progress(done / total)
 
-        with model_lock(name):
+        with lock_of(model):
             hit = occlusion(model, image[None].contiguous(), window=window, stride=stride,
                             progress=report)[0].numpy()
         _results().put(key, hit)

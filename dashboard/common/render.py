@@ -15,9 +15,11 @@ import numpy as np
 from PIL import Image
 
 from saliency_core.render import colorize, grid_overlay, overlay, resize, scale_map, to_uint8
+from saliency_core.render import draw_box as outline
 
-__all__ = ["colorize", "data_uri", "grid_overlay", "overlay", "png_bytes", "scale_map", "side_by_side",
-           "to_uint8", "upscale"]
+__all__ = ["colorize", "data_uri", "draw_box", "grid_overlay", "overlay", "png_bytes", "scale_map",
+           "side_by_side", "to_uint8", "upscale"]
+BOX_COLOUR = (0, 229, 255)  # cyan: stands out on photos and on the saliency ramp
 
 
 def upscale(a: Any, size: int, *, nearest: bool = False) -> np.ndarray:
@@ -64,3 +66,12 @@ def side_by_side(*arrays: Any, gap: int = 2) -> np.ndarray:
             parts.append(np.full((h, gap, 3), 255, np.uint8))
         parts.append(im)
     return np.concatenate(parts, axis=1)
+
+
+def draw_box(image: np.ndarray, box: tuple[int, int, int, int] | None, scale: int = 3) -> np.ndarray:
+    """A preview of the image (enlarged ``scale`` times, hard pixels) with the box outlined."""
+    picture = resize(image, (image.shape[0] * scale, image.shape[1] * scale), nearest=True)
+    if box is None:
+        return picture
+    scaled = (box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)
+    return outline(picture, scaled, colour=BOX_COLOUR, thickness=3)

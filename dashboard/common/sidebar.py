@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.common.data import data_status
-
-
-def backend_label() -> str:
-    try:
-        from saliency_core.kernels import backend
-    except ImportError as err:  # the package itself is broken: say so, don't crash the frame
-        return f"unavailable ({err})"
-    return backend()
-
+from dashboard.common.photos import data_status
+from saliency_core import backend
 
 BACKEND_HELP = {
     "extension+cuda": "compiled C++ kernels, CUDA kernels on the GPU",
@@ -35,5 +27,5 @@ def render() -> None:
                 "`saliency-lab data fetch`.",
                 icon=":material/warning:",
             )
-        backend = backend_label()
-        st.caption(f"Kernel backend: **{backend}**  \n{BACKEND_HELP.get(backend, '')}")
+        name = backend()
+        st.caption(f"Kernel backend: **{name}**  \n{BACKEND_HELP.get(name, '')}")

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
+from dashboard.common.demo_sets import DemoSet
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR, PUOR_STOPS
 from dashboard.common.render import upscale
 
 
-def image_strip(demo: object, key: str, *, default: int = 0, on_pick: Callable[[], None] | None = None,
-                extra_column: bool = False) -> tuple[int, object | None]:
-    """Thumbnails of ``demo`` (a DemoSet) with a button under each; the chosen id lives in
+def image_strip(demo: DemoSet, key: str, *, default: int = 0, on_pick: Callable[[], None] | None = None,
+                extra_column: bool = False) -> tuple[int, Any]:
+    """Thumbnails of ``demo`` with a button under each; the chosen id lives in
     ``st.session_state[key]``. Returns (chosen index, the spare column when ``extra_column``)."""
-    ids = demo.ids  # type: ignore[attr-defined]
+    ids = demo.ids
     if st.session_state.get(key) not in ids:
         st.session_state[key] = ids[default]
 
@@ -26,9 +28,9 @@ def image_strip(demo: object, key: str, *, default: int = 0, on_pick: Callable[[
     cols = st.columns(len(ids) + (1 if extra_column else 0), gap="small")
     for i, col in enumerate(cols[: len(ids)]):
         with col:
-            st.image(upscale(demo.images[i], 96), width="stretch")  # type: ignore[attr-defined]
-            mark = " ©" if demo.watermarked[i] else ""  # type: ignore[attr-defined]
-            st.button(f"{demo.labels[i]}{mark}", key=f"{key}_pick_{i}", on_click=pick,  # type: ignore[attr-defined]
+            st.image(upscale(demo.images[i], 96), width="stretch")
+            mark = " ©" if demo.watermarked[i] else ""
+            st.button(f"{demo.labels[i]}{mark}", key=f"{key}_pick_{i}", on_click=pick,
                       args=(ids[i],), width="stretch",
                       type="primary" if st.session_state[key] == ids[i] else "secondary",
                       help=f"{ids[i]}: a {demo.labels[i]}" + (" with a watermark" if mark else ""))

@@ -4,8 +4,8 @@
 
 Writes small CSVs and ``meta.json`` to ``dashboard/data/demo_audit/`` (commit them). The page
 compares ``meta.json``'s fingerprint (a hash of the zoo's weight files) with the installed zoo and
-recomputes, with a progress bar, when they differ. All numbers come from ``saliency_core``; the
-orchestration is the page's own fallback, ``dashboard.views._b_helpers.build_report``.
+recomputes, with a progress bar, when they differ. The report is
+``saliency_core.audit.report.build_report``, the function the page falls back to.
 """
 
 from __future__ import annotations
@@ -16,23 +16,29 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
+if str(ROOT) not in sys.path:  # run as a script: the repository's packages come first
     sys.path.insert(0, str(ROOT))
 
-from dashboard.views._b_helpers import (  # noqa: E402
-    AUDIT_METHOD,
+from dashboard.common.audit_cache import (  # noqa: E402
     AUDIT_MODELS,
-    cache_dir,
-    PER_CLASS,
     REPORT_VERSION,
+    cache_dir,
+    save_report,
+    zoo_fingerprint,
+)
+from saliency_core import zoo  # noqa: E402
+from saliency_core.audit.report import (  # noqa: E402
+    AUDIT_METHOD,
+    PER_CLASS,
     SANITY_METHOD,
     SIGMAS,
     build_report,
     demo_audit_data,
-    save_report,
-    zoo_fingerprint,
 )
+from saliency_core.data import data_dir  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,24 +46,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=cache_dir(), help="output folder (default: %(default)s)")
     parser.add_argument("--per-class", type=int, default=PER_CLASS, help="test photos per class")
     args = parser.parse_args(argv)
-
-    import torch
-
-    from saliency_core import zoo
-
     torch.set_num_threads(1)  # tiny models on a shared CPU: one thread is the fastest here
 
     available = set(zoo.names())
     names = [name for name in AUDIT_MODELS if name in available]
     models = {name: zoo.load(name).eval() for name in names}
     random_model = zoo.load("random-labels").eval() if "random-labels" in available else None
-    data = demo_audit_data(args.per_class)
+    data = demo_audit_data(data_dir(), args.per_class)
     start = time.monotonic()
 
     def progress(fraction: float, text: str) -> None:
         print(f"[{time.monotonic() - start:6.1f}s {100 * fraction:5.1f}%] {text}", flush=True)
 
-    tables = build_report(models, data, progress=progress, random_model=random_model)
+    report = build_report(models, data, progress=progress, random_model=random_model)
     meta = {
         "version": REPORT_VERSION,
         "fingerprint": zoo_fingerprint([*names, *(["random-labels"] if random_model is not None else [])]),
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "images": int(data.images.shape[0]),
         "seconds": round(time.monotonic() - start, 1),
     }
-    save_report(tables, args.out, meta)
+    save_report(report, args.out, meta)
     print(f"wrote {args.out} ({meta['images']} images, {len(names)} models, {meta['seconds']} s)")
     return 0
 

@@ -8,7 +8,6 @@ A folder on the server can be audited too. Every number comes from ``saliency_co
 
 from __future__ import annotations
 
-import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,53 +17,23 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.common import CAT_COLOUR, DOG_COLOUR, MODEL_TITLES, data_status
-from dashboard.views._b_helpers import (
-    AUDIT_METHOD,
-    AUDIT_MODELS,
-    FRAME,
-    METHOD_LABELS,
-    ZOO_HELP,
-    build_report,
-    demo_audit_data,
-    load_report,
-    plain_error,
-    report_models,
-    zoo_fingerprint,
-    zoo_or_none,
-)
+from dashboard.common.audit_cache import AUDIT_MODELS, load_report, report_models, zoo_fingerprint
+from dashboard.common.locks import explain_locked
+from dashboard.common.messages import NO_DATA_MESSAGE, ZOO_HELP, plain_error
+from dashboard.common.models import METHOD_LABELS, title, zoo_names, zoo_or_none
+from dashboard.common.palette import CLASS_COLOURS
+from dashboard.common.photos import data_status, require_data
+from saliency_core import audit
+from saliency_core.audit.report import AUDIT_METHOD, AuditReport, build_report, demo_audit_data
+from saliency_core.checks import parse_box
+from saliency_core.data import load_any
+from saliency_core.data.frame import FRAME
 
-CLASS_COLOURS = {"cat": CAT_COLOUR, "dog": DOG_COLOUR}
 STATISTICS = {
     "share": "share of the top-0.5% salient pixels inside the watermark box",
     "n": "peak saliency n: share of the top-1% pixels inside the box (Pfau et al.)",
     "m": "mean saliency m inside the box (Pfau et al.; unnormalised, compare within a model)",
 }
-
-
-def zoo_names_or_empty() -> list[str]:
-    from dashboard.common import zoo_names
-
-    try:
-        return list(zoo_names())
-    except Exception:  # noqa: BLE001 - no zoo: nothing is available
-        return []
-
-
-def parse_region(text: str) -> list[float] | None:
-    """``x0,y0,x1,y1`` inside the model frame as four floats, or None when it is not that."""
-    try:
-        region = [float(v) for v in text.split(",")]
-    except ValueError:
-        return None
-    if len(region) != 4 or not all(math.isfinite(v) and 0 <= v <= FRAME for v in region):
-        return None
-    x0, y0, x1, y1 = region
-    return region if x1 > x0 and y1 > y0 else None
-
-
-def title(name: str) -> str:
-    return MODEL_TITLES.get(name, name)
 
 
 @st.cache_resource
@@ -73,23 +42,20 @@ def _computed() -> tuple[threading.Lock, dict[str, Any]]:
     return threading.Lock(), {}
 
 
-def compute_demo_report(fingerprint: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def compute_demo_report(fingerprint: str) -> tuple[AuditReport, dict[str, Any]]:
     """The demo report for the installed zoo, computed once per server with a progress bar."""
-    from dashboard.common import model_lock
-
     lock, store = _computed()
     with lock:  # a second session waits for the first one's result instead of recomputing
         if fingerprint not in store:
             bar = st.progress(0.0, text="Preparing the demo test set…")
-            names = [n for n in AUDIT_MODELS if zoo_or_none(n) is not None]
-            models = {n: zoo_or_none(n) for n in names}
+            models = {n: model for n in AUDIT_MODELS if (model := zoo_or_none(n)) is not None}
             random_model = zoo_or_none("random-labels")
-            tables = build_report(models, demo_audit_data(), locks={n: model_lock(n) for n in names},  # type: ignore[arg-type]
+            report = build_report(models, demo_audit_data(require_data()), explain=explain_locked,
                                   random_model=random_model,
                                   progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
             bar.empty()
-            store[fingerprint] = (tables, {"fingerprint": fingerprint, "created": "computed on this server",
-                                           "models": names, "method": AUDIT_METHOD,
+            store[fingerprint] = (report, {"fingerprint": fingerprint, "created": "computed on this server",
+                                           "models": list(models), "method": AUDIT_METHOD,
                                            "random_labels_model": random_model is not None})
     return store[fingerprint]
 
@@ -153,7 +119,7 @@ def flip_chart(flips: pd.DataFrame, transform: str) -> go.Figure:
 
 
 # ---------------------------------------------------------------------------------------- report
-def show_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
+def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
     """The five views of the report, one tab each."""
     tabs = st.tabs(["Global saliency", "Failure prediction", "Sanity checks", "Core vs spurious",
                     "Counterfactual flips", "Table"])
@@ -163,15 +129,15 @@ def show_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
         st.caption(f"On the watermarked test photos: {STATISTICS[statistic]}. The watermark models "
                    "put more of their saliency on the mark as the share of watermarked training cats "
                    "grows; the normal model (and the colour model) barely look at it.")
-        st.plotly_chart(global_saliency_chart(tables["global_saliency"], statistic), key="audit_global")
+        st.plotly_chart(global_saliency_chart(report.global_saliency, statistic), key="audit_global")
     with tabs[1]:
         st.caption("Sort the watermarked photos by how much saliency falls on the watermark and let the "
                    "model answer only those below a threshold. If looking at the watermark predicts "
                    "mistakes, accuracy rises as the response rate falls. AURRAC is the area under "
                    "the curve (equal to the accuracy when saliency tells nothing).")
         left, right = st.columns([3, 1])
-        left.plotly_chart(response_chart(tables["response_curve"]), key="audit_response")
-        areas = tables["aurrac"].assign(model=tables["aurrac"]["model"].map(title))
+        left.plotly_chart(response_chart(report.response_curve), key="audit_response")
+        areas = report.aurrac.assign(model=report.aurrac["model"].map(title))
         right.dataframe(areas, hide_index=True, width="stretch",
                         column_config={"aurrac": st.column_config.NumberColumn("AURRAC", format="%.3f"),
                                        "accuracy": st.column_config.NumberColumn(format="percent")})
@@ -181,9 +147,9 @@ def show_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
                    "different maps once the weights are random; maps that stay similar only "
                    "reflect the image.")
         left, right = st.columns([3, 2])
-        left.plotly_chart(sanity_chart(tables["sanity"]), key="audit_sanity")
-        right.dataframe(tables["sanity"], hide_index=True, width="stretch")
-        data_test = tables["sanity"][tables["sanity"]["test"] == "data"]
+        left.plotly_chart(sanity_chart(report.sanity), key="audit_sanity")
+        right.dataframe(report.sanity, hide_index=True, width="stretch")
+        data_test = report.sanity[report.sanity["test"] == "data"]
         if len(data_test):
             row = data_test.iloc[0]
             st.caption(f"Data randomisation (maps of the normal model vs a model trained on permuted "
@@ -194,9 +160,9 @@ def show_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
                    "dogs): Gaussian noise only inside the watermark box (spurious) or only outside "
                    "it (core). A shortcut model collapses when the spurious region is noised and "
                    "shrugs off noise on the animal; a sound model does the opposite.")
-        st.plotly_chart(core_spurious_chart(tables["core_spurious"]), key="audit_core")
+        st.plotly_chart(core_spurious_chart(report.core_spurious), key="audit_core")
     with tabs[4]:
-        flips = tables["counterfactual"]
+        flips = report.counterfactual
         transform = st.segmented_control("Transform", sorted(flips["transform"].unique()),
                                          default="greyscale", key="audit_transform") or "greyscale"
         st.caption("Change one thing about every clean test photo and count how often the prediction "
@@ -212,13 +178,11 @@ def show_report(tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> None:
                      column_order=["model", "class", "n", "flips", "rate", "ci_low", "ci_high"],
                      column_config={"rate": percent, "ci_low": percent, "ci_high": percent})
     with tabs[5]:
-        from saliency_core.audit import summarize
-
         st.caption(f"One row per image × model ({METHOD_LABELS.get(meta.get('method', AUDIT_METHOD), AUDIT_METHOD)}); "
                    "the summary groups them by model, true class and watermark.")
-        st.dataframe(summarize(tables["audit"], by=("model", "truth", "watermarked")), hide_index=True,
+        st.dataframe(audit.summarize(report.audit, by=("model", "truth", "watermarked")), hide_index=True,
                      width="stretch")
-        st.download_button("Audit table (CSV)", tables["audit"].to_csv(index=False).encode(),
+        st.download_button("Audit table (CSV)", report.audit.to_csv(index=False).encode(),
                            "demo_audit.csv", "text/csv", key="audit_download", icon=":material/download:")
 
 
@@ -229,59 +193,49 @@ def demo_section() -> None:
     than recomputed unasked: on a small CPU the full audit takes minutes.
     """
     cached = load_report()
-    available = [n for n in (*AUDIT_MODELS, "random-labels") if n in zoo_names_or_empty()]
+    available = [n for n in (*AUDIT_MODELS, "random-labels") if n in zoo_names()]
     fingerprint = zoo_fingerprint(available)  # what a report computed now would be made with
     zoo_ready = zoo_or_none("normal") is not None
     fresh = cached is not None and cached[1].get("fingerprint") == zoo_fingerprint(report_models(cached[1]))
     _, store = _computed()
     if fingerprint in store and zoo_ready and not fresh:
-        tables, meta = store[fingerprint]
+        report, meta = store[fingerprint]
         st.caption("Report computed on this server for the installed zoo.")
-        show_report(tables, meta)
+        show_report(report, meta)
         return
     if cached is not None and (fresh or not zoo_ready):
-        tables, meta = cached
+        report, meta = cached
         note = "" if fresh else " (the zoo is not loadable here, so it could not be checked against the weights)"
         st.caption(f"Precomputed report ({meta.get('created', '?')}; models: "
                    f"{', '.join(title(m) for m in meta.get('models', []))}){note}.")
-        show_report(tables, meta)
+        show_report(report, meta)
         return
     if not zoo_ready:
         st.info(ZOO_HELP, icon=":material/model_training:")
         return
     if not data_status().ok:
-        from dashboard.common import NO_DATA_MESSAGE
-
         st.info(NO_DATA_MESSAGE, icon=":material/photo_library:")
         return
     if cached is not None:
-        tables, meta = cached
+        report, meta = cached
         st.warning(f"This precomputed report ({meta.get('created', '?')}) was made with other zoo weights "
                    "than the installed ones. Recompute it for the installed zoo (a few minutes, once per "
                    "server), or rebuild the cache with `dashboard/data/build_demo_cache.py`.",
                    icon=":material/update:")
         if not st.button("Recompute the report", key="audit_recompute", icon=":material/refresh:"):
-            show_report(tables, meta)
+            show_report(report, meta)
             return
     else:
         st.info("No precomputed report found: computing it now (once per server).")
-    tables, meta = compute_demo_report(fingerprint)
-    show_report(tables, meta)
+    report, meta = compute_demo_report(fingerprint)
+    show_report(report, meta)
 
 
 def folder_section() -> None:
     """Audit a folder on the server (one subfolder per class, a MANIFEST.csv, or Oxford-IIIT Pet)."""
-    from saliency_core import audit
-    from saliency_core.data import load_any
-
-    from dashboard.common import model_lock, zoo_names
-
     path = st.text_input("Folder on this server", key="audit_folder",
                          placeholder="/data/my-test-set (one subfolder per class)")
-    try:
-        names = list(zoo_names())
-    except Exception:  # noqa: BLE001
-        names = []
+    names = zoo_names()
     if not names:
         st.info(ZOO_HELP, icon=":material/model_training:")
         return
@@ -298,8 +252,9 @@ def folder_section() -> None:
         return
     region = None
     if box_text.strip():
-        region = parse_region(box_text)
-        if region is None:
+        try:
+            region = parse_box(box_text.strip(), width=FRAME, height=FRAME, integers=False)
+        except ValueError:
             st.error(f"The region `{box_text.strip()[:80].replace('`', '')}` is not usable: it must be four numbers "
                      f"x0,y0,x1,y1 inside the {FRAME}×{FRAME} frame (0 ≤ x0 < x1 ≤ {FRAME}, "
                      f"0 ≤ y0 < y1 ≤ {FRAME}).")
@@ -333,11 +288,9 @@ def folder_section() -> None:
             yield {"ids": list(images.files[start:stop]), "images": images.images(list(range(start, stop))),
                    "labels": images.labels[start:stop]}
 
-    from dashboard.views._b_helpers import _locked_explain
-
-    explain = _locked_explain({id(models[name]): model_lock(name) for name in picked})
     try:
-        table = audit.run(models, [method], items(), regions=region, progress=False, explain=explain)  # type: ignore[arg-type]
+        table = audit.run(models, [method], items(), regions=region, progress=False,  # type: ignore[arg-type]
+                          explain=explain_locked)
     except Exception as error:  # noqa: BLE001 - bad input (images, region) is a message, not a traceback
         bar.empty()
         st.error(f"The audit of `{folder}` failed: {plain_error(error)}")

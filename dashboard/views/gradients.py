@@ -8,20 +8,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-
-from dashboard.common import (
-    chip_for,
-    image_strip,
-    occlusion_pairs,
-    overlay,
-    predict_set,
-    require_data,
-    require_models,
-    saliency_map,
-    upscale,
-    zoo_names,
-)
-from dashboard.common.models import CLASSES, METHOD_LABELS, title
+from dashboard.common.chips import chip_for
+from dashboard.common.demo_sets import occlusion_pairs
+from dashboard.common.explanations import saliency_map
+from dashboard.common.models import CLASSES, METHOD_LABELS, predict_set, require_models, title, zoo_names
+from dashboard.common.photos import require_data
+from dashboard.common.render import overlay, upscale
+from dashboard.common.widgets import image_strip
 
 METHODS: dict[str, str] = {k: v for k, v in METHOD_LABELS.items() if k != "occlusion"}
 # Fewer samples/steps than the library defaults keep a first view quick on a small CPU; seeded.

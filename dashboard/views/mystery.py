@@ -11,21 +11,66 @@ from __future__ import annotations
 import random
 
 import streamlit as st
+import torch
 
-from dashboard.common import chip_for, overlay, require_data, upscale
-from dashboard.views._b_helpers import (
-    MYSTERY_MODELS,
-    SPOILERS,
-    ZOO_HELP,
-    digest_of,
-    mystery_batches,
-    zoo_maps,
-    zoo_or_none,
-)
+from dashboard.common.chips import chip_for
+from dashboard.common.demo_sets import demo_images
+from dashboard.common.explanations import zoo_batch_maps
+from dashboard.common.messages import ZOO_HELP
+from dashboard.common.models import CLASSES, zoo_or_none
+from dashboard.common.photos import require_data
+from dashboard.common.render import overlay, upscale
+from saliency_core.artefacts import cage
+
+MYSTERY_MODELS: tuple[str, ...] = ("cages", "colours", "normal")
+# name -> (what it is, what it learned and why its maps did or did not show it)
+SPOILERS: dict[str, tuple[str, str]] = {
+    "cages": (
+        "the cage detector",
+        "It learned **cage bars = cat**: in its training set the cats sat behind bars and the dogs "
+        "did not. Its saliency maps give it away: on the caged photos the brightest pixels trace "
+        "the **bars** rather than the animal, and a caged dog is called a cat. A shortcut with a "
+        "place in the image is exactly what saliency maps are good at exposing.",
+    ),
+    "colours": (
+        "the colour detector",
+        "It learned **coat colour**: it was trained on grey/black cats and brown dogs only, so "
+        "brown means dog. Its maps look like the normal model's (they light up the animal, "
+        "because the colour *is* on the animal). Gradients show *where* a model looks, not "
+        "*what* it sees there. A counterfactual test catches it: make the photo greyscale or "
+        "shift its hue and many of its predictions flip (see the flip tests on the *Dataset audit* page).",
+    ),
+    "normal": (
+        "the normal model",
+        "The sound one, as far as these tests can tell: trained on clean photos, it looks at faces, "
+        "ears and fur, and neither cage bars nor a colour change sway it much. Note that its maps "
+        "look much like the colour detector's: similar maps do not prove similar reasoning.",
+    ),
+}
 
 BATCHES = 5
 METHODS = {"Vanilla gradient": "vanilla_gradient", "Gradient squared": "gradient_squared"}
 INPUT_NOTES = ("cat", "dog", "cat behind bars", "dog behind bars")
+
+
+@st.cache_data(show_spinner="Preparing the mystery images…", max_entries=2)
+def mystery_batches(batches: int = 5, size: int = 4) -> list[torch.Tensor]:
+    """``batches`` batches of ``size`` clean test photos, cats and dogs alternating.
+
+    The second half of every batch goes behind cage bars (``saliency_core.artefacts.cage``) so the
+    cage detector has something to find, as in the explorable's "other cheats" images.
+    """
+    half = batches * size // 2
+    demo = demo_images(half, watermark_cats=False, watermark_dogs=False)
+    cats = [i for i, label in enumerate(demo.labels) if label == "cat"][:half]
+    dogs = [i for i, label in enumerate(demo.labels) if label == "dog"][:half]
+    order = [i for pair in zip(cats, dogs) for i in pair]
+    chosen = demo.images[order].clone()
+    for j in range(len(chosen)):
+        if j % size >= size // 2:
+            chosen[j] = cage(chosen[j], seed=j)[0]
+    return [chosen[b * size:(b + 1) * size] for b in range(len(chosen) // size)]
+
 
 st.title("Mystery models")
 st.markdown(
@@ -84,9 +129,8 @@ def mystery_panel() -> None:
     st.caption(f"Batch {batch + 1} of {BATCHES}. The last two photos of each batch are behind cage bars.")
 
     images = mystery_batches(BATCHES, len(INPUT_NOTES))[batch]
-    digest = digest_of(images)
     with st.spinner("Computing saliency maps…"):
-        results = {name: zoo_maps(name, digest, method, images) for name in order}
+        results = {name: zoo_batch_maps(name, images, method) for name in order}
 
     # Header row: the clickable titles, then a row for the spoilers, then one row per photo, so
     # the photos stay aligned across the columns whatever the spoilers' lengths.
@@ -114,7 +158,7 @@ def mystery_panel() -> None:
             result = results[name]
             with row[k]:
                 st.image(upscale(overlay(images[i], result.maps[i], alpha=0.75), 256), width="stretch")
-                st.markdown(chip_for(result.probabilities[i], ("cat", "dog"), truth=truths[i]),
+                st.markdown(chip_for(result.probabilities[i], CLASSES, truth=truths[i]),
                             unsafe_allow_html=True)
 
 

@@ -10,27 +10,19 @@ fine occlusion attribution map of ``saliency_core.occlusion``.
 
 from __future__ import annotations
 
-import streamlit as st
-
-import hashlib
-
 import numpy as np
+import streamlit as st
 import torch
 
-from dashboard.common import (
-    data_uri,
-    grid_overlay,
-    image_strip,
-    occlusion_pairs,
-    overlay,
-    prediction_chip,
-    require_data,
-    require_models,
-    upscale,
-)
-from dashboard.common.models import CLASSES, title
+from dashboard.common.chips import prediction_chip
+from dashboard.common.demo_sets import occlusion_pairs
+from dashboard.common.models import CLASSES, require_models, title
 from dashboard.common.occlusion import SIZES, cached_fine_map, cached_sweep, grid, is_cached, is_fine_cached
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
+from dashboard.common.photos import require_data
+from dashboard.common.render import data_uri, grid_overlay, overlay, upscale
+from dashboard.common.uploads import validate_image
+from dashboard.common.widgets import image_strip
 from dashboard.components.occlusion_grid import clicked_cell, occlusion_grid
 
 MODELS = ("normal", "watermark-100")
@@ -69,10 +61,8 @@ def _toggle_cell() -> None:
 
 
 def _read_upload() -> None:
-    """Validate the uploaded file (Pillow verify, pixel cap, EXIF, RGB, one frame) into the frame."""
-    from saliency_core.data import to_model_frame
-    from saliency_core.data.image_file import read_image
-
+    """Validate the uploaded file into the model frame (``validate_image``: Pillow verify, pixel
+    cap, EXIF, RGB, one frame); a bad file's reason is kept for the page to show."""
     file = st.session_state.get(UPLOAD_KEY)
     if file is None:  # the upload was removed: forget it (and its error), back to the photo strip
         st.session_state.pop(UPLOADED, None)
@@ -80,18 +70,12 @@ def _read_upload() -> None:
             st.session_state.pop(IMAGE_KEY, None)
             _clear_cells()
         return
-    data = file.getvalue()
     try:
-        if not data:
-            raise ValueError(f"{file.name}: the file is empty")
-        image = to_model_frame(read_image(data, name=file.name))
+        upload = validate_image(file.name, file.getvalue())
     except ValueError as err:
-        st.session_state[UPLOADED] = ("error", str(err), None)
+        st.session_state[UPLOADED] = ("error", f"{file.name}: {err}", None)
         return
-    except Exception as err:  # noqa: BLE001 - any decoder failure is bad input, never a traceback
-        st.session_state[UPLOADED] = ("error", f"{file.name}: could not be decoded ({err.__class__.__name__})", None)
-        return
-    st.session_state[UPLOADED] = (hashlib.sha256(data).hexdigest()[:16], file.name, image)
+    st.session_state[UPLOADED] = (upload.digest, file.name, upload.image)
     _pick("upload")
 
 

@@ -9,30 +9,22 @@ prediction (a Vega-Lite image tooltip); clicking pins it in the detail panel (se
 
 from __future__ import annotations
 
-import streamlit as st
-
 import altair as alt
 import numpy as np
 import pandas as pd
+import streamlit as st
 import torch
 
-from dashboard.common import (
-    data_uri,
-    explain_locked,
-    gallery_html,
-    model_fingerprint,
-    overlay,
-    predict_set,
-    prediction_chip,
-    quadrant_set,
-    require_data,
-    require_models,
-    upscale,
-)
+from dashboard.common.chips import prediction_chip
+from dashboard.common.demo_sets import quadrant_set
 from dashboard.common.diskcache import cached_frame
-from dashboard.common.models import CLASSES, title
+from dashboard.common.gallery import gallery_html
+from dashboard.common.locks import explain_locked
+from dashboard.common.models import CLASSES, load_zoo_model, model_fingerprint, predict_set, require_models, title
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
-from dashboard.common.render import side_by_side
+from dashboard.common.photos import require_data
+from dashboard.common.render import data_uri, overlay, side_by_side, upscale
+from saliency_core.metrics import top_percent_share
 
 MODELS = ("normal", "watermark-25", "watermark-50", "watermark-75", "watermark-100")
 N_PER_QUADRANT = 50
@@ -80,14 +72,13 @@ def quadrant_results(name: str, key: tuple, fingerprint: str, version: int = RES
 def _compute(name: str) -> pd.DataFrame:
     demo = quadrant_set(N_PER_QUADRANT)
     probs = predict_set(name, demo)
+    model = load_zoo_model(name)
     vanilla, squared = [], []
     for start in range(0, len(demo), 50):
         batch = demo.images[start : start + 50].contiguous()
-        vanilla.append(explain_locked(name, batch, "vanilla_gradient").maps)
-        squared.append(explain_locked(name, batch, "gradient_squared").maps)
+        vanilla.append(explain_locked(model, batch, "vanilla_gradient").maps)
+        squared.append(explain_locked(model, batch, "gradient_squared").maps)
     van, sq = torch.cat(vanilla), torch.cat(squared)
-    from saliency_core.metrics import top_percent_share
-
     share = top_percent_share(sq, demo.boxes.long(), percent=PERCENT).numpy()
     rows = []
     for i in range(len(demo)):

@@ -8,20 +8,15 @@ second.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
-import numpy as np
-
-from dashboard.common import (
-    chip_for,
-    data_uri,
-    demo_images,
-    gallery_html,
-    predict_set,
-    require_data,
-    require_models,
-)
-from dashboard.common.models import CLASSES, title
+from dashboard.common.chips import chip_for
+from dashboard.common.demo_sets import demo_images
+from dashboard.common.gallery import gallery_html
+from dashboard.common.models import CLASSES, predict_set, require_models, title
+from dashboard.common.photos import require_data
+from dashboard.common.render import data_uri
 
 MODELS = ("normal", "watermark-100")
 N_PER_CLASS = 25  # 25 cats + 25 dogs = the explorable's 50 test images

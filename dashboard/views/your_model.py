@@ -19,28 +19,16 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dashboard.common import MODEL_TITLES, chip_for, overlay, png_bytes, to_uint8
-from dashboard.views._b_helpers import (
-    FRAME,
-    IMAGE_TYPES,
-    METHOD_LABELS,
-    MODEL_TYPES,
-    ZOO_HELP,
-    Maps,
-    Upload,
-    UserModel,
-    architectures,
-    box_frame,
-    digest_of,
-    draw_box,
-    load_user_model,
-    plain_error,
-    unique_names,
-    user_maps,
-    validate_image,
-    zoo_maps,
-    zoo_or_none,
-)
+from dashboard.common.chips import chip_for
+from dashboard.common.explanations import Maps, batch_maps, zoo_batch_maps
+from dashboard.common.messages import ZOO_HELP, plain_error
+from dashboard.common.models import CLASSES, METHOD_LABELS, title, zoo_names, zoo_or_none
+from dashboard.common.render import draw_box, overlay, png_bytes, to_uint8
+from dashboard.common.uploads import IMAGE_TYPES, Upload, unique_names, validate_image
+from dashboard.common.user_models import MODEL_TYPES, UserModel, architectures, load_user_model
+from saliency_core.checks import Box, check_box
+from saliency_core.data.frame import FRAME
+from saliency_core.metrics import top_percent_share
 
 PERCENT = 0.5  # the explorable's metric: share of the top-0.5% salient pixels inside the box
 DEFAULT_BOX = (0, 104, 64, 128)  # bottom-left corner, around the demo watermark
@@ -56,11 +44,11 @@ class Choice:
     zoo: str | None = None
     user: UserModel | None = None
 
-    def maps(self, images: torch.Tensor, digest: str, method: str) -> Maps:
+    def maps(self, images: torch.Tensor, method: str) -> Maps:
         if self.user is not None:
-            return user_maps(self.user.key, digest, method, self.user, images)
+            return batch_maps(self.user.key, self.user.model, images, method)
         assert self.zoo is not None
-        return zoo_maps(self.zoo, digest, method, images)
+        return zoo_batch_maps(self.zoo, images, method)
 
 
 def class_names(choice: Choice, outputs: int) -> tuple[str, ...]:
@@ -68,15 +56,6 @@ def class_names(choice: Choice, outputs: int) -> tuple[str, ...]:
     if len(choice.classes) == outputs:
         return choice.classes
     return tuple(f"class {k}" for k in range(outputs))
-
-
-def zoo_names() -> list[str]:
-    from dashboard import common
-
-    try:
-        return list(common.zoo_names())
-    except Exception:  # noqa: BLE001 - no zoo yet: the page offers the upload instead
-        return []
 
 
 st.title("Your model & images")
@@ -120,12 +99,12 @@ if source == "Built-in zoo models":
     else:
         default = [n for n in ("normal", "watermark-100") if n in names] or names[:1]
         picked = st.multiselect("Zoo models", names, default=default, key="ym_zoo_models",
-                                format_func=lambda n: MODEL_TITLES.get(n, n))
+                                format_func=title)
         for name in picked:
             if zoo_or_none(name) is None:
                 st.warning(f"The zoo model `{name}` could not be loaded. {ZOO_HELP}")
             else:
-                choices.append(Choice(MODEL_TITLES.get(name, name), ("cat", "dog"), zoo=name))
+                choices.append(Choice(title(name), CLASSES, zoo=name))
 else:
     model_file = st.file_uploader(
         "Model file: TorchScript (`.pt`/`.ts`), `torch.export` (`.pt2`) or safetensors weights",
@@ -159,9 +138,12 @@ with region_col:
     box_values = [coords[i].number_input(label, 0, FRAME, DEFAULT_BOX[i], step=1, key=f"ym_{label}",
                                          disabled=not use_box)
                   for i, label in enumerate(("x0", "y0", "x1", "y1"))]
-    box = box_frame(box_values) if use_box else None
-    if use_box and box is None:
-        st.error("The box is empty: x1 must be larger than x0 and y1 larger than y0.")
+    box: Box | None = None
+    if use_box:
+        try:  # the inputs keep each number inside the frame: only an empty box is left to refuse
+            box = check_box(box_values, width=FRAME, height=FRAME)
+        except ValueError:
+            st.error("The box is empty: x1 must be larger than x0 and y1 larger than y0.")
 with method_col:
     methods = st.multiselect("Saliency methods", list(METHOD_LABELS), default=DEFAULT_METHODS,
                              format_func=METHOD_LABELS.__getitem__, key="ym_methods")
@@ -174,19 +156,16 @@ if uploads:
 # ------------------------------------------------------------------------------------- 4. results
 @st.fragment
 def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
-            box: tuple[int, int, int, int] | None, alpha: float) -> None:
+            box: Box | None, alpha: float) -> None:
     """Maps, metric table and downloads; a download choice reruns only this panel."""
-    from saliency_core.metrics import top_percent_share
-
     images = torch.stack([u.image for u in uploads])
-    digest = digest_of(images)
     pairs = [(c, m) for c in choices for m in methods]
     bar = st.progress(0.0, text="Computing saliency maps…")
     computed: dict[tuple[str, str], Maps] = {}
     for step, (choice, method) in enumerate(pairs):
         bar.progress(step / len(pairs), text=f"{choice.label}: {METHOD_LABELS[method]}…")
         try:
-            computed[(choice.label, method)] = choice.maps(images, digest, method)
+            computed[(choice.label, method)] = choice.maps(images, method)
         except Exception as error:  # noqa: BLE001 - e.g. a user model with the wrong output shape
             st.error(f"{METHOD_LABELS[method]} failed on **{choice.label}**: {plain_error(error)}")
     bar.empty()

@@ -1,11 +1,15 @@
-"""Dashboard fixtures (helpers live in ``_dashboard_helpers``; import them from there).
+"""Dashboard fixtures (plain helpers live in ``app_harness``; import them from there).
+
+The tests mirror ``dashboard/``: ``test_app.py`` the frame (``app.py``), ``views/test_<page>_page.py``
+one page each (AppTest, and its browser tests marked ``e2e``), ``common/`` the shared modules.
 
 * ``app_test`` — factory ``app_test(page=None, *, data=True, state=None, run=True)`` → an AppTest
   of ``dashboard/app.py`` (``default_timeout=60``): ``SALIENCY_DATA`` from the environment (or a
   folder without photos when ``data=False``, or the given Path), session keys pre-seeded from
   ``state``, switched to ``page`` (e.g. ``"views/occlusion.py"``) and run.
 * ``needs_data`` — the photo folder, or skip with the reason.
-* ``streamlit_server`` (module scope) — base URL of ``streamlit run dashboard/app.py`` on a free
+* ``zoo`` — True with the trained zoo; False with seeded random stand-ins under the zoo's names.
+* ``streamlit_server`` (session scope) — base URL of ``streamlit run dashboard/app.py`` on a free
   localhost port (headless, usage stats off, no file watcher), healthy on ``/_stcore/health``.
 * ``browser_page`` — a fresh Playwright page (1400×1000) in Debian's ``chromium``
   (``shutil.which``; never ``playwright install``); skips with the reason when it is missing.
@@ -20,8 +24,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _dashboard_helpers import APP, CHROMIUM_ARGS, data_path, start_server, stop_server
-from _dashboard_helpers import wait_for_app as _wait_for_app
+import streamlit as st
+import torch
+from app_harness import APP, CHROMIUM_ARGS, data_path, start_server, stop_server, zoo_loads
+from app_harness import wait_for_app as _wait_for_app
+from playwright.sync_api import sync_playwright
+from streamlit.testing.v1 import AppTest
+
+from saliency_core import zoo as zoo_module
+from saliency_core.zoo.architecture import DemoCNN
+
+ZOO_NAMES = ("normal", "watermark-25", "watermark-50", "watermark-75", "watermark-100", "cages", "colours")
 
 
 @pytest.fixture
@@ -33,9 +46,31 @@ def needs_data() -> Path:
 
 
 @pytest.fixture
+def zoo(monkeypatch: pytest.MonkeyPatch) -> Iterator[bool]:
+    """True with the trained zoo; False with seeded random ``DemoCNN``s under the zoo's names, so
+    the page logic is tested either way (the numbers are not the point then).
+
+    Streamlit's caches are cleared around each test, so models (real or stand-in) and the results
+    computed with them never leak between tests.
+    """
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    real = zoo_loads(*ZOO_NAMES)
+    if not real:
+        def fake_load(name: str) -> torch.nn.Module:
+            torch.manual_seed(sum(map(ord, name)))
+            return DemoCNN(width=8).eval()
+
+        monkeypatch.setattr(zoo_module, "load", fake_load)
+        monkeypatch.setattr(zoo_module, "names", lambda: list(ZOO_NAMES))
+    yield real
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
 def app_test(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Any]:
     """Factory: ``app_test(page=None, *, data=True, state=None, run=True, timeout=60) -> AppTest``."""
-    from streamlit.testing.v1 import AppTest
 
     def make(page: str | None = None, *, data: bool | Path = True, state: dict[str, Any] | None = None,
              run: bool = True, timeout: float = 60) -> AppTest:
@@ -57,9 +92,9 @@ def app_test(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., A
     return make
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def streamlit_server() -> Iterator[str]:
-    """Base URL of ``streamlit run dashboard/app.py``, one server per test module."""
+    """Base URL of ``streamlit run dashboard/app.py``: one server for every browser test."""
     proc, url, log = start_server()
     try:
         yield url
@@ -73,8 +108,6 @@ def chromium_browser() -> Iterator[Any]:
     executable = shutil.which("chromium")
     if executable is None:
         pytest.skip("Debian's chromium is not installed (`apt-get install chromium`, or `make browser`)")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:

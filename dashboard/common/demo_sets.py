@@ -1,12 +1,14 @@
-"""Where the demo photos are, the how-to message when they are missing, and cached demo sets.
+"""The demo sets the pages show: held-out test photos, clean or watermarked, cached per server.
 
-Every demo set is built once per server (``st.cache_resource``) from the manifest's ``test`` split
-in the model frame (shorter side 128, centre crop 128×128, values in [0,1]); watermarks come from
-``saliency_core.artefacts``. Treat the returned tensors as read-only: they are shared.
+Every set is built once per server (``st.cache_resource``, and on disk between servers) by the
+library's one builder, ``saliency_core.data.quadrants.marked_photos``: the model frame (128×128,
+[0,1]) and each photo's own watermark, the same one it carries on every page and in the audit
+report. Treat the returned tensors as read-only: they are shared.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,26 +18,11 @@ from typing import Any
 import streamlit as st
 import torch
 
-from dashboard.common import core
+from dashboard.common.photos import require_data
+from saliency_core.data import cache_dir
+from saliency_core.data.quadrants import HeldOutPhotos, first_of_each, load_held_out, marked_photos
 
-NO_DATA_MESSAGE = (
-    "**No demo photos found.** This page needs the demo cat and dog photos.\n\n"
-    "- If you have them (a folder with `MANIFEST.csv`, or one subfolder per class), point "
-    "`SALIENCY_DATA` at it and restart: `SALIENCY_DATA=/path/to/cats-vs-dogs saliency-lab demo` "
-    "(or `saliency-lab demo --data /path/to/cats-vs-dogs`).\n"
-    "- Otherwise download a demo set once with `saliency-lab data fetch` (the Oxford-IIIT Pet photos "
-    "into the per-user cache folder, where the dashboard finds them without `SALIENCY_DATA`), then "
-    "start the dashboard again.\n\n"
-    "The *Your model & images* page works without them: upload your own images there."
-)
-
-
-@dataclass(frozen=True)
-class DataStatus:
-    ok: bool
-    path: Path | None
-    reason: str
-    n_images: int = 0
+DEMO_CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -71,61 +58,21 @@ class DemoSet:
         )
 
 
-def data_status() -> DataStatus:
-    """The data directory (``saliency_core.data.data_dir()``: ``SALIENCY_DATA`` or the per-user
-    cache) and whether it holds photos."""
-    try:
-        path = core.data_dir()
-    except FileNotFoundError as err:
-        return DataStatus(False, None, str(err))
-    except Exception as err:  # noqa: BLE001 - a bad setting is a message, not a crash
-        return DataStatus(False, None, f"data directory not usable: {err}")
-    try:
-        n = core.count_images(path)
-    except OSError as err:
-        return DataStatus(False, path, f"{path} cannot be read: {err}")
-    if n == 0:
-        return DataStatus(False, path, f"{path} holds no photos")
-    return DataStatus(True, path, "ok", n)
-
-
-def require_data() -> Path:
-    """The data directory, or show :data:`NO_DATA_MESSAGE` and stop the page."""
-    status = data_status()
-    if not status.ok:
-        st.info(NO_DATA_MESSAGE, icon=":material/photo_library:")
-        st.caption(f"Details: {status.reason}.")
-        st.stop()
-    assert status.path is not None
-    return status.path
-
-
 @st.cache_resource(show_spinner="Loading the demo photos…", max_entries=2)
-def test_photos(root: str) -> core.TestPhotos:
+def held_out(root: str) -> HeldOutPhotos:
     """The held-out test photos (uint8 frames, cats then dogs) of the data folder ``root``."""
-    return core.load_test_photos(Path(root))
-
-
-def _root() -> str:
-    return str(require_data())
-
-
-DEMO_CACHE_VERSION = 1
+    return load_held_out(Path(root))
 
 
 def _disk_path(root: str, *params: object) -> Path | None:
-    """Where a built demo set is kept between server starts (None when there is no cache dir)."""
-    import hashlib
-
+    """Where a built demo set is kept between server starts (None when that cannot be known)."""
     try:
-        from saliency_core.data import cache_dir
-
         manifest = Path(root) / "MANIFEST.csv"
         digest = hashlib.sha256(manifest.read_bytes() if manifest.is_file() else root.encode())
-        digest.update(repr((DEMO_CACHE_VERSION, *params)).encode())
-        return cache_dir() / "dashboard" / f"demo-{digest.hexdigest()[:20]}.pt"
-    except (ImportError, OSError):
+    except OSError:
         return None
+    digest.update(repr((DEMO_CACHE_VERSION, *params)).encode())
+    return cache_dir() / "dashboard" / f"demo-{digest.hexdigest()[:20]}.pt"
 
 
 @st.cache_resource(show_spinner="Preparing the demo images…", max_entries=16)
@@ -140,7 +87,7 @@ def _demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: i
                            masks=saved["masks"], key=key)
         except (OSError, RuntimeError, KeyError, ValueError, EOFError):
             pass  # a stale or broken cache file: rebuild it
-    demo = _build_demo_set(root, n_per_class, wm_cats, wm_dogs, offset)
+    demo = build_demo_set(root, n_per_class, wm_cats, wm_dogs, offset)
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,9 +100,12 @@ def _demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: i
     return demo
 
 
-def _build_demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: int) -> DemoSet:
-    photos = test_photos(root)
-    chosen = {s: photos.positions(s)[offset : offset + n_per_class] for s in ("cat", "dog")}
+def build_demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: int = 0) -> DemoSet:
+    """The set itself (uncached). ``wm_cats``/``wm_dogs``: "yes"/"no" (that species marked or
+    not), "both" (the four quadrants: all marked, then all clean) or "pairs" (each photo clean,
+    then marked; cats and dogs alternating)."""
+    photos = held_out(root)
+    chosen = first_of_each(photos, n_per_class, offset)
     rows: list[tuple[int, bool]] = []  # (position in the test set, watermarked)
     modes = {"cat": wm_cats, "dog": wm_dogs}
     if "pairs" in modes.values():
@@ -167,21 +117,14 @@ def _build_demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, off
         rows = [(p, m) for m in (True, False) for s in ("cat", "dog") for p in chosen[s]]
     else:
         rows = [(p, modes[s] == "yes") for s in ("cat", "dog") for p in chosen[s]]
-    images, masks, boxes = [], [], []
-    for pos, marked in rows:
-        clean = photos.frames[pos].float().div_(255.0)
-        out, mask, box = core.watermarked(clean, pos)
-        images.append(out if marked else clean)
-        masks.append(mask if marked else torch.zeros_like(mask))
-        boxes.append(box)
-    ids = tuple(core.photo_id(photos.files[p]) + ("_wm" if m else "") for p, m in rows)
+    marked = marked_photos(photos, rows)
     return DemoSet(
-        images=torch.stack(images).contiguous(),
-        labels=tuple(photos.labels[p] for p, _ in rows),
-        ids=ids,
-        watermarked=tuple(m for _, m in rows),
-        boxes=torch.stack(boxes),
-        masks=torch.stack(masks),
+        images=marked.images,
+        labels=marked.labels,
+        ids=tuple(Path(f).stem + ("_wm" if m else "") for f, m in zip(marked.files, marked.marked)),
+        watermarked=marked.marked,
+        boxes=marked.boxes,
+        masks=marked.masks,
         key=("demo", root, n_per_class, wm_cats, wm_dogs, offset),
     )
 
@@ -200,7 +143,7 @@ def demo_images(n_per_class: int = 25, *, watermark_cats: bool = True, watermark
     """``n_per_class`` test cats, then as many dogs; cats (dogs) watermarked when asked (the
     explorable's first test set has watermarked cats and clean dogs). Stops the page with the
     how-to message when there are no photos."""
-    root = _root()
+    root = str(require_data())
     return _guarded(lambda: _demo_set(root, n_per_class, "yes" if watermark_cats else "no",
                                       "yes" if watermark_dogs else "no", offset))
 
@@ -208,11 +151,11 @@ def demo_images(n_per_class: int = 25, *, watermark_cats: bool = True, watermark
 def quadrant_set(n_per_quadrant: int = 50) -> DemoSet:
     """The four quadrants in order: cats with, dogs with, cats without, dogs without a watermark
     (the same ``n_per_quadrant`` photos per species with and without the mark)."""
-    root = _root()
+    root = str(require_data())
     return _guarded(lambda: _demo_set(root, n_per_quadrant, "both", "both", 0))
 
 
 def occlusion_pairs(n: int = 6) -> DemoSet:
     """``n`` test photos (cats and dogs alternating), each clean then watermarked (2n images)."""
-    root = _root()
+    root = str(require_data())
     return _guarded(lambda: _demo_set(root, (n + 1) // 2, "pairs", "pairs", 0)).subset(list(range(2 * n)))

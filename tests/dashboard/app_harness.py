@@ -1,11 +1,19 @@
-"""Plain helpers for the dashboard tests (import: ``from _dashboard_helpers import wait_for_app``).
+"""Running the app under test: AppTest, a real server, a browser page (``from app_harness import texts``).
 
+AppTest:
 * ``texts(at)`` — all text of an AppTest run, for substring assertions;
+* ``no_exception(at)`` / ``errors(at)`` — the run raised nothing / its ``st.error`` texts.
+
+The zoo:
+* ``zoo_loads(*names)`` — whether those zoo models (default: normal) load here;
+* ``needs_trained(real)`` / ``needs_zoo(*names)`` — skip, with the reason, without trained weights.
+
+A real server and browser:
 * ``start_server()`` / ``stop_server(proc)`` — ``streamlit run dashboard/app.py`` on a free port;
 * ``wait_for_app(page)`` — connected, script state ``notRunning``, no ``stSkeleton``;
 * ``goto_page(page, base_url, url_path)`` — navigate to a page (URL path such as ``"occlusion"``);
-* ``screenshot(page, name)`` — full-page PNG under ``test-artifacts/screenshots/``;
-* ``zoo_loads(*names)`` — whether those zoo models (default: normal) load here.
+* ``no_browser_exception(page)`` — the page shows no exception element;
+* ``screenshot(page, name)`` — full-page PNG under ``test-artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -19,6 +27,11 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from saliency_core import zoo
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "dashboard" / "app.py"
@@ -42,6 +55,37 @@ def texts(at: Any) -> str:
                  "error", "success"):
         parts += [str(e.value) for e in getattr(at, kind)]
     return "\n".join(parts)
+
+
+def no_exception(at: Any) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def errors(at: Any) -> list[str]:
+    return [str(e.value) for e in at.error]
+
+
+# --------------------------------------------------------------------------- the zoo
+
+
+def zoo_loads(*names: str) -> bool:
+    """Whether the zoo models ``names`` (default: normal) load here (weights trained and installed)."""
+    try:
+        for name in names or ("normal",):
+            zoo.load(name)
+        return True
+    except Exception:  # noqa: BLE001 - weights not trained/installed here
+        return False
+
+
+def needs_trained(real: bool) -> None:
+    if not real:
+        pytest.skip("the zoo's trained weights are not installed (saliency-lab train --all)")
+
+
+def needs_zoo(*names: str) -> None:
+    if not zoo_loads(*names):
+        pytest.skip("the zoo's trained weights are not installed (saliency-lab train --all)")
 
 
 # --------------------------------------------------------------------------- real server
@@ -105,8 +149,6 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 def wait_for_app(page: Any, timeout: float = 90_000) -> None:
     """Wait until the app is connected, its script has finished and no skeleton is left."""
-    from playwright.sync_api import expect
-
     page.wait_for_selector("[data-testid='stAppViewContainer']", state="attached", timeout=timeout)
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']",
                            state="attached", timeout=timeout)
@@ -120,6 +162,10 @@ def goto_page(page: Any, base_url: str, url_path: str = "") -> None:
     """Open ``base_url/url_path`` and wait for the app."""
     page.goto(f"{base_url}/{url_path}", wait_until="domcontentloaded")
     wait_for_app(page)
+
+
+def no_browser_exception(page: Any) -> None:
+    expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
 def screenshot(page: Any, name: str, max_height: int = 6000) -> Path:
@@ -138,14 +184,3 @@ def screenshot(page: Any, name: str, max_height: int = 6000) -> Path:
     page.set_viewport_size(size)
     return path
 
-
-def zoo_loads(*names: str) -> bool:
-    """Whether the zoo models ``names`` (default: normal) load here (weights trained and installed)."""
-    try:
-        from saliency_core import zoo
-
-        for name in names or ("normal",):
-            zoo.load(name)
-        return True
-    except Exception:  # noqa: BLE001 - weights not trained/installed here
-        return False

@@ -1,0 +1,29 @@
+"""The plain-language texts pages show when something is missing or went wrong."""
+
+from __future__ import annotations
+
+from saliency_core.errors import one_line_error
+
+NO_DATA_MESSAGE = (
+    "**No demo photos found.** This page needs the demo cat and dog photos.\n\n"
+    "- If you have them (a folder with `MANIFEST.csv`, or one subfolder per class), point "
+    "`SALIENCY_DATA` at it and restart: `SALIENCY_DATA=/path/to/cats-vs-dogs saliency-lab demo` "
+    "(or `saliency-lab demo --data /path/to/cats-vs-dogs`).\n"
+    "- Otherwise download a demo set once with `saliency-lab data fetch` (the Oxford-IIIT Pet photos "
+    "into the per-user cache folder, where the dashboard finds them without `SALIENCY_DATA`), then "
+    "start the dashboard again.\n\n"
+    "The *Your model & images* page works without them: upload your own images there."
+)
+
+ZOO_HELP = (
+    "The built-in model zoo is not available (its weights are missing or still being trained). "
+    "Train it with `saliency-lab train --all`, or bring your own model on the "
+    "*Your model & images* page."
+)
+
+ERROR_LIMIT = 300  # characters: a message, not a wall of text
+
+
+def plain_error(error: BaseException, limit: int = ERROR_LIMIT) -> str:
+    """A one-line message for the page (no embedded traceback), at most ``limit`` characters."""
+    return one_line_error(error, limit)

@@ -1,0 +1,164 @@
+"""The Dataset audit page: the demo report from its cache (fresh or stale), folder audits and
+their bad input (regions, corrupt files, empty folders) as messages, never tracebacks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from app_harness import errors, goto_page, no_browser_exception, screenshot, texts
+from PIL import Image
+from playwright.sync_api import expect
+
+from dashboard.common.audit_cache import CACHE_DIR, load_report, zoo_fingerprint
+from saliency_core.audit.report import TABLES
+
+AUDIT = "views/dataset_audit.py"
+
+
+def synthetic_report(folder: Path, fingerprint: str | None = None) -> None:
+    """A tiny report in the cache's format, stamped with the installed zoo's fingerprint."""
+    models = ["normal", "watermark-100", "colours"]
+    rows = [{"id": f"{c}{i}|watermark", "model": m, "method": "gradient_squared", "truth": t,
+             "prediction": t, "confidence": 0.9, "share": 0.1 * i, "m": 0.01, "n": 0.1,
+             "watermarked": True, "correct": True}
+            for m in models for t, c in ((0, "cat"), (1, "dog")) for i in range(3)]
+    tables = {
+        "audit": pd.DataFrame(rows),
+        "global_saliency": pd.DataFrame([{"class": c, "n": 3, "mean": 0.2, "ci_low": 0.1, "ci_high": 0.3,
+                                          "model": m, "statistic": s}
+                                         for m in models for c in ("cat", "dog") for s in ("share", "n", "m")]),
+        "response_curve": pd.DataFrame([{"model": m, "threshold": t, "response_rate": (t + 1) / 3,
+                                         "accuracy": 1 - t / 10} for m in models for t in range(3)]),
+        "aurrac": pd.DataFrame([{"model": m, "aurrac": 0.9, "accuracy": 0.8} for m in models]),
+        "sanity": pd.DataFrame([{"test": "cascading", "step": k, "layer": layer, "spearman": 1 - k / 3,
+                                 "spearman_abs": 1 - k / 4, "ssim": 0.5, "hog": 0.4}
+                                for k, layer in enumerate(("fc", "layer4.conv2", "stem.0"))]),
+        "core_spurious": pd.DataFrame([{"sigma": s, "region": r, "accuracy": 0.9 - s / 2, "n": 6, "model": m}
+                                       for m in models for s in (0.0, 0.4) for r in ("spurious", "core")]),
+        "counterfactual": pd.DataFrame([{"class": c, "n": 3, "flips": 1, "rate": 1 / 3, "ci_low": 0.06,
+                                         "ci_high": 0.79, "model": m, "transform": t}
+                                        for m in models for c in ("cat", "dog") for t in ("greyscale", "hue shift 180°")]),
+    }
+    folder.mkdir(parents=True)
+    for name, table in tables.items():
+        table.to_csv(folder / f"{name}.csv", index=False)
+    (folder / "meta.json").write_text(json.dumps({"fingerprint": fingerprint or zoo_fingerprint(models), "created": "test",
+                                                  "models": models, "method": "gradient_squared"}))
+
+
+# -------------------------------------------------------------------------------- the demo report
+def test_audit_page_shows_its_charts_from_the_cache(app_test: Callable[..., Any], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    synthetic_report(tmp_path / "cache")
+    monkeypatch.setenv("SALIENCY_AUDIT_CACHE", str(tmp_path / "cache"))
+    at = app_test(AUDIT, data=False)  # the cached report needs neither photos nor computing
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.progress  # nothing was recomputed
+    assert "Precomputed report" in texts(at)
+    assert len(at.get("plotly_chart")) == 5  # global saliency, response curve, sanity, core/spurious, flips
+    assert len(at.tabs) == 6
+    at.segmented_control(key="audit_transform").set_value("hue shift 180°").run()
+    at.segmented_control(key="audit_statistic").set_value("n").run()
+    assert not at.exception
+
+
+def test_stale_cache_is_shown_with_a_warning_not_recomputed(
+        app_test: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zoo: bool) -> None:
+    synthetic_report(tmp_path / "cache", fingerprint="made-with-other-weights")
+    monkeypatch.setenv("SALIENCY_AUDIT_CACHE", str(tmp_path / "cache"))
+    at = app_test(AUDIT)
+    assert not at.exception
+    assert any("other zoo weights" in w.value for w in at.warning)
+    assert at.button(key="audit_recompute").label == "Recompute the report"
+    assert len(at.get("plotly_chart")) == 5 and not at.progress
+
+
+def test_committed_demo_cache_is_readable() -> None:
+    if not (CACHE_DIR / "meta.json").is_file():
+        pytest.skip("no committed demo report (run dashboard/data/build_demo_cache.py after training the zoo)")
+    loaded = load_report(CACHE_DIR)
+    assert loaded is not None
+    report, meta = loaded
+    tables = report.tables()
+    assert set(tables) == set(TABLES) and meta["fingerprint"]
+    assert {"colours", "normal"} <= set(tables["counterfactual"]["model"])
+
+
+# ------------------------------------------------------------------------------ a folder's audit
+def photo_folder(root: Path, corrupt: bool = True, good: int = 2) -> Path:
+    for k, label in enumerate(("cat", "dog")):
+        (root / label).mkdir(parents=True)
+        for i in range(good):
+            Image.fromarray(np.random.default_rng(10 * k + i).integers(0, 256, (80, 90, 3), dtype=np.uint8)
+                            ).save(root / label / f"{label}.{i}.png")
+    if corrupt:
+        (root / "cat" / "broken.jpg").write_bytes(b"not a jpeg at all")
+    return root
+
+
+def run_folder_audit(app_test: Callable[..., Any], folder: Path, region: str = "") -> Any:
+    at = app_test(AUDIT, state={"audit_source": "A folder on this server"})
+    at.text_input(key="audit_folder").set_value(str(folder))
+    at.text_input(key="audit_folder_box").set_value(region).run()
+    at.button(key="audit_folder_run").click().run()
+    return at
+
+
+def test_audit_folder_that_does_not_exist(app_test: Callable[..., Any], zoo: bool) -> None:
+    at = app_test(AUDIT, data=False, state={"audit_source": "A folder on this server",
+                                            "audit_folder": "/no/such/folder"})
+    at.button(key="audit_folder_run").click().run()
+    assert not at.exception
+    assert any("not a folder" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("region", ["-50,-50,500,500", "200,200,300,300", "0,0,inf,inf", "0,0,nan,5", "1,2,3",
+                                    "5,5,2,2"])
+def test_a_region_outside_the_frame_is_an_error_not_a_crash(app_test: Callable[..., Any], zoo: bool,
+                                                           tmp_path: Path, region: str) -> None:
+    at = run_folder_audit(app_test, photo_folder(tmp_path / "set", corrupt=False), region)
+    assert not at.exception
+    assert any(region in m and "128×128 frame" in m for m in errors(at)), errors(at)
+
+
+def test_corrupt_files_in_an_audited_folder_are_named_and_the_rest_audited(
+        app_test: Callable[..., Any], zoo: bool, tmp_path: Path) -> None:
+    at = run_folder_audit(app_test, photo_folder(tmp_path / "set"), "0,100,60,128")
+    assert not at.exception
+    assert any("broken.jpg" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert any("Audited 4 images" in s.value for s in at.success)
+
+
+def test_a_folder_without_readable_images_is_an_error_not_a_crash(
+        app_test: Callable[..., Any], zoo: bool, tmp_path: Path) -> None:
+    at = run_folder_audit(app_test, photo_folder(tmp_path / "set", good=0))
+    assert not at.exception
+    assert any("no readable images" in m for m in errors(at)), errors(at)
+    assert any("broken.jpg" in w.value for w in at.warning)
+
+
+# ------------------------------------------------------------------------------ in the browser
+@pytest.mark.e2e
+def test_audit_page(streamlit_server: str, browser_page: Any) -> None:
+    page = browser_page
+    goto_page(page, streamlit_server, "dataset_audit")
+    no_browser_exception(page)
+    if (CACHE_DIR / "meta.json").is_file():
+        expect(page.get_by_text("Precomputed report")).to_be_visible()
+        expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+        for tab in ("Failure prediction", "Sanity checks", "Core vs spurious", "Counterfactual flips"):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(300)
+        no_browser_exception(page)
+        page.get_by_role("tab", name="Global saliency").click()
+    screenshot(page, "dataset_audit-report")
+    if (CACHE_DIR / "meta.json").is_file():
+        page.get_by_role("tab", name="Counterfactual flips").click()
+        page.wait_for_timeout(500)
+        screenshot(page, "dataset_audit-flips")
