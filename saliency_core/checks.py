@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, x1/y1 exclusive
+Pair = tuple[int, int]  # (y, x): a window, a stride, an image size
 Closed = Literal["both", "left", "right", "neither"]
 
 # --------------------------------------------------------------------------- numbers
@@ -95,6 +96,14 @@ def check_int_pair(name: str, value: object) -> tuple[int, int]:
     if y < 1 or x < 1:
         raise ValueError(f"{name} must be positive, got {value!r}")
     return y, x
+
+
+def int_pair(value: int | Sequence[int]) -> Pair:
+    """An int or two ints as a (y, x) pair, not checked: for values already valid (a checked window,
+    a torch layer's ``kernel_size`` or ``padding``). What a user typed goes through ``check_int_pair``."""
+    if isinstance(value, Sequence):
+        return int(value[0]), int(value[1])
+    return int(value), int(value)  # type: ignore[arg-type]
 
 
 def check_float_pair(name: str, value: object) -> tuple[float, float]:

@@ -20,7 +20,7 @@ import pandas as pd
 from saliency_core.audit.report import TABLES, AuditReport
 from saliency_core.zoo import WEIGHTS_DIR
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 AUDIT_MODELS: tuple[str, ...] = ("normal", "watermark-25", "watermark-50", "watermark-75",
                                  "watermark-100", "cages", "colours")
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "demo_audit"

@@ -20,8 +20,11 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from saliency_core.audit.dataset import IMAGE_SUFFIXES, Batch, is_image_set, iter_batches
+from saliency_core.audit.dataset import Batch, is_image_set, iter_batches
 from saliency_core.audit.io import KEY, read_table, table_format, write_table
+from saliency_core.checks import check_finite
+from saliency_core.data.frame import FRAME
+from saliency_core.data.loaders import IMAGE_SUFFIXES
 from saliency_core.metrics import flips, mean_saliency, region_masks, top_percent_share
 
 ExplainFn = Callable[..., Any]  # explain(model, images, method) -> Explanation
@@ -105,7 +108,7 @@ def run(
     out: str | Path | None = None,
     progress: bool = True,
     transforms: Mapping[str, Transform] | None = None,
-    image_size: int = 128,
+    image_size: int = FRAME,
     checkpoint_seconds: float = 30.0,
     explain: ExplainFn | None = None,
 ) -> pd.DataFrame:
@@ -133,8 +136,7 @@ def run(
             raise ValueError(f"unknown saliency methods {unknown}; available: {', '.join(METHODS)}")
         explain = default_explain
     for name, value in (("percent", percent), ("peak_percent", peak_percent)):
-        if not 0 < value <= 100:
-            raise ValueError(f"{name} must be in (0, 100], got {value}")
+        check_finite(name, value, low=0, high=100, closed="right")
     out_path = Path(out) if out is not None else None
     existing = None
     if out_path is not None:

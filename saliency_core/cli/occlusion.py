@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     box = parse_region(args.region, FRAME, "model frame") if args.region else None
     if args.grid is not None:
-        sc.cell_grid(args.grid, 128)  # a bad N is an error before any work
+        sc.cell_grid(args.grid, FRAME)  # a bad N is an error before any work
         ignored = [f"--{name}" for name in ("window", "stride", "region", "percent", "mode")
                    if getattr(args, name) is not None]
         if ignored:

@@ -28,9 +28,6 @@ from saliency_core.kernels.occlusion import (
 from saliency_core.kernels.reference import TopPercent, top_k
 from saliency_core.kernels.threshold import top_percent
 
-# The old private name; methods/occlusion_incremental.py imports it until it switches to baseline4.
-_baseline4 = baseline4
-
 __all__ = [
     "TopPercent",
     "backend",

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from saliency_core.checks import Pair
 from saliency_core.kernels import native, reference, validate
-from saliency_core.kernels.validate import Pair
 
 
 def gather_patches(table: Tensor, padded_size: Sequence[int], image: Tensor, y0: Tensor, x0: Tensor,

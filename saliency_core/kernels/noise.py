@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from saliency_core.checks import check_finite, check_integer
 from saliency_core.kernels import native, reference, validate
 
 
@@ -27,8 +28,8 @@ def masked_noise(images: Tensor, masks: Tensor, sigma: float, seed: int) -> Tens
     weights = masks.detach().to(torch.float32).reshape(batch, height, width).contiguous()
     if weights.numel() and not bool(((weights >= 0) & (weights <= 1)).all()):
         raise ValueError("masks must hold values in [0, 1]")
-    sigma = validate.finite_non_negative(sigma, "sigma")
-    seed = validate.integer(seed, "seed") % 2**32
+    sigma = check_finite("sigma", sigma, low=0)
+    seed = check_integer("seed", seed) % 2**32
     ext, on_cuda = native.for_tensor(images)
     if ext is None:
         return reference.masked_noise(images, weights, sigma, seed)

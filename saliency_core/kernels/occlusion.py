@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from saliency_core.checks import Pair, check_finite, check_int_pair, check_integer
 from saliency_core.kernels import native, reference, validate
-from saliency_core.kernels.validate import Pair
 
 IntOrPair = int | Sequence[int]
 
@@ -23,7 +23,7 @@ def window_grid(size: IntOrPair, window: IntOrPair, stride: IntOrPair) -> Pair:
 
     Windows start at 0, s, 2s, …; the last one may reach past the border and is clipped there.
     """
-    hw, win, step = validate.pair(size, "size"), validate.pair(window, "window"), validate.pair(stride, "stride")
+    hw, win, step = check_int_pair("size", size), check_int_pair("window", window), check_int_pair("stride", stride)
     validate.window_fits(hw, win)
     return reference.window_grid(hw, win, step)
 
@@ -32,7 +32,7 @@ def max_windows_per_chunk(images_shape: Sequence[int], budget_bytes: int) -> int
     """How many windows' occluded copies of a [B,C,H,W] batch fit in `budget_bytes` (at least 1)."""
     if len(images_shape) != 4 or any(int(n) <= 0 for n in images_shape):
         raise ValueError(f"images_shape must be a positive [B,C,H,W], got {tuple(images_shape)}")
-    budget = validate.integer(budget_bytes, "budget_bytes")
+    budget = check_integer("budget_bytes", budget_bytes)
     if budget <= 0:
         raise ValueError(f"budget_bytes must be positive, got {budget_bytes!r}")
     batch, channels, height, width = (int(n) for n in images_shape)
@@ -47,7 +47,7 @@ def baseline4(baseline: float | Tensor, images: Tensor) -> Tensor:
     if not isinstance(baseline, Tensor):
         if isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
             raise ValueError(f"baseline must be a number or a tensor, got {type(baseline).__name__}")
-        validate.finite(baseline, "baseline")
+        check_finite("baseline", baseline)
         return torch.full((1, channels, 1, 1), float(baseline), dtype=torch.float32, device=images.device)
     validate.same_device(baseline, images, "baseline", "images")
     if not baseline.is_floating_point():
@@ -88,13 +88,13 @@ def occlusion_batch(
     """
     images = validate.float_tensor(images, "images", 4)
     batch, channels, height, width = images.shape
-    win, step = validate.pair(window, "window"), validate.pair(stride, "stride")
+    win, step = check_int_pair("window", window), check_int_pair("stride", stride)
     validate.window_fits((height, width), win)
     ny, nx = reference.window_grid((height, width), win, step)
-    start = validate.integer(start, "start")
+    start = check_integer("start", start)
     if not 0 <= start <= ny * nx:
         raise ValueError(f"start must be in [0, {ny * nx}] (the number of windows), got {start}")
-    count = ny * nx - start if count is None else validate.integer(count, "count")
+    count = ny * nx - start if count is None else check_integer("count", count)
     if count < 0 or start + count > ny * nx:
         raise ValueError(f"count must be in [0, {ny * nx - start}] for start={start}, got {count}")
     base = baseline4(baseline, images)
@@ -142,7 +142,7 @@ def occlusion_accumulate(deltas: Tensor, size: IntOrPair, window: IntOrPair, str
     :func:`occlusion_batch`; with deltas f(x) − f(x_occluded) this is Captum's occlusion map.
     """
     deltas = validate.float_tensor(deltas, "deltas", 2)
-    hw, win, step = validate.pair(size, "size"), validate.pair(window, "window"), validate.pair(stride, "stride")
+    hw, win, step = check_int_pair("size", size), check_int_pair("window", window), check_int_pair("stride", stride)
     validate.window_fits(hw, win)
     ny, nx = reference.window_grid(hw, win, step)
     if deltas.shape[1] != ny * nx:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-Pair = tuple[int, int]
+from saliency_core.checks import Pair, int_pair
 
 
 class TopPercent(NamedTuple):
@@ -22,12 +22,6 @@ class TopPercent(NamedTuple):
     share: Tensor | None  # float32 [B]; None without a region
     mask: Tensor | None  # bool [B,H,W]; None unless asked for
     count: Tensor  # int64 [B]: salient pixels (ties included)
-
-
-def _pair(value: int | tuple[int, int]) -> Pair:
-    if isinstance(value, int):
-        return (value, value)
-    return (int(value[0]), int(value[1]))
 
 
 def top_k(percent: float, pixels: int) -> int:
@@ -40,7 +34,7 @@ def window_grid(size: tuple[int, int], window: int | Pair, stride: int | Pair) -
 
     Windows start at 0, s, 2s, ...; the last one may stick out past the border and is clipped.
     """
-    (height, width), (h, w), (sy, sx) = size, _pair(window), _pair(stride)
+    (height, width), (h, w), (sy, sx) = size, int_pair(window), int_pair(stride)
     return (math.ceil((height - h) / sy) + 1, math.ceil((width - w) / sx) + 1)
 
 
@@ -72,7 +66,7 @@ def occlusion_batch(
 ) -> Tensor:
     """Row i*B + b = image b with window (start + i) set to the baseline."""
     batch, _, height, width = images.shape
-    win, step = _pair(window), _pair(stride)
+    win, step = int_pair(window), int_pair(stride)
     ny, nx = window_grid((height, width), win, step)
     if count is None:
         count = ny * nx - start
@@ -92,7 +86,7 @@ def occlusion_accumulate(
     deltas: Tensor, size: tuple[int, int], window: int | Pair, stride: int | Pair
 ) -> Tensor:
     """Per pixel: the mean of the deltas [B, nWin] of the windows covering it, 0 where none does."""
-    win, step = _pair(window), _pair(stride)
+    win, step = int_pair(window), int_pair(stride)
     total = torch.zeros(deltas.shape[0], *size, dtype=torch.float64, device=deltas.device)
     cover = torch.zeros(size, dtype=torch.float64, device=deltas.device)
     for index in range(deltas.shape[1]):

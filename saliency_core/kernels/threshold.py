@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from saliency_core.checks import check_finite
 from saliency_core.kernels import native, reference, validate
 from saliency_core.kernels.reference import TopPercent, top_k
 
@@ -60,7 +61,7 @@ def top_percent(
     batch, height, width = maps.shape
     if height == 0 or width == 0:
         raise ValueError(f"maps must have at least one pixel, got shape {tuple(maps.shape)}")
-    k = top_k(validate.percent(percent), height * width)
+    k = top_k(check_finite("percent", percent, low=0, high=100, closed="right"), height * width)
     kind, data = _region(region, maps)
     ext, on_cuda = native.for_tensor(maps)
     if ext is None:

@@ -21,7 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from saliency_core.methods.base import Attribution, Model, Target, check_images, check_target, forward
+from saliency_core.checks import check_images
+from saliency_core.methods.base import Attribution, Model, Target, check_target, forward
 from saliency_core.methods.competitive_gradient_x_input import competitive_gradient_x_input
 from saliency_core.methods.grad_cam import grad_cam
 from saliency_core.methods.gradient_squared import gradient_squared

@@ -19,8 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-# The methods import check_images, check_positive and check_seed from here with the rest they share.
-from saliency_core.checks import check_images, check_logits, check_positive, check_seed  # noqa: F401
+from saliency_core.checks import check_logits
 from saliency_core.errors import one_line_error
 
 # Anything that maps images [B,C,H,W] to logits [B,K]: an nn.Module or a TorchScript module.

@@ -12,21 +12,13 @@ Completeness says Σ_i IG_i = f(x) − f(x'); the per-image gap is returned as
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from saliency_core.methods.base import (
-    Attribution,
-    Model,
-    Progress,
-    check_positive,
-    check_seed,
-    sum_abs_over_channels,
-    target_gradient,
-)
+from saliency_core.checks import check_finite, check_positive, check_seed
+from saliency_core.methods.base import Attribution, Model, Progress, sum_abs_over_channels, target_gradient
 
 BASELINES = ("black", "blurred", "noise")
 
@@ -34,15 +26,6 @@ BASELINES = ("black", "blurred", "noise")
 # Beyond this many tail taps, the tail's mass is the Gaussian integral (σ is then so large that
 # the kernel is flat over a pixel and the sum and the integral agree to float precision).
 _EXACT_TAIL_TAPS = 1_000_000
-
-
-def check_sigma(sigma: object) -> float:
-    """``blur_sigma`` must be a finite number > 0 (pixels)."""
-    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
-        raise ValueError(f"blur_sigma must be a number of pixels > 0, got {sigma!r}")
-    if not (math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"blur_sigma must be a finite number > 0, got {sigma!r}")
-    return float(sigma)
 
 
 def _kernel_1d(sigma: float, radius: int, length: int) -> Tensor:
@@ -76,7 +59,7 @@ def gaussian_blur(images: Tensor, sigma: float) -> Tensor:
     as fast as a small one and tends to the edge-replicated limit (each row, then each column,
     becomes the mean of its two end pixels).
     """
-    sigma = check_sigma(sigma)
+    sigma = check_finite("blur_sigma", sigma, low=0, closed="right")  # pixels, > 0
     radius = max(1, math.ceil(3 * sigma))
     channels = images.shape[1]
     height, width = images.shape[-2:]
@@ -105,8 +88,9 @@ def make_baseline(
     if baseline == "black":
         return torch.zeros_like(images)
     if baseline == "blurred":
-        # Default: σ = a tenth of the shorter side, strong enough to remove object detail.
-        sigma = check_sigma(blur_sigma) if blur_sigma is not None else min(images.shape[-2:]) / 10
+        # Default: σ = a tenth of the shorter side, strong enough to remove object detail
+        # (gaussian_blur checks a given blur_sigma).
+        sigma = blur_sigma if blur_sigma is not None else min(images.shape[-2:]) / 10
         return gaussian_blur(images, sigma)
     if baseline == "noise":
         # Uniform noise over each image's own value range.

@@ -11,15 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from saliency_core.methods.base import (
-    Attribution,
-    Model,
-    Progress,
-    check_positive,
-    check_seed,
-    max_abs_over_channels,
-    target_gradient,
-)
+from saliency_core.checks import check_finite, check_positive, check_seed
+from saliency_core.methods.base import Attribution, Model, Progress, max_abs_over_channels, target_gradient
 
 
 def smoothgrad(
@@ -48,8 +41,7 @@ def smoothgrad(
             raise ValueError(f"noise must have shape [B, samples, C, H, W], got {tuple(noise.shape)}")
         samples = noise.shape[1]
     check_positive("samples", samples)
-    if not stdev_spread >= 0:
-        raise ValueError(f"stdev_spread must be >= 0, got {stdev_spread!r}")
+    check_finite("stdev_spread", stdev_spread, low=0)
     seed = check_seed(seed)
     generator = None if seed is None else torch.Generator(images.device).manual_seed(seed)
 

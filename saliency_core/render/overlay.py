@@ -7,6 +7,7 @@ from typing import Optional, Sequence, Union
 import cv2
 import numpy as np
 
+from saliency_core.checks import check_finite, check_positive
 from saliency_core.render.colour import colorize
 from saliency_core.render.image import ArrayLike, as_array, resize, to_uint8
 
@@ -15,15 +16,9 @@ from saliency_core.render.image import ArrayLike, as_array, resize, to_uint8
 _GRID_LINE_SHADE = 0.7
 
 
-def _check_alpha(alpha: float) -> float:
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    return float(alpha)
-
-
 def blend(image: np.ndarray, colours: np.ndarray, alpha: float) -> np.ndarray:
     """(1 − α)·image + α·colours, both uint8 [H,W,3], rounded to uint8."""
-    alpha = _check_alpha(alpha)
+    alpha = check_finite("alpha", alpha, low=0, high=1)
     out = (1 - alpha) * image.astype(np.float32) + alpha * colours.astype(np.float32)
     return (out + 0.5).astype(np.uint8)
 
@@ -35,7 +30,7 @@ def overlay(image: ArrayLike, saliency: ArrayLike, alpha: float = 0.6, cmap: str
     bilinearly to the image when smaller/larger) or [C,H,W] attributions, summed over channels
     (magnitudes, unless ``cmap="signed"`` where the sign matters).
     """
-    alpha = _check_alpha(alpha)
+    alpha = check_finite("alpha", alpha, low=0, high=1)
     img = to_uint8(image)
     a = as_array(saliency).astype(np.float32)
     if a.ndim not in (2, 3) or 0 in a.shape:
@@ -60,7 +55,7 @@ def grid_overlay(
     ``edges``: the n + 1 cell edges in pixels of the ``frame``-pixel model input, the same on both
     axes (the image may be shown larger than the frame). Default: an even split of the picture.
     """
-    alpha = _check_alpha(alpha)
+    alpha = check_finite("alpha", alpha, low=0, high=1)
     img = to_uint8(image)
     v = as_array(values).astype(np.float32)
     if v.ndim != 2 or 0 in v.shape:
@@ -94,8 +89,7 @@ def draw_box(
     """A copy of ``picture`` (uint8 [H,W,3]) with the (x0, y0, x1, y1) box outlined (x1/y1
     exclusive, as the metrics' boxes), ``thickness`` px drawn inside the box so it never covers
     the pixels around it."""
-    if isinstance(thickness, bool) or not isinstance(thickness, int) or thickness < 1:
-        raise ValueError(f"thickness must be a positive integer, got {thickness!r}")
+    thickness = check_positive("thickness", thickness)
     out = picture.copy()
     x0, y0, x1, y1 = (int(v) for v in box)
     for inset in range(thickness):

@@ -203,15 +203,7 @@ def test_an_image_set_is_audited_with_file_ids_and_splits(counting_explain: Coun
     assert table["truth"].tolist() == [0, 0, 1, 1, 1]
 
 
-@pytest.mark.parametrize("with_data_module", [True, False])
-def test_class_folders_are_read_with_or_without_the_data_module(
-    tmp_path: Path, with_data_module: bool, monkeypatch: pytest.MonkeyPatch,
-    counting_explain: CountingExplain,
-) -> None:
-    import sys
-
-    if not with_data_module:
-        monkeypatch.setitem(sys.modules, "saliency_core.data", None)  # import fails: fallback reader
+def test_class_folders_are_read(tmp_path: Path, counting_explain: CountingExplain) -> None:
     for name, colour in [("cat", (200, 0, 0)), ("dog", (0, 200, 0))]:
         (tmp_path / name).mkdir()
         for i in range(2):

@@ -12,6 +12,7 @@ from saliency_core import kernels as K
 
 IMAGES = torch.rand(2, 3, 8, 8)
 MAPS = torch.rand(2, 8, 8)
+PERCENT = r"percent must be a finite number in \(0, 100\]"
 
 CASES: dict[str, tuple[Callable[[], object], str]] = {
     "window larger than image": (lambda: K.occlusion_batch(IMAGES, 9, 1), "larger than the image"),
@@ -44,10 +45,11 @@ CASES: dict[str, tuple[Callable[[], object], str]] = {
     "deltas 1-D": (lambda: K.occlusion_accumulate(torch.rand(16), (8, 8), 2, 2), "deltas must have 2"),
     "accumulate window too big": (lambda: K.occlusion_accumulate(torch.rand(2, 1), (4, 4), 5, 1), "larger than"),
     "grid size zero": (lambda: K.window_grid((0, 4), 1, 1), "size must be positive"),
-    "percent zero": (lambda: K.top_percent(MAPS, 0.0), "percent must be in"),
-    "percent above 100": (lambda: K.top_percent(MAPS, 100.5), "percent must be in"),
-    "percent NaN": (lambda: K.top_percent(MAPS, math.nan), "percent must be in"),
-    "percent string": (lambda: K.top_percent(MAPS, "1"), "percent must be a number"),
+    # The one wording of checks.check_finite, shared with the metrics' percent.
+    "percent zero": (lambda: K.top_percent(MAPS, 0.0), PERCENT),
+    "percent above 100": (lambda: K.top_percent(MAPS, 100.5), PERCENT),
+    "percent NaN": (lambda: K.top_percent(MAPS, math.nan), PERCENT),
+    "percent string": (lambda: K.top_percent(MAPS, "1"), PERCENT),
     "maps 4-D": (lambda: K.top_percent(MAPS[None], 1.0), "maps must have 3"),
     "maps float16": (lambda: K.top_percent(MAPS.half(), 1.0), "maps must be float32"),
     "boxes not [B,4]": (lambda: K.top_percent(MAPS, 1.0, torch.zeros(2, 3)), "region boxes must be"),

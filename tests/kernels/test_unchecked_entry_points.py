@@ -49,10 +49,6 @@ def test_gather_patches_unchecked_equals_the_public_kernel(with_patch: bool) -> 
     assert torch.equal(got, expected)
 
 
-def test_the_old_private_baseline_helper_is_still_importable() -> None:
-    assert K._baseline4 is K.baseline4
-
-
 @needs_extension
 def test_the_cpu_kernels_refuse_out_of_bounds_shapes_even_unchecked() -> None:
     """Unchecked skips the Python checks, never the C++ kernels' own bounds checks."""

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from saliency_core import kernels
+from saliency_core.checks import check_finite, check_positive
 from saliency_core.methods.base import Model, Progress, forward
 from saliency_core.methods.occlusion.batching import full_inference_deltas
 from saliency_core.methods.occlusion.incremental import deltas_from_plan
@@ -91,10 +92,8 @@ def adaptive_occlusion(model: Model, images: Tensor, window: tuple[int, int], st
     ``logits``: the model's output on ``images`` when the caller has it (full inference measures
     the Δ from it; without it, and without a plan, the model runs once more on the clean images).
     """
-    if not 0.0 <= refine_fraction <= 1.0:
-        raise ValueError(f"refine_fraction must be in [0, 1], got {refine_fraction!r}")
-    if isinstance(coarse_stride, bool) or not isinstance(coarse_stride, int) or coarse_stride < 1:
-        raise ValueError(f"coarse_stride must be a positive integer, got {coarse_stride!r}")
+    refine_fraction = check_finite("refine_fraction", refine_fraction, low=0, high=1)
+    coarse_stride = check_positive("coarse_stride", coarse_stride)
     size = (images.shape[2], images.shape[3])
     ny, nx = kernels.window_grid(size, window, stride)
     batch, device = images.shape[0], images.device
@@ -140,4 +139,5 @@ def adaptive_occlusion(model: Model, images: Tensor, window: tuple[int, int], st
         position[chosen] = torch.arange(chosen.numel())
         own = ranked.cpu()
         fine.scatter_(1, own.to(device), refined.gather(1, position[own].to(device)))
-    return kernels.occlusion_accumulate(fine, size, window, stride)
+    # window_grid above checked window and stride; fine is float32 [B, ny·nx].
+    return kernels.occlusion_accumulate_unchecked(fine.contiguous(), size, window, stride)

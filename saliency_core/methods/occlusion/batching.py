@@ -56,16 +56,20 @@ def full_inference_deltas(model: Model, images: Tensor, window: tuple[int, int],
                           baseline: float | Tensor, target: Tensor, scores: Tensor, batch_size: int | None,
                           progress: Progress | None, windows: Tensor | None = None) -> Tensor:
     """Δ[B, nWin] = ``scores`` − f_t(x with window w at the baseline) for every window (row-major,
-    iy·nx + ix), or only for the window indices ``windows`` [n]: [B, n]."""
+    iy·nx + ix), or only for the window indices ``windows`` [n]: [B, n]. ``images``: float32, as
+    ``check_images`` passed them; ``window``, ``stride``: (y, x) pairs."""
     batch = images.shape[0]
     ny, nx = kernels.window_grid((images.shape[2], images.shape[3]), window, stride)
     chosen = None if windows is None else [int(w) for w in windows.tolist()]
+    # Checked once here, so every chunk takes the kernel's unchecked entry point.
+    images = images.detach().contiguous()
+    base = kernels.baseline4(baseline, images)
 
     def occlude(first: int, count: int, out: Tensor) -> Tensor:
         if chosen is None:  # consecutive windows: one kernel call
-            return kernels.occlusion_batch(images, window, stride, baseline, first, count, out=out)
+            return kernels.occlusion_batch_unchecked(images, window, stride, base, first, count, out)
         for i, index in enumerate(chosen[first : first + count]):
-            kernels.occlusion_batch(images, window, stride, baseline, index, 1, out=out[i * batch : (i + 1) * batch])
+            kernels.occlusion_batch_unchecked(images, window, stride, base, index, 1, out[i * batch : (i + 1) * batch])
         return out
 
     total = ny * nx if chosen is None else len(chosen)

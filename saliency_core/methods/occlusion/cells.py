@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from saliency_core.methods.base import Model, Progress, check_images, forward
+from saliency_core.checks import check_images
+from saliency_core.methods.base import Model, Progress, forward
 from saliency_core.methods.occlusion.batching import full_inference
 from saliency_core.methods.occlusion.incremental import outputs_from_plan
 from saliency_core.methods.occlusion.plan import build_region_plan

@@ -73,8 +73,8 @@ class _Chunk:
         """[rows, C, height, width] of ``node``'s occluded map at per-row offsets (y0, x0).
 
         The crops come from the padded channels-last cache with the node's patch pasted over them,
-        in one pass of the compiled ``kernels.gather_patches``; the result is channels-last, which
-        the convolutions take without a copy. ``margin``: how far (y0, x0, height, width) may reach
+        in one pass of the compiled gather kernel; the result is channels-last, which the
+        convolutions take without a copy. ``margin``: how far (y0, x0, height, width) may reach
         outside the map (known from the plan's geometry).
         """
         cached = self.plan.cache[node]
@@ -89,8 +89,10 @@ class _Chunk:
             out = kernels.reference.gather_patches(table, padded, self.image, y0 + margin, x0 + margin,
                                                    (height, width), patch, offset)
             return out.permute(0, 3, 1, 2)
-        return kernels.gather_patches(table, padded, self.image, y0 + margin, x0 + margin, (height, width),
-                                      patch, offset)
+        # The plan's geometry keeps every crop inside the padded map, and every index vector here
+        # is a fresh int64 tensor on the table's device: the unchecked entry point fits.
+        return kernels.gather_patches_unchecked(table, padded, self.image, y0 + margin, x0 + margin,
+                                                (height, width), patch, offset)
 
     def aligned(self, node: fx.Node, axes: tuple[Axis, Axis]) -> Tensor:
         """``node``'s occluded map over the patch boxes of ``axes`` (its own patch when they agree)."""

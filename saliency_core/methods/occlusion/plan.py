@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, fx, nn
 
+from saliency_core.checks import check_finite, int_pair
 from saliency_core.methods.base import Model
 from saliency_core.methods.occlusion.geometry import Axis, Reach, Regions, checked_regions, window_regions
 
@@ -50,10 +51,6 @@ _ELEMENTWISE_FUNCTIONS: set[Any] = {
     F.relu, F.relu6, F.leaky_relu, F.gelu, F.silu, F.hardswish, F.elu, F.sigmoid, F.tanh,
 }
 _ELEMENTWISE_METHODS = {"relu", "sigmoid", "tanh", "add", "sub", "mul", "div", "clamp", "neg"}
-
-
-def _pair(value: Any) -> tuple[int, int]:
-    return (int(value[0]), int(value[1])) if isinstance(value, (tuple, list)) else (int(value), int(value))
 
 
 @dataclass
@@ -251,9 +248,9 @@ class _Analysis:
     def _conv_step(self, node: fx.Node, conv: nn.Conv2d, source: fx.Node) -> Step:
         if conv.padding_mode != "zeros" or isinstance(conv.padding, str) and conv.padding != "valid":
             raise Unsupported(f"{node.target}: padding {conv.padding!r}/{conv.padding_mode} not supported")
-        padding = (0, 0) if isinstance(conv.padding, str) else _pair(conv.padding)
+        padding = (0, 0) if isinstance(conv.padding, str) else int_pair(conv.padding)
         reach = tuple(Reach(k, s, p, d) for k, s, p, d in
-                      zip(_pair(conv.kernel_size), _pair(conv.stride), padding, _pair(conv.dilation)))
+                      zip(int_pair(conv.kernel_size), int_pair(conv.stride), padding, int_pair(conv.dilation)))
         weight, bias, step_stride, dilation, groups = conv.weight, conv.bias, conv.stride, conv.dilation, conv.groups
 
         def run(patch: Tensor) -> Tensor:
@@ -265,12 +262,13 @@ class _Analysis:
     def _pool_step(self, node: fx.Node, pool: nn.MaxPool2d | nn.AvgPool2d, source: fx.Node) -> Step:
         if pool.ceil_mode:
             raise Unsupported(f"{node.target}: ceil_mode pooling not supported")
-        padding = _pair(pool.padding)
-        kernel, stride = _pair(pool.kernel_size), _pair(pool.stride if pool.stride is not None else pool.kernel_size)
+        padding = int_pair(pool.padding)
+        kernel = int_pair(pool.kernel_size)
+        stride = int_pair(pool.stride if pool.stride is not None else pool.kernel_size)
         if isinstance(pool, nn.MaxPool2d):
             if pool.return_indices:
                 raise Unsupported(f"{node.target}: return_indices not supported")
-            dilation = _pair(pool.dilation)
+            dilation = int_pair(pool.dilation)
 
             def run(patch: Tensor) -> Tensor:
                 return F.max_pool2d(patch, kernel, stride, 0, dilation)
@@ -326,10 +324,10 @@ class _Analysis:
 
     def _is_global_mean(self, node: fx.Node, module: nn.Module | None) -> bool:
         if isinstance(module, nn.AdaptiveAvgPool2d):
-            return _pair(module.output_size) == (1, 1)
+            return int_pair(module.output_size) == (1, 1)
         if node.op == "call_function" and node.target is F.adaptive_avg_pool2d:
             size = node.args[1] if len(node.args) > 1 else node.kwargs.get("output_size")
-            return _pair(size) == (1, 1)
+            return int_pair(size) == (1, 1)
         is_mean = (node.op == "call_function" and node.target is torch.mean) or \
                   (node.op == "call_method" and node.target == "mean")
         if not is_mean:
@@ -408,8 +406,8 @@ def build_region_plan(model: Model, images: Tensor, regions: Regions, threshold:
     (convolution, pooling) recomputes at most ⌈τ × its map extent⌉ rows and columns per region, the
     centre of the changed interval; the rest of the changed values are approximated by the cached
     unoccluded ones. ``None`` (default) is exact; ``1.0`` is exact as well (nothing is capped)."""
-    if threshold is not None and not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1] or None, got {threshold!r}")
+    if threshold is not None:
+        check_finite("threshold", threshold, low=0, high=1, closed="right")
     regions = checked_regions(regions, (images.shape[2], images.shape[3]))
     if not isinstance(model, nn.Module) or isinstance(model, torch.jit.ScriptModule):
         log.info("incremental occlusion: %s is not a traceable nn.Module; using full inference",

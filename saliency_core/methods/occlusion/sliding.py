@@ -13,7 +13,6 @@ adaptive coarse-to-fine approximation.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Literal
 
@@ -21,14 +20,14 @@ import torch
 from torch import Tensor
 
 from saliency_core import kernels
+from saliency_core.checks import Pair, check_images, check_int_pair, check_positive
 from saliency_core.kernels import validate
-from saliency_core.methods.base import Model, Progress, Target, check_images, check_target, forward
+from saliency_core.methods.base import Model, Progress, Target, check_target, forward
 from saliency_core.methods.occlusion.adaptive import adaptive_occlusion
 from saliency_core.methods.occlusion.batching import full_inference_deltas
 from saliency_core.methods.occlusion.incremental import incremental_deltas
 
 Mode = Literal["exact", "naive", "fast"]
-Pair = tuple[int, int]
 
 
 def occlusion(
@@ -78,14 +77,13 @@ def occlusion_from_logits(
 def _checked_options(images: Tensor, window: int | Sequence[int], stride: int | Sequence[int],
                      batch_size: int | None, progress: Progress | None, mode: str) -> tuple[Pair, Pair]:
     """(window, stride) as pairs; a ValueError naming any bad option."""
-    win = validate.pair(window, "window")
-    step = validate.pair(stride, "stride")
+    win = check_int_pair("window", window)
+    step = check_int_pair("stride", stride)
     validate.window_fits((images.shape[2], images.shape[3]), win)
     if mode not in ("exact", "naive", "fast"):
         raise ValueError(f"mode must be 'exact', 'naive' or 'fast', got {mode!r}")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
-                                   or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size is not None:
+        check_positive("batch_size", batch_size)
     if progress is not None and not callable(progress):
         raise ValueError(f"progress must be a callable progress(done, total), got {progress!r}")
     return win, step
@@ -104,4 +102,6 @@ def _maps(model: Model, images: Tensor, logits: Tensor, target: Tensor, window: 
             scores = logits.gather(1, target[:, None])[:, 0]
             deltas = full_inference_deltas(model, images, window, stride, baseline, target, scores, batch_size,
                                            progress)
-    return kernels.occlusion_accumulate(deltas, (images.shape[2], images.shape[3]), window, stride)
+    # window and stride are checked pairs (_checked_options) and the deltas float32 [B, ny·nx].
+    size = (images.shape[2], images.shape[3])
+    return kernels.occlusion_accumulate_unchecked(deltas.contiguous(), size, window, stride)
