@@ -27,6 +27,7 @@ from saliency_core import audit
 from saliency_core.audit.report import AUDIT_METHOD, AuditReport, build_report, demo_audit_data
 from saliency_core.checks import parse_box
 from saliency_core.data import load_any
+from saliency_core.data.files import shown_name
 from saliency_core.data.frame import FRAME
 
 STATISTICS = {
@@ -266,10 +267,12 @@ def folder_section() -> None:
         st.error(f"Could not read images from `{folder}`: {plain_error(error)}")
         return
     if images.skipped:  # corrupt files the loader skipped: say which, never drop them silently
-        shown = ", ".join(f"`{name}`" for name in images.skipped[:10])
+        shown = ", ".join(f"`{shown_name(name).replace('`', chr(39))}`" for name in images.skipped[:10])
         more = f" and {len(images.skipped) - 10} more" if len(images.skipped) > 10 else ""
         st.warning(f"Skipped {len(images.skipped)} unreadable or corrupt image(s): {shown}{more}.",
                    icon=":material/warning:")
+        with st.expander(f"Why each was skipped ({len(images.problems)})"):
+            st.code("\n".join(images.problems), language=None)
     if len(images) == 0:
         st.error(f"`{folder}` holds no readable images, so there is nothing to audit.")
         return

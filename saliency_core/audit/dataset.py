@@ -10,7 +10,9 @@ Accepted inputs:
 * a ``saliency_core.data.ImageSet`` (or any object with ``frames``, ``labels``, ``files`` and
   ``images(index)``): ids are the file paths, a non-empty ``splits`` becomes a ``split`` column;
 * a folder path: read with ``saliency_core.data.load_any`` (class folders, MANIFEST.csv or the
-  Oxford-IIIT Pet layout, model frame of ``image_size``).
+  Oxford-IIIT Pet layout, model frame of ``image_size``, at most ``frame.MAX_FRAME``). Files it
+  cannot read (pipes and devices are never opened; corrupt, multi-frame, bomb, strip...) are
+  skipped, and one ``RuntimeWarning`` names each with its reason, one line per file.
 
 Images are float ``[B,3,H,W]`` in [0, 1]. Items are re-chunked into batches of ``batch_size``.
 Images without ids get their running index as id, so a re-run over the same data finds them again.
@@ -29,6 +31,8 @@ from torch import Tensor
 
 from saliency_core.checks import check_positive
 from saliency_core.data import FRAME, load_any
+from saliency_core.data.files import shown_name
+from saliency_core.data.frame import check_frame_size
 from saliency_core.data.loaders import IMAGE_SUFFIXES  # noqa: F401 - audit.run counts folder images with it
 _KEYS = {"id": "ids", "image": "images", "label": "labels", "box": "boxes", "mask": "masks"}
 
@@ -132,7 +136,8 @@ def image_set_items(images: Any, chunk: int = 64) -> Iterator[dict[str, Any]]:
 def open_folder(root: Path, image_size: int) -> Iterator[dict[str, Any]]:
     """The items of a data folder (``saliency_core.data.load_any``) at ``image_size``."""
     if not Path(root).is_dir():
-        raise ValueError(f"data folder {root} does not exist")
+        what = "is not a folder" if Path(root).exists() else "does not exist"
+        raise ValueError(f"data folder {shown_name(root)} {what}")
     return image_set_items(load_any(root, image_size))
 
 
@@ -141,6 +146,7 @@ def iter_batches(dataset: Iterable[Any] | str | Path, batch_size: int = 32,
     """Uniform batches of at most ``batch_size`` images from any accepted dataset."""
     check_positive("batch_size", batch_size)
     if isinstance(dataset, (str, Path)):
+        check_frame_size(image_size, "image_size")  # before any file is read
         items: Iterable[Any] = open_folder(Path(dataset), image_size)
     elif is_image_set(dataset):
         items = image_set_items(dataset)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
-from saliency_core.data.frame import FRAME
+from saliency_core.data.frame import FRAME, MAX_FRAME
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,38 +32,56 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--percent", type=float, default=0.5, help="top-percent of pixels for the share")
     p.add_argument("--size", type=int, default=FRAME,
-                   help=f"images are brought to SIZE x SIZE (default {FRAME}, the demo models' frame)")
+                   help=f"images are brought to SIZE x SIZE, at most {MAX_FRAME} (default {FRAME}, "
+                        "the demo models' frame)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def load_model(spec: str) -> Any:
-    """A TorchScript file, else another model file (``zoo.load_model``), else a zoo name (``zoo.load``)."""
-    import torch
+    """``--model``: a zoo name, else a model file through the zoo's safe loader (never
+    ``torch.jit.load`` on a user's file: its code could run while loading)."""
+    from saliency_core.cli.zoo import load_model_arg
 
-    from saliency_core import zoo
+    return load_model_arg(spec)
 
-    path = Path(spec)
-    if path.is_file() and path.suffix in {".pt", ".pth", ".ts", ".jit"}:
-        try:
-            return torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
-        except RuntimeError:
-            pass  # not TorchScript: let the zoo try
-    return zoo.load_model(spec) if path.exists() else zoo.load(spec)
+
+def read_folder(data: Path, size: int) -> Any:
+    """The photos of ``data`` (``load_any``) in the model frame; each file it skips is named with
+    its reason on stderr, one line each; a folder without a readable photo is the error."""
+    from saliency_core.data import load_any
+    from saliency_core.data.files import shown_name
+
+    with warnings.catch_warnings():
+        # The loader's warning lists the same files; they are printed below, one line each.
+        warnings.filterwarnings("ignore", message="skipped ", category=RuntimeWarning)
+        images = load_any(data, size)
+    for problem in images.problems:
+        print(f"saliency-lab audit: skipped {problem}", file=sys.stderr)
+    if not len(images):
+        skipped = f" ({len(images.problems)} file(s) skipped, named above)" if images.problems else ""
+        raise ValueError(f"no images found in data folder {shown_name(data)}{skipped}")
+    return images
 
 
 def run(args: argparse.Namespace) -> int:
     from saliency_core.audit import run as audit, summarize
+    from saliency_core.checks import check_positive
     from saliency_core.cli.region import parse_region
+    from saliency_core.data.files import shown_name
+    from saliency_core.data.frame import check_frame_size
 
-    if args.size < 1 or args.batch_size < 1:
-        raise ValueError("--size and --batch-size must be positive")
+    check_frame_size(args.size, "--size")  # before anything is read or allocated
+    check_positive("--batch-size", args.batch_size)
     data = args.data or (Path(os.environ["SALIENCY_DATA"]) if os.environ.get("SALIENCY_DATA") else None)
     if data is None:
         raise ValueError("no data: pass --data DIR or set SALIENCY_DATA")
+    if not data.is_dir():  # before the models load
+        raise ValueError(f"--data {shown_name(data)} {'is not a folder' if data.exists() else 'does not exist'}")
     region = parse_region(args.region, args.size) if args.region else None
     models = {_short_name(name, args.model): load_model(name).eval() for name in args.model}
-    table = audit(models, args.method, data, region, batch_size=args.batch_size,
+    images = read_folder(data, args.size)
+    table = audit(models, args.method, images, region, batch_size=args.batch_size,
                   percent=args.percent, out=args.out, progress=not args.no_progress,
                   image_size=args.size)
     print(_compact(summarize(table)).to_string(index=False))

@@ -32,11 +32,13 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     from saliency_core.data import data_dir
+    from saliency_core.data.files import shown_name
     from saliency_core.data.loaders import IMAGE_SUFFIXES
 
     folder = data_dir(args.data)
     layout = ("manifest" if (folder / "MANIFEST.csv").is_file()
               else "oxford-iiit-pet" if (folder / "images").is_dir() else "class folders")
+    # Counted by name only: nothing is opened (a pipe among the photos cannot block this).
     count = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    print(f"data directory: {folder}\nlayout: {layout}\nimages: {count}")
+    print(f"data directory: {shown_name(folder)}\nlayout: {layout}\nimages: {count}")
     return 0

@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from saliency_core.data.frame import MAX_FRAME  # the parser's module imports it already (cli.audit)
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("explain", help="write saliency maps of images as PNG files")
@@ -24,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "competitive_gradient_x_input, rectified_gradient_unbiased, occlusion "
                         "(default gradient_squared)")
     p.add_argument("--target", type=int, default=None, help="class to explain (default: the prediction)")
-    p.add_argument("--size", type=int, default=224, help="images are resized to SIZE x SIZE (default 224)")
+    p.add_argument("--size", type=int, default=224,
+                   help=f"images are brought to SIZE x SIZE, at most {MAX_FRAME}: shorter side resized, "
+                        "centre crop (default 224)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a method option, e.g. steps=32 or baseline=blurred (repeatable)")
     p.add_argument("--out", type=Path, required=True, help="folder for the PNG maps")
@@ -50,12 +54,37 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def load_model(spec: str, architecture: str | None) -> Any:
-    """A model file through the zoo's safe loader (TorchScript, .pt2, safetensors), else a zoo name."""
-    from saliency_core import zoo
+    """``--model``: a zoo name, else a model file through the zoo's safe loader (``cli.zoo.load_model_arg``)."""
+    from saliency_core.cli.zoo import load_model_arg
 
-    if Path(spec).is_file():
-        return zoo.load_model(spec, architecture=architecture)
-    return zoo.load(spec)
+    return load_model_arg(spec, architecture)
+
+
+def read_frames(paths: list[Path], size: int, command: str) -> tuple[list[Path], list[Any]]:
+    """The images at ``paths`` in the ``size`` x ``size`` model frame (shorter side resized, centre
+    crop: the frame of ``occlusion`` and ``audit``), through the library's one safe reader.
+
+    A file it refuses is named with its reason on stderr, one line each, and the rest go on.
+    When none is readable, that is the error (one line naming each file and why).
+    """
+    import sys
+
+    from saliency_core.data import to_model_frame
+    from saliency_core.data.image_file import read_image
+
+    kept, frames, refused = [], [], []
+    for path in paths:
+        try:  # regular files only (never a pipe or device), verified, pixel-capped, one frame, no strips
+            frames.append(to_model_frame(read_image(path, name=str(path)), size))
+            kept.append(path)
+        except (ValueError, FileNotFoundError) as err:  # one line, starting with the escaped file name
+            refused.append(str(err))
+    if not frames:
+        raise ValueError(refused[0] if len(refused) == 1
+                         else f"none of the {len(refused)} images could be read: " + "; ".join(refused))
+    for reason in refused:
+        print(f"saliency-lab {command}: skipped {reason}", file=sys.stderr)
+    return kept, frames
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,29 +92,17 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from PIL import Image
 
-    from saliency_core.data.image_file import read_image
+    from saliency_core.data.files import shown_name
+    from saliency_core.data.frame import check_frame_size
     from saliency_core.methods import explain
     from saliency_core.render import scale_map
 
-    if args.size < 1:
-        raise ValueError(f"--size must be a positive number of pixels, got {args.size}")
+    check_frame_size(args.size, "--size")  # before anything is read or allocated
     if args.out.exists() and not args.out.is_dir():
-        raise ValueError(f"--out {args.out} is a file; --out names a folder for the PNG maps")
+        raise ValueError(f"--out {shown_name(args.out)} is a file; --out names a folder for the PNG maps")
     options = parse_options(args.option)
     model = load_model(args.model, args.architecture).eval()  # the CLI is the caller: eval is its business
-    paths, pictures = [], []
-    for path in args.images:
-        # The same safe reader as `occlusion`: verified, pixel-capped, single frame, 16-bit scaled.
-        try:
-            image = read_image(path)
-        except (ValueError, FileNotFoundError) as err:
-            print(f"skipped {path}: {err}")
-            continue
-        rgb = image.resize((args.size, args.size), Image.Resampling.BILINEAR)
-        paths.append(path)
-        pictures.append(torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1))
-    if not pictures:
-        return 1  # every image was skipped (each said why)
+    paths, pictures = read_frames(args.images, args.size, "explain")
     args.out.mkdir(parents=True, exist_ok=True)  # a bad --out fails before the work, not after
     result = explain(model, torch.stack(pictures), args.method, target=args.target, **options)
 
@@ -96,5 +113,6 @@ def run(args: argparse.Namespace) -> int:
         pixels = (scale_map(saliency, clip_percentile=99.0) * 255 + 0.5).astype(np.uint8)
         destination = args.out / f"{path.stem}_{args.method}.png"
         Image.fromarray(pixels).save(destination)  # 2-D uint8 -> 8-bit grayscale
-        print(f"{path}: class {int(target)} (p={float(probabilities[target]):.3f}) -> {destination}")
+        print(f"{shown_name(path)}: class {int(target)} (p={float(probabilities[target]):.3f}) "
+              f"-> {shown_name(destination)}")
     return 0

@@ -35,14 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def load_cli_model(spec: str, architecture: str | None):
-    """A zoo name, else a model file (never unpickled)."""
-    from saliency_core import zoo
+    """A zoo name, else a model file (never unpickled): the one resolution explain and audit use."""
+    from saliency_core.cli.zoo import load_model_arg
 
-    if spec in zoo.names():
-        return zoo.load(spec)
-    if not Path(spec).exists():
-        raise ValueError(f"--model {spec!r} is neither a zoo model ({', '.join(zoo.names())}) nor a file")
-    return zoo.load_model(spec, architecture=architecture)
+    return load_model_arg(spec, architecture)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     import saliency_core as sc
-    from saliency_core.data import to_model_frame
-    from saliency_core.data.image_file import read_image
+    from saliency_core.cli.explain import read_frames
     from saliency_core.cli.region import parse_region
+    from saliency_core.data.files import shown_name
     from saliency_core.data.frame import FRAME
     from saliency_core.render import draw_box, overlay
 
@@ -69,14 +65,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_cli_model(args.model, args.architecture)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-    failures = 0
-    for path in args.images:
-        try:
-            image = to_model_frame(read_image(path))
-        except (ValueError, FileNotFoundError) as err:
-            print(f"skipped {path}: {err}")
-            failures += 1
-            continue
+    paths, frames = read_frames(args.images, FRAME, "occlusion")
+    for path, image in zip(paths, frames):
         batch = image[None]
         if args.grid is not None:
             _grid_report(model, image, path, args)
@@ -84,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         maps = sc.occlusion(model, batch, window=window, stride=stride, mode=mode)
         with torch.no_grad():
             probs = model(batch).softmax(1)[0]
-        line = f"{path.name}: class {int(probs.argmax())} p={float(probs.max()):.3f}"
+        line = f"{shown_name(path.name)}: class {int(probs.argmax())} p={float(probs.max()):.3f}"
         if box:
             share = sc.metrics.top_percent_share(maps, torch.tensor([box]), percent)
             line += f", top-{percent:g}% share in region {float(share[0]):.3f}"
@@ -94,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             if box:
                 picture = draw_box(picture, box)
             cv2.imwrite(str(args.out / f"{path.stem}_occlusion.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
-    return 1 if failures == len(args.images) else 0
+    return 0
 
 
 def _grid_report(model: Model, image: Tensor, path: Path, args: argparse.Namespace) -> None:
@@ -103,6 +93,7 @@ def _grid_report(model: Model, image: Tensor, path: Path, args: argparse.Namespa
     import cv2
 
     import saliency_core as sc
+    from saliency_core.data.files import shown_name
     from saliency_core.render import grid_overlay, resize, to_uint8
 
     result = sc.cell_occlusion(model, image[None], args.grid)
@@ -112,7 +103,7 @@ def _grid_report(model: Model, image: Tensor, path: Path, args: argparse.Namespa
     worst = int(with_cell.argmin())
     p_hidden = float(with_cell[worst])
     effect = "lowers it most, to" if p_hidden < p_clean else "lowers it least (no cell lowers it), to"
-    print(f"{path.name}: class {cls} p={p_clean:.3f}; hiding {result.grid.label(worst)} "
+    print(f"{shown_name(path.name)}: class {cls} p={p_clean:.3f}; hiding {result.grid.label(worst)} "
           f"of {args.grid}x{args.grid} {effect} p={p_hidden:.3f}")
     if args.out:
         # Two classes: the dashboard's scale, P(class 1) from orange (class 0) to purple (class 1);

@@ -1,9 +1,40 @@
-"""`saliency-lab zoo list | report [--data DIR] [--out FILE]`: the installed demo models and their results."""
+"""`saliency-lab zoo list | report [--data DIR] [--out FILE]`: the installed demo models and their results.
+
+Also :func:`load_model_arg`, how every subcommand's ``--model`` is resolved.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+from typing import Any
+
+# Suffixes that say "this was meant as a file", so a missing one is not called an unknown zoo model.
+MODEL_SUFFIXES = (".pt", ".pth", ".pt2", ".ts", ".jit", ".safetensors")
+
+
+def load_model_arg(spec: str, architecture: str | None = None) -> Any:
+    """``--model SPEC``: a zoo model name, else a model file through the zoo's safe loader
+    (TorchScript, ``.pt2``, safetensors, a weights-only state dict; never unpickled).
+
+    Whatever is on disk under SPEC must be a regular file, checked before it is opened: a folder
+    is ``"SPEC: is a directory, not a model file"``, a pipe or device ``"SPEC: not a regular file
+    (a named pipe)"`` -- never "unknown zoo model", never a hang. A missing SPEC that looks like
+    a file (a folder in it, a model suffix) is ``"no such model file"``; any other is an unknown
+    zoo model, with the names to choose from.
+    """
+    from saliency_core import zoo
+    from saliency_core.data.files import check_regular_file, shown_name
+
+    if spec in zoo.RECIPES:  # zoo names first: a class folder called "normal" never shadows them
+        return zoo.load(spec)
+    path = Path(spec)
+    if os.path.lexists(path):
+        return zoo.load_model(check_regular_file(path, what="model file"), architecture=architecture)
+    if os.sep in spec or path.suffix.lower() in MODEL_SUFFIXES:
+        raise FileNotFoundError(f"{shown_name(spec)}: no such model file")
+    return zoo.load(spec)  # "unknown zoo model ...; choose one of ..."
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -2,6 +2,11 @@
 
 Shorter side resized to 128 with area interpolation (no aliasing when shrinking), then a centre
 crop. Artefacts are drawn in this frame, so their regions are exact in model coordinates.
+
+Bounds, checked before anything is resized (so nothing huge is ever allocated): a frame is at
+most ``MAX_FRAME`` pixels square, and an image's longer side at most ``MAX_ASPECT`` times its
+shorter side. A 1x200000 strip would otherwise be resized to 128x25,600,000 (9.8 GB) only to
+keep its middle 0.0005%; within the bound the resized image is at most 20 frames long.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from saliency_core.checks import check_positive
+from saliency_core.checks import check_integer
 
 FRAME = 128
+MAX_FRAME = 1024  # the largest frame: 1024x1024x3 float32 is 12 MB an image, before any method's copies
+MAX_ASPECT = 20  # longer side / shorter side: beyond it the centre crop keeps under 5% of the image
 
 _UINT16_TO_8 = 65535 / 255  # 257: 65535 -> 255, 32768 -> 127.5
 _SLACK = 1e-3  # float rounding around 0 and 1 in [0, 1] images
@@ -63,13 +70,36 @@ def _grey_to_uint8(pixels: np.ndarray, mode: str) -> np.ndarray:
     return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
 
 
+def check_frame_size(size: object, name: str = "frame size") -> int:
+    """``size`` as an int in [1, ``MAX_FRAME``]; ``name`` (e.g. ``--size``) words the ValueError."""
+    value = check_integer(name, size)
+    if not 1 <= value <= MAX_FRAME:
+        raise ValueError(f"{name} must be from 1 to {MAX_FRAME} pixels (the largest frame), got {size!r}")
+    return value
+
+
+def check_aspect(width: int, height: int, name: str = "image") -> None:
+    """Refuse an image whose longer side is over ``MAX_ASPECT`` times its shorter side (or that
+    has no pixels): one ValueError starting with ``name``."""
+    short, long = min(width, height), max(width, height)
+    if short < 1:
+        raise ValueError(f"{name}: the image is empty ({width}x{height} pixels)")
+    if long > MAX_ASPECT * short:
+        raise ValueError(f"{name}: {width}x{height} is a strip, not a picture: its aspect ratio "
+                         f"{long / short:,.0f}:1 is over the {MAX_ASPECT}:1 limit (the square frame "
+                         f"would keep {100 * short / long:.2g}% of it)")
+
+
 def frame_array(image: Image.Image, size: int = FRAME) -> np.ndarray:
-    """``uint8 [size, size, 3]`` RGB: EXIF-transposed, shorter side to ``size``, centre-cropped."""
-    check_positive("frame size", size)
+    """``uint8 [size, size, 3]`` RGB: EXIF-transposed, shorter side to ``size``, centre-cropped.
+
+    ``size`` is at most ``MAX_FRAME`` and the aspect ratio at most ``MAX_ASPECT`` (checked
+    before decoding or resizing).
+    """
+    check_frame_size(size)
+    check_aspect(*image.size)  # EXIF rotation swaps the sides, not their ratio
     rgb = np.asarray(to_rgb(ImageOps.exif_transpose(image)))
     h, w = rgb.shape[:2]
-    if h == 0 or w == 0:
-        raise ValueError("image is empty")
     scale = size / min(h, w)
     nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
@@ -80,7 +110,9 @@ def frame_array(image: Image.Image, size: int = FRAME) -> np.ndarray:
 
 def mask_frame(mask: np.ndarray, size: int = FRAME) -> np.ndarray:
     """A 2-D label mask through the same resize + crop (nearest neighbour keeps labels)."""
+    check_frame_size(size)
     h, w = mask.shape[:2]
+    check_aspect(w, h, "mask")
     scale = size / min(h, w)
     nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
     resized = cv2.resize(mask, (nw, nh), interpolation=cv2.INTER_NEAREST)

@@ -42,6 +42,7 @@ import torch
 from safetensors.torch import load_file, safe_open
 from torch import nn
 
+from saliency_core.data.files import check_regular_file, read_regular_file
 from saliency_core.errors import one_line_error
 
 from .architecture import ARCHITECTURES, CLASSES
@@ -444,8 +445,7 @@ def load_model(path: str | os.PathLike[str], architecture: str | None = None,
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a directory, not a model file (TorchScript, .pt2, safetensors or a state dict)")
-    if not path.is_file():
-        raise FileNotFoundError(f"no model file at {path}")
+    check_regular_file(path, what="model file")  # never open a pipe or device: it would hang
     suffix = path.suffix.lower()
     model: nn.Module
     if suffix == ".safetensors":  # tensors and a JSON header only: read by the safetensors library
@@ -457,7 +457,7 @@ def load_model(path: str | os.PathLike[str], architecture: str | None = None,
             raise ValueError(f"{path.name} is not a valid safetensors file: {one_line_error(err, typed=True)}") from None
         model = _build(state, architecture or meta.get("architecture"), classes, path, **options)
     elif suffix == ".pt2":
-        data = path.read_bytes()
+        data = read_regular_file(path, what="model file", limit=None)
         if not zipfile.is_zipfile(io.BytesIO(data)):
             raise ValueError(f"{path.name} is not a torch.export program: not a zip archive")
         try:
@@ -468,7 +468,7 @@ def load_model(path: str | os.PathLike[str], architecture: str | None = None,
             raise ValueError(f"{path.name} is not a torch.export program: "
                              f"{one_line_error(err, typed=True, limit=300)}") from None
     else:
-        data = path.read_bytes()
+        data = read_regular_file(path, what="model file", limit=None)
         archive = _Archive(path, data) if zipfile.is_zipfile(io.BytesIO(data)) else None
         if archive is not None and _is_torchscript(archive):
             try:

@@ -94,22 +94,25 @@ def test_explain_cli_skips_unreadable_files_without_traceback(
     assert main(argv) == 0  # the readable image is still explained
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err + captured.out
-    skipped = [line for line in captured.out.splitlines() if line.startswith("skipped ")]
-    assert [line.split()[1].rstrip(":") for line in skipped] == [str(p) for p in bad]
+    skipped = captured.err.splitlines()  # one line per refused file, on stderr
+    prefix = "saliency-lab explain: skipped "
+    assert all(line.startswith(prefix) for line in skipped)
+    assert [line.removeprefix(prefix).split(": ")[0] for line in skipped] == [str(p) for p in bad]
     assert "frames" in skipped[3]  # the animated GIF is refused, not reduced to frame 0
     assert sorted(p.name for p in out.iterdir()) == [f"{images[0].stem}_vanilla_gradient.png"]
 
 
-def test_explain_cli_exits_non_zero_when_every_file_is_unreadable(
+def test_explain_cli_exits_2_with_one_line_naming_each_file_when_none_is_readable(
     files: tuple[Path, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     model_path, _ = files
     bad = _bad_image_files(tmp_path)
     argv = ["explain", "--model", str(model_path), "--out", str(tmp_path / "maps"), *map(str, bad)]
-    assert main(argv) == 1
+    assert main(argv) == 2
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err + captured.out
-    assert captured.out.count("skipped ") == len(bad)
+    assert len(captured.err.splitlines()) == 1 and captured.err.startswith("saliency-lab explain: error: ")
+    assert all(str(p) in captured.err for p in bad)
 
 
 def test_explain_cli_out_that_is_a_file_is_a_one_line_error(
@@ -159,7 +162,8 @@ def test_occlusion_cli_folder_input_or_file_out_is_a_message_not_a_traceback(
     code = main(args)
     captured = capsys.readouterr()
     assert code != 0 and "Traceback" not in captured.err + captured.out
-    assert ("is not a file" in captured.out) if "FOLDER" in argv_tail else ("File exists" in captured.err)
+    said = captured.out + captured.err
+    assert ("folder.jpg: is a directory, not a file" in said) if "FOLDER" in argv_tail else ("File exists" in captured.err)
 
 
 def test_smoothgrad_seed_option_that_is_not_an_integer_is_an_error_message(
