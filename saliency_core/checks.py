@@ -129,14 +129,21 @@ def _layout(channels: Collection[int] | None) -> str:
     return "[B,C,H,W]" if channels is None else f"[B,C,H,W] with C in {sorted(channels)}"
 
 
+# How far outside [0, 1] pixel values may stray and still pass ``unit_range``: resampling and
+# float16/bfloat16 round trips, not a different scale.
+RANGE_TOLERANCE = 1e-3
+
+
 def check_images(images: object, *, dtypes: Collection[torch.dtype] | None = (torch.float32,),
-                 channels: Collection[int] | None = None, finite: bool = True, allow_empty: bool = False,
-                 name: str = "images") -> Tensor:
+                 channels: Collection[int] | None = None, finite: bool = True, unit_range: bool = True,
+                 allow_empty: bool = False, name: str = "images") -> Tensor:
     """``images`` if they are a 4-D ``[B,C,H,W]`` tensor of one of ``dtypes`` (None: any floating
     point) with a channel count in ``channels`` (None: any); raise ValueError naming the problem.
 
     Four channels are refused with an RGBA hint unless ``channels`` lists 4. ``finite`` refuses NaN
-    and Inf, and an empty batch or image is refused unless ``allow_empty``.
+    and Inf; ``unit_range`` refuses values outside [0, 1] by more than :data:`RANGE_TOLERANCE`,
+    saying what was probably meant (0..255 pixels, normalised images). Both take one ``aminmax``.
+    An empty batch or image is refused unless ``allow_empty``.
     """
     if not isinstance(images, Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
@@ -153,22 +160,44 @@ def check_images(images: object, *, dtypes: Collection[torch.dtype] | None = (to
     if dtypes is not None and images.dtype not in dtypes:
         allowed = " or ".join(str(d).removeprefix("torch.") for d in dtypes)
         raise ValueError(f"{name} must be {allowed}, got {images.dtype}")
-    if images.numel() == 0 and not allow_empty:
-        raise ValueError(f"{name} must be non-empty, got shape {shape}")
-    if finite and not bool(torch.isfinite(images).all()):
-        raise ValueError(f"{name} contain NaN or Inf values")
+    if images.numel() == 0:
+        if not allow_empty:
+            raise ValueError(f"{name} must be non-empty, got shape {shape}")
+        return images
+    if finite or unit_range:
+        low, high = torch.stack(torch.aminmax(images.detach())).tolist()  # NaN anywhere: both NaN
+        if finite and not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError(f"{name} contain NaN or Inf values")
+        if unit_range:
+            _check_unit_range(low, high, name)
     return images
 
 
-def check_logits(logits: object, batch: int, *, finite: bool = True) -> Tensor:
-    """``logits`` if the model returned a ``[batch, K]`` tensor, K >= 1 (and, with ``finite``, no NaN
-    or Inf); raise ValueError naming the problem."""
+def _check_unit_range(low: float, high: float, name: str) -> None:
+    """Pixel values (their min and max) in [0, 1] up to the tolerance; otherwise say what was meant."""
+    if low < -RANGE_TOLERANCE:  # normalised images hold values above 1 too: this hint comes first
+        raise ValueError(f"{name} must be in [0, 1]: negative values — pass unnormalised pixels, "
+                         "the model normalises")
+    if high > 2:  # far beyond rounding: 0..255 pixels
+        raise ValueError(f"{name} must be in [0, 1]: values up to {high:.4g} — divide by 255")
+    if high > 1 + RANGE_TOLERANCE:
+        raise ValueError(f"{name} must be in [0, 1]: values up to {high:.4g} — clamp them to [0, 1]")
+
+
+def check_logits(logits: object, batch: int, *, finite: bool = True, floating: bool = True) -> Tensor:
+    """``logits`` if the model returned a ``[batch, K]`` tensor, K >= 1 (with ``floating``, of a real
+    floating-point dtype: integers carry no gradient and no softmax; with ``finite``, no NaN or
+    Inf); raise ValueError naming the problem."""
     if not isinstance(logits, Tensor):
         raise ValueError(f"the model must return a logits tensor [B,K], got {type(logits).__name__}")
     if logits.dim() != 2 or logits.shape[0] != batch or logits.shape[1] < 1:
         raise ValueError(
             f"the model must return logits of shape [B,K] = [{batch},K], got shape {tuple(logits.shape)}"
         )
+    if floating and not logits.is_floating_point():
+        kind = "complex" if logits.is_complex() else "boolean" if logits.dtype == torch.bool else "integer"
+        raise ValueError(f"the model returns {kind} logits ({str(logits.dtype).removeprefix('torch.')}); "
+                         "saliency needs float logits")
     if finite and not bool(torch.isfinite(logits).all()):
         raise ValueError("the model returned NaN or Inf logits")
     return logits

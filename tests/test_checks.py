@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from saliency_core.checks import (
+    RANGE_TOLERANCE,
     check_box,
     check_boxes,
     check_finite,
@@ -150,6 +151,65 @@ def test_finite_and_allow_empty_let_pure_pixel_maps_through() -> None:
     assert check_images(nan, finite=False) is nan
     empty = torch.rand(0, 3, 2, 2)
     assert check_images(empty, allow_empty=True) is empty
+
+
+def _with(value: float) -> torch.Tensor:
+    images = torch.rand(2, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    images[1, 2, 3, 3] = value
+    return images
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, -0.99 * RANGE_TOLERANCE, 1 + 0.99 * RANGE_TOLERANCE])
+def test_images_in_the_unit_range_up_to_the_rounding_tolerance_pass(value: float) -> None:
+    assert RANGE_TOLERANCE == 1e-3  # the documented tolerance
+    images = _with(value)
+    assert check_images(images) is images
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(255.0, r"images must be in \[0, 1\]: values up to 255 — divide by 255"),
+     (2.5, r"images must be in \[0, 1\]: values up to 2.5 — divide by 255"),
+     (1.002, r"images must be in \[0, 1\]: values up to 1.002 — clamp them to \[0, 1\]"),
+     (-0.002, r"images must be in \[0, 1\]: negative values — pass unnormalised pixels, the model normalises"),
+     (-2.1, r"images must be in \[0, 1\]: negative values — pass unnormalised pixels, the model normalises")],
+)
+def test_images_outside_the_unit_range_are_named_with_what_was_probably_meant(value: float, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        check_images(_with(value))
+
+
+def test_normalised_images_get_the_normalisation_hint_even_above_one() -> None:
+    images = _with(-1.8)
+    images[0, 0, 0, 0] = 2.6  # ImageNet normalisation spans about [-2.1, 2.6]
+    with pytest.raises(ValueError, match="pass unnormalised pixels"):
+        check_images(images)
+
+
+def test_unit_range_false_accepts_any_finite_reals_and_the_name_words_the_message() -> None:
+    images = torch.randn(2, 3, 4, 4) * 100
+    assert check_images(images, unit_range=False) is images
+    with pytest.raises(ValueError, match=r"^image cat\.png must be in \[0, 1\]: values up to 255 — divide by 255$"):
+        check_images(_with(255.0), name="image cat.png")
+
+
+def test_nan_is_named_as_nan_not_as_a_range_problem_and_passes_when_finite_is_off() -> None:
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        check_images(_with(math.nan))
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        check_images(_with(math.inf))
+    assert check_images(_with(math.nan), finite=False) is not None
+
+
+def test_non_float_logits_are_named_with_their_dtype() -> None:
+    for dtype, kind in [(torch.int64, "integer"), (torch.int32, "integer"), (torch.bool, "boolean"),
+                        (torch.complex64, "complex")]:
+        name = str(dtype).removeprefix("torch.")
+        message = rf"^the model returns {kind} logits \({name}\); saliency needs float logits$"
+        with pytest.raises(ValueError, match=message):
+            check_logits(torch.ones(3, 2).to(dtype), 3)
+    integers = torch.ones(3, 2, dtype=torch.int64)
+    assert check_logits(integers, 3, floating=False) is integers  # argmax-only callers
 
 
 def test_logits_are_one_finite_row_of_at_least_one_class_per_image() -> None:

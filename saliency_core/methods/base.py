@@ -41,16 +41,27 @@ class Attribution:
 # --------------------------------------------------------------------------- forward pass and target
 
 
+def model_failure(error: Exception, context: str) -> ValueError:
+    """The one-line ValueError for ``error``, raised by a user's model: ``context: what it raised``.
+
+    torch's own errors read as they are; any other class is named (a ``KeyError`` may say just
+    ``'k'``). A ValueError is already the model's word to people (a loaded model's wrapper names
+    its file): it keeps its message, on one line. A TorchScript ``raise`` is a ``torch.jit.Error``.
+    """
+    if isinstance(error, ValueError):
+        return ValueError(one_line_error(error))
+    said = one_line_error(error, 400, typed=not isinstance(error, (RuntimeError, torch.jit.Error)))
+    return ValueError(f"{context}: {said}")
+
+
 def forward(model: Model, images: Tensor) -> Tensor:
-    """Run the model and check its output; a model that rejects the input shape is a ValueError."""
+    """Run the model and check its output; whatever the model raises is a one-line ValueError."""
     try:
         logits = model(images)
-    except RuntimeError as error:
+    except Exception as error:
         kind = "grayscale images" if images.shape[1] == 1 else "images"
-        raise ValueError(
-            f"the model failed on {kind} of shape {tuple(images.shape)} (wrong size or channels?): "
-            f"{one_line_error(error)}"
-        ) from error
+        hint = " (wrong size or channels?)" if isinstance(error, RuntimeError) else ""
+        raise model_failure(error, f"the model failed on {kind} of shape {tuple(images.shape)}{hint}") from error
     return check_logits(logits, images.shape[0])
 
 
@@ -100,6 +111,16 @@ def require_gradient(logits: Tensor) -> None:
         raise ValueError("the model's logits carry no gradient w.r.t. the images (detached inside?)")
 
 
+def input_gradient(output: Tensor, inputs: Tensor, *, retain_graph: bool = False) -> Tensor | None:
+    """∂ ``output`` / ∂ ``inputs`` (None where unused); the model's backward pass failing (a
+    custom autograd function's ``backward`` raising, say) is a one-line ValueError."""
+    try:
+        (grad,) = torch.autograd.grad(output, inputs, retain_graph=retain_graph, allow_unused=True)
+    except Exception as error:
+        raise model_failure(error, "the model's backward pass failed") from error
+    return grad
+
+
 def target_gradient(model: Model, images: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """∂ logit_target / ∂ images for every image, and the logits.
 
@@ -110,7 +131,7 @@ def target_gradient(model: Model, images: Tensor, target: Tensor) -> tuple[Tenso
         logits = forward(model, inputs)
         score = logits.gather(1, target.view(-1, 1)).sum()
         require_gradient(score)
-        (grad,) = torch.autograd.grad(score, inputs, allow_unused=True)
+        grad = input_gradient(score, inputs)
     return (torch.zeros_like(inputs) if grad is None else grad), logits.detach()
 
 

@@ -18,7 +18,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from saliency_core.methods.base import Attribution, Model, forward, require_gradient, sum_abs_over_channels
+from saliency_core.methods.base import (
+    Attribution,
+    Model,
+    forward,
+    input_gradient,
+    require_gradient,
+    sum_abs_over_channels,
+)
 
 
 def class_gradients_x_input(model: Model, images: Tensor) -> Tensor:
@@ -28,11 +35,9 @@ def class_gradients_x_input(model: Model, images: Tensor) -> Tensor:
         logits = forward(model, inputs)
         require_gradient(logits)
         classes = logits.shape[1]
-        grads = [
-            torch.autograd.grad(logits[:, k].sum(), inputs, retain_graph=k < classes - 1)[0]
-            for k in range(classes)
-        ]
-    return torch.stack(grads, dim=1) * images.detach()[:, None]
+        grads = [input_gradient(logits[:, k].sum(), inputs, retain_graph=k < classes - 1) for k in range(classes)]
+    zeros = torch.zeros_like(inputs)
+    return torch.stack([zeros if g is None else g for g in grads], dim=1) * images.detach()[:, None]
 
 
 def competitive_gradient_x_input(

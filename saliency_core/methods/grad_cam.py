@@ -25,6 +25,7 @@ from saliency_core.methods.base import (
     HookContext,
     Model,
     forward,
+    input_gradient,
     require_gradient,
     require_module,
 )
@@ -119,7 +120,7 @@ def grad_cam(
         logits = forward(module, inputs)
         score = logits.gather(1, target.view(-1, 1)).sum()
         require_gradient(score)
-        torch.autograd.grad(score, inputs, allow_unused=True)
+        input_gradient(score, inputs)
     activation, gradient = capture.activation, capture.gradient
     if activation is None or gradient is None or activation.ndim != 4:
         raise ValueError(f"grad_cam: layer {name!r} did not produce a 4-D output on the gradient path")

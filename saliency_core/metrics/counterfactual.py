@@ -54,6 +54,7 @@ def _flips(model: nn.Module, images: Tensor, transform: Transform, batch_size: i
     if not isinstance(transformed, Tensor) or transformed.shape != images.shape:
         shape = tuple(transformed.shape) if isinstance(transformed, Tensor) else type(transformed).__name__
         raise ValueError(f"transform must return images of shape {tuple(images.shape)}, got {shape}")
+    check_model_images(transformed, name="transformed images")  # the transform's mistake, named as such
     with torch.no_grad():
         before, classes = predict_with_classes(model, images, batch_size)
         return before != predict(model, transformed, batch_size), classes

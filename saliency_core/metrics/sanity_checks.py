@@ -43,7 +43,7 @@ from skimage.feature import hog
 from skimage.metrics import structural_similarity
 from torch import Tensor, nn
 
-from saliency_core.checks import check_batch, check_maps
+from saliency_core.checks import check_batch, check_images, check_maps
 
 # (model, images) -> maps [B,H,W], or any object with a ``maps`` attribute (an Explanation).
 ExplainFn = Callable[[nn.Module, Tensor], Any]
@@ -167,6 +167,7 @@ def similarities(a: Tensor, b: Tensor) -> pd.DataFrame:
 
 
 def _maps(explain: ExplainFn, model: nn.Module, images: Tensor) -> Tensor:
+    check_images(images, dtypes=None)  # whatever ``explain`` checks: its input must be pixels in [0, 1]
     out = explain(model, images)
     maps = getattr(out, "maps", out)
     if not isinstance(maps, Tensor):

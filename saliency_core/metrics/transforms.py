@@ -17,7 +17,7 @@ _LUMA = (0.299, 0.587, 0.114)
 
 def _check_rgb(images: Tensor) -> None:
     # Pure pixel maps: NaN passes through and an empty batch stays empty; integer images
-    # (uint8 0..255) would be truncated or misread as [0, 1].
+    # (uint8 0..255) would be truncated or misread as [0, 1], and so would float ones outside it.
     check_images(images, dtypes=None, channels=(3,), finite=False, allow_empty=True)
 
 

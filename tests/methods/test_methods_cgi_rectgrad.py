@@ -82,7 +82,7 @@ def naive_rectified_gradient(model: MLP, image: torch.Tensor, target: int, q: fl
 def test_rectified_gradient_equals_the_rule_applied_by_hand(q: float) -> None:
     torch.manual_seed(21)
     model = MLP().eval()
-    x = torch.randn(3, 3, 2, 2, generator=torch.Generator().manual_seed(6))
+    x = torch.rand(3, 3, 2, 2, generator=torch.Generator().manual_seed(6))
     target = torch.tensor([0, 1, 2])
     unbiased = explain(model, x, "rectified_gradient_unbiased", target=target, q=q).attributions
     biased = explain(model, x, "rectified_gradient", target=target, q=q).attributions

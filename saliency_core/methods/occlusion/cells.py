@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from saliency_core.checks import check_images
+from saliency_core.checks import check_images, check_logits
 from saliency_core.methods.base import Model, Progress, forward
 from saliency_core.methods.occlusion.batching import full_inference
 from saliency_core.methods.occlusion.incremental import outputs_from_plan
@@ -128,11 +128,12 @@ def cell_occlusion(model: Model, images: Tensor, n: int, hidden: Iterable[int] =
     with torch.no_grad():
         try:
             plan = build_region_plan(model, start, _regions(grid)) if exact_engine else None
-        except RuntimeError:
+        except Exception:
             forward(model, start)  # when the model itself rejects the images, say so as forward() does
             raise
         if plan is not None:
-            base = plan.cache[plan.output]  # the plan's forward pass of the unoccluded images
+            # The plan's forward pass of the unoccluded images, checked as forward() checks logits.
+            base = check_logits(plan.cache[plan.output], start.shape[0])
             outputs = outputs_from_plan(plan, start, baseline, progress=progress)
         else:
             base = forward(model, start)

@@ -1,12 +1,12 @@
 """Graph analysis for incremental occlusion: what each layer recomputes when a region is occluded.
 
-The model is traced with ``torch.fx.symbolic_trace`` and the unoccluded images run through the graph
-node by node, every value cached. Each node that depends on the images becomes a :class:`Step`:
-its changed interval per axis and region position (:mod:`.geometry`), and how to compute it from
-patches. Anything the analysis cannot prove exact (an unknown operator on a spatial map, a
-``view``/flatten of a spatial map, training-mode BatchNorm, ceil-mode pooling, …) makes
-:func:`build_plan` / :func:`build_region_plan` return ``None`` after a log line; the callers then
-fall back to batched full inference.
+The model is traced with torch.fx (:mod:`.tracing`: no other thread sees the tracer's patches) and
+the unoccluded images run through the graph node by node, every value cached. Each node that
+depends on the images becomes a :class:`Step`: its changed interval per axis and region position
+(:mod:`.geometry`), and how to compute it from patches. Anything the analysis cannot prove exact
+(an unknown operator on a spatial map, a ``view``/flatten of a spatial map, training-mode
+BatchNorm, ceil-mode pooling, …) makes :func:`build_plan` / :func:`build_region_plan` return
+``None`` after a log line; the callers then fall back to batched full inference.
 
 Optional approximation (off by default): ``threshold=τ`` is Krypton's projective-field threshold —
 each windowed layer recomputes at most ⌈τ × its map extent⌉ rows/columns (the centre of the changed
@@ -31,6 +31,7 @@ from torch import Tensor, fx, nn
 
 from saliency_core.checks import check_finite, int_pair
 from saliency_core.methods.base import Model
+from saliency_core.methods.occlusion import tracing
 from saliency_core.methods.occlusion.geometry import Axis, Reach, Regions, checked_regions, window_regions
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class _Analysis:
     def __init__(self, model: nn.Module, images: Tensor, regions: Regions, threshold: float | None) -> None:
         self.threshold = threshold
         try:
-            self.graph_module = fx.symbolic_trace(model)
+            self.graph_module = tracing.symbolic_trace(model)
         except Exception as error:  # tracing fails on data-dependent control flow, among others
             raise Unsupported(f"torch.fx could not trace the model ({type(error).__name__}: {error})") from error
         self.modules = dict(self.graph_module.named_modules())
