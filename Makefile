@@ -17,11 +17,26 @@ $(VENV)/.torch-installed: | $(PY)
 	$(PIP) install "$(TORCH)"
 	touch $@
 
-install: $(VENV)/.torch-installed
-	$(PIP) install -e .
+# The install is keyed on what the build depends on: the hash of these files plus SALIENCY_CUDA.
+# Nothing changed: no reinstall, no recompile (a second `make demo` starts the app at once); any
+# change (or `make clean`) installs again. `install-test` covers `install` too.
+BUILD_INPUTS := pyproject.toml setup.py CMakeLists.txt $(sort $(wildcard csrc/*))
+BUILD_KEY := $(shell $(PYTHON) -c "import hashlib,sys; h=hashlib.sha256(); [h.update(f.encode()+b'\0'+open(f,'rb').read()) for f in sys.argv[1:]]; print(h.hexdigest()[:16])" $(BUILD_INPUTS))-cuda-$(or $(SALIENCY_CUDA),AUTO)
+STAMP := $(VENV)/.installed-$(BUILD_KEY)
+TEST_STAMP := $(VENV)/.installed-test-$(BUILD_KEY)
 
-install-test: $(VENV)/.torch-installed
+$(STAMP): | $(VENV)/.torch-installed
+	test -f $(TEST_STAMP) || { rm -f $(VENV)/.installed-* && $(PIP) install -e . ; }
+	touch $@
+
+$(TEST_STAMP): | $(VENV)/.torch-installed
+	rm -f $(VENV)/.installed-*
 	$(PIP) install -e '.[test]'
+	touch $@ $(STAMP)
+
+install: $(STAMP)
+
+install-test: $(TEST_STAMP)
 
 # Debian's chromium for the end-to-end browser tests (never `playwright install`).
 browser:
@@ -30,16 +45,20 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found: browser tests will be skipped (apt-get install chromium)"; fi; }
 
+# e.g. `make demo DEMO_ARGS="--port 8600 --headless"`
+DEMO_ARGS ?=
 demo: install
-	$(VENV)/bin/saliency-lab demo
+	$(VENV)/bin/saliency-lab demo $(DEMO_ARGS)
 
 test: install-test browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: install
+# The test extra brings the benches' baselines (Captum) and Ray (bench/audit.py).
+bench: install-test
 	$(PY) bench/threshold.py
 	$(PY) bench/occlusion.py
 	$(PY) bench/grid_occlusion.py
+	$(PY) bench/audit.py
 
 clean:
-	rm -rf build *.egg-info saliency_core/_ext*.so
+	rm -rf build *.egg-info saliency_core/_ext*.so $(VENV)/.installed-*

@@ -1,7 +1,10 @@
 """Build `saliency_core._ext` with CMake (the pattern of pybind11's cmake_example).
 
 Environment switches:
-  SALIENCY_CUDA=AUTO|ON|OFF   build the CUDA kernels (AUTO: when a CUDA compiler is found)
+  SALIENCY_CUDA=AUTO|ON|OFF   build the CUDA kernels. AUTO (the default): only when a GPU is visible
+                              (/dev/nvidia<N> or `nvidia-smi -L`) and a CUDA compiler is found, so a
+                              machine without a GPU never spends minutes compiling them; ON: always
+                              (CI sets it so the CUDA sources never rot), failing without nvcc; OFF: never
   SALIENCY_CUDA_ARCHS=...     CMAKE_CUDA_ARCHITECTURES (default: a short list of major GPUs)
   SALIENCY_REQUIRE_EXT=1      a failed native build fails the install instead of falling back
 """
@@ -18,6 +21,25 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).parent.resolve()
+
+
+def gpu_visible() -> bool:
+    """Whether this machine shows an NVIDIA GPU (a device node, or `nvidia-smi -L` lists one)."""
+    if any(Path("/dev").glob("nvidia[0-9]*")):
+        return True
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout
+
+
+def cuda_setting() -> str:
+    """SALIENCY_CUDA for CMake: ON and OFF as given; AUTO becomes OFF when no GPU is visible."""
+    value = os.environ.get("SALIENCY_CUDA", "AUTO").strip().upper() or "AUTO"
+    if value not in ("AUTO", "ON", "OFF"):
+        raise ValueError(f"SALIENCY_CUDA must be AUTO, ON or OFF, got {value!r}")
+    return "OFF" if value == "AUTO" and not gpu_visible() else value
 
 
 class CMakeExtension(Extension):
@@ -62,7 +84,8 @@ class CMakeBuild(build_ext):
         out_dir = Path(self.get_ext_fullpath(ext.name)).parent.resolve()
         build_dir = Path(self.build_temp).resolve() / ext.name
         build_dir.mkdir(parents=True, exist_ok=True)
-        cuda = os.environ.get("SALIENCY_CUDA", "AUTO").upper()
+        cuda = cuda_setting()
+        print(f"saliency_core._ext: SALIENCY_CUDA={os.environ.get('SALIENCY_CUDA', 'AUTO')} -> {cuda}", flush=True)
         args = [
             f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={out_dir}{os.sep}",
             f"-DPython_EXECUTABLE={sys.executable}",

@@ -1,5 +1,8 @@
 """The demo sets the pages show: held-out test photos, clean or watermarked, cached per server.
 
+The photos are those ``photos.require_data()`` says are in use: the built-in ones (all 880 are
+held out) or the test split of the ``SALIENCY_DATA`` folder.
+
 Every set is built once per server (``st.cache_resource``, and on disk between servers) by the
 library's one builder, ``saliency_core.data.quadrants.marked_photos``: the model frame (128×128,
 [0,1]) and each photo's own watermark, the same one it carries on every page and in the audit
@@ -22,7 +25,7 @@ from dashboard.common.photos import require_data
 from saliency_core.data import cache_dir
 from saliency_core.data.quadrants import HeldOutPhotos, first_of_each, load_held_out, marked_photos
 
-DEMO_CACHE_VERSION = 1
+DEMO_CACHE_VERSION = 2  # 2: pet masks
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,8 @@ class DemoSet:
     ``images`` float32 [N,3,128,128] in [0,1]; ``labels`` "cat"/"dog"; ``ids`` unique ids such as
     ``"cat.4001"`` / ``"cat.4001_wm"``; ``watermarked`` per image; ``boxes`` float32 [N,4]
     (x0, y0, x1, y1, exclusive) of the watermark region (the box it would occupy when the image
-    has none); ``masks`` bool [N,H,W] of the exact watermark pixels (empty when not watermarked).
+    has none); ``masks`` bool [N,H,W] of the exact watermark pixels (empty when not watermarked);
+    ``pet_masks`` bool [N,H,W] of the animal (None when the photos have none: cats-vs-dogs).
     """
 
     images: torch.Tensor
@@ -42,6 +46,7 @@ class DemoSet:
     boxes: torch.Tensor
     masks: torch.Tensor = field(repr=False)
     key: tuple[Any, ...] = ()  # hashable identity of the set, for st.cache_data keys
+    pet_masks: torch.Tensor | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -54,7 +59,7 @@ class DemoSet:
         return DemoSet(
             self.images[t], tuple(self.labels[i] for i in idx), tuple(self.ids[i] for i in idx),
             tuple(self.watermarked[i] for i in idx), self.boxes[t], self.masks[t],
-            (*self.key, "subset", tuple(idx)),
+            (*self.key, "subset", tuple(idx)), None if self.pet_masks is None else self.pet_masks[t],
         )
 
 
@@ -84,7 +89,7 @@ def _demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: i
             saved = torch.load(path, weights_only=True)
             return DemoSet(images=saved["images"], labels=tuple(saved["labels"]), ids=tuple(saved["ids"]),
                            watermarked=tuple(saved["watermarked"]), boxes=saved["boxes"],
-                           masks=saved["masks"], key=key)
+                           masks=saved["masks"], key=key, pet_masks=saved.get("pet_masks"))
         except (OSError, RuntimeError, KeyError, ValueError, EOFError):
             pass  # a stale or broken cache file: rebuild it
     demo = build_demo_set(root, n_per_class, wm_cats, wm_dogs, offset)
@@ -93,7 +98,8 @@ def _demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: i
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             torch.save({"images": demo.images, "labels": list(demo.labels), "ids": list(demo.ids),
-                        "watermarked": list(demo.watermarked), "boxes": demo.boxes, "masks": demo.masks}, tmp)
+                        "watermarked": list(demo.watermarked), "boxes": demo.boxes, "masks": demo.masks,
+                        "pet_masks": demo.pet_masks}, tmp)
             os.replace(tmp, path)  # atomic: another server never reads half a file
         except OSError:
             pass
@@ -126,6 +132,7 @@ def build_demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offs
         boxes=marked.boxes,
         masks=marked.masks,
         key=("demo", root, n_per_class, wm_cats, wm_dogs, offset),
+        pet_masks=marked.pet_masks,
     )
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from saliency_core.errors import one_line_error
 
 NO_DATA_MESSAGE = (
-    "**No demo photos found.** This page needs the demo cat and dog photos.\n\n"
-    "- If you have them (a folder with `MANIFEST.csv`, or one subfolder per class), point "
-    "`SALIENCY_DATA` at it and restart: `SALIENCY_DATA=/path/to/cats-vs-dogs saliency-lab demo` "
-    "(or `saliency-lab demo --data /path/to/cats-vs-dogs`).\n"
-    "- Otherwise download a demo set once with `saliency-lab data fetch` (the Oxford-IIIT Pet photos "
-    "into the per-user cache folder, where the dashboard finds them without `SALIENCY_DATA`), then "
-    "start the dashboard again.\n\n"
+    "**No demo photos found.** This page needs demo cat and dog photos, and the folder "
+    "`SALIENCY_DATA` points at holds none it can use.\n\n"
+    "- Unset `SALIENCY_DATA` and restart to use the built-in photos (880 Oxford-IIIT Pet cats and "
+    "dogs that ship with the app).\n"
+    "- Or point `SALIENCY_DATA` at the cats-vs-dogs folder (with its `MANIFEST.csv`) and restart: "
+    "`SALIENCY_DATA=/path/to/cats-vs-dogs saliency-lab demo` "
+    "(or `saliency-lab demo --data /path/to/cats-vs-dogs`).\n\n"
     "The *Your model & images* page works without them: upload your own images there."
 )
 

@@ -1,33 +1,74 @@
 """Users' own models: TorchScript, ``torch.export`` or safetensors + an architecture name.
 
-``saliency_core.load_model`` never unpickles, so an uploaded file cannot run code. A loaded model
-is cached by the file's content and shared, read-only, by every session that uploads the same
-file; it is explained under its lock like any shared model.
+``saliency_core.load_model`` never unpickles, so an uploaded file cannot run code here. It can
+still run *long*: a scripted loop in its forward pass would hang the page. So each session's
+uploaded model is loaded and run in a child process of its own
+(:class:`~saliency_core.zoo.model_process.ModelProcess`) with a time limit per forward pass that
+the page lets the user set; the child is killed when the limit passes, when the user cancels, when
+any click reruns the page while it computes, when the upload changes or is removed, when it has
+been idle for ``IDLE_SECONDS`` (it starts again on demand) and when the session's state is
+garbage-collected. At most ``SALIENCY_MODEL_PROCESSES`` children live per server (the least
+recently used idle one is stopped to make room). Zoo models stay in this process.
+
+A session's model and its computed maps live in ``st.session_state`` (not in a cache shared by
+sessions: each session has its own process).
 """
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import dataclass
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
 import torch
 
-import saliency_core
+from dashboard.common.explanations import Maps, digest_of
+from dashboard.common.messages import plain_error
 from dashboard.common.models import CLASSES
 from saliency_core.zoo import ARCHITECTURES
+from saliency_core.zoo.model_process import (
+    DEFAULT_TIMEOUT,
+    Cancelled,
+    ModelProcess,
+    TimeLimitExceeded,
+    default_timeout,
+)
 
 MODEL_TYPES = ["pt", "ts", "pt2", "safetensors"]
+IDLE_SECONDS = 600.0  # a session's model process exits after this long unused; started again on demand
+MAPS_KEPT = 64  # computed results kept per session
+LIMIT_HINT = "the time limit in section 2"  # how a user raises the limit (in the time-limit message)
+CANCELLED_KEY = "ym_cancelled"  # session state: the run_signature of the computation the user stopped
+_STATE_KEY = "_ym_user_model"  # session state: this session's UserModel, or the _Failure of its upload
+
+WaitCallback = Callable[[float], None]
+
+
+@dataclass(eq=False)
+class UserModel:
+    """A session's uploaded model; ``key`` identifies it (file digest, architecture, class names)."""
+
+    key: str
+    process: ModelProcess
+    classes: tuple[str, ...]
+    maps: OrderedDict[tuple[str, str], Maps] = field(default_factory=OrderedDict)
+    # computations stopped at the time limit: (images, method) -> (limit, message); not run again
+    # on every rerun, only once the limit is raised
+    stopped: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class UserModel:
-    """A user's model; ``key`` identifies it (file digest, architecture, class names) in caches."""
+class _Failure:
+    """An upload that could not be loaded: not tried again until it changes (or, after a time
+    limit, until the limit is raised)."""
 
     key: str
-    model: torch.nn.Module
-    classes: tuple[str, ...]
+    limit: float
+    message: str
+    timed_out: bool
 
 
 def architectures() -> list[str]:
@@ -35,33 +76,118 @@ def architectures() -> list[str]:
     return sorted(ARCHITECTURES)
 
 
-@st.cache_resource(show_spinner="Loading your model…", max_entries=4)
-def load_user_model(digest: str, _data: bytes, suffix: str, architecture: str | None,
-                    classes: tuple[str, ...], _name: str | None = None) -> UserModel:
-    """A user's model, keyed by the file's sha256 (``_data`` itself is not hashed again)."""
-    if not _data:
+def default_time_limit() -> float:
+    """The time limit the page starts with: ``SALIENCY_MODEL_TIMEOUT`` when valid, else 60 s."""
+    try:
+        return default_timeout()
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
+def load_user_model(data: bytes, file_name: str, architecture: str | None, classes: tuple[str, ...],
+                    time_limit: float, on_wait: WaitCallback | None = None) -> UserModel:
+    """This session's model for the uploaded file (started and loaded on first use, then kept).
+
+    A new upload (or architecture, or class names) replaces the session's model and ends its
+    process; a changed ``time_limit`` applies to the next forward pass. A file that could not be
+    loaded raises the same ValueError again on every rerun without loading it again.
+    ``on_wait(seconds)`` is called while the model loads.
+    """
+    suffix = Path(file_name).suffix.lower()
+    key = f"upload:{hashlib.sha256(data).hexdigest()}:{architecture}:{','.join(classes)}"
+    held = st.session_state.get(_STATE_KEY)
+    if isinstance(held, UserModel) and held.key == key:
+        held.process.timeout = time_limit
+        return held
+    if isinstance(held, _Failure) and held.key == key and not (held.timed_out and time_limit > held.limit):
+        raise ValueError(held.message)
+    release_user_model()
+    try:
+        process = _start(data, safe_file_name(file_name, suffix), architecture, classes, time_limit, on_wait)
+    except Cancelled:
+        raise
+    except (ValueError, MemoryError) as error:
+        st.session_state[_STATE_KEY] = _Failure(key, time_limit, plain_error(error),
+                                                isinstance(error, TimeLimitExceeded))
+        raise
+    names = classes or tuple(process.classes or CLASSES)
+    user = UserModel(key, process, tuple(names))
+    st.session_state[_STATE_KEY] = user
+    return user
+
+
+def _start(data: bytes, name: str, architecture: str | None, classes: tuple[str, ...], time_limit: float,
+           on_wait: WaitCallback | None) -> ModelProcess:
+    if not data:
         raise ValueError("the file is empty")
-    with tempfile.TemporaryDirectory() as folder:
-        # the user's file name, so the library's messages name the file the user knows
-        path = Path(folder) / safe_file_name(_name or "model", suffix)
-        path.write_bytes(_data)
+    settings = {"data": data, "timeout": time_limit, "idle_timeout": IDLE_SECONDS, "limit_hint": LIMIT_HINT,
+                "on_wait": on_wait}
+    try:
+        return ModelProcess(name, architecture, list(classes) if classes else None, **settings)
+    except (TimeLimitExceeded, Cancelled):
+        raise
+    except ValueError as error:  # weights that do not fit the typed names?
+        if not classes:
+            raise
         try:
-            model = saliency_core.load_model(path, architecture=architecture,
-                                             classes=list(classes) if classes else None)
-        except Exception as error:  # noqa: BLE001 - weights that do not fit the typed names?
-            if not classes:
-                raise
-            try:
-                saliency_core.load_model(path, architecture=architecture)
-            except Exception:  # noqa: BLE001 - no: the file itself is bad; report the first error
-                raise error from None
-            raise ValueError(f"its weights do not have {len(classes)} output{'s' if len(classes) != 1 else ''}, "
-                             "one per class name typed "
-                             f"({', '.join(classes)}); type one name per model output, in output "
-                             "order, or clear the names to use the file's own") from None
-    model.eval()
-    names = classes or tuple(getattr(model, "classes", None) or CLASSES)
-    return UserModel(f"upload:{digest}:{architecture}:{','.join(names)}", model, tuple(names))
+            ModelProcess(name, architecture, probe_size=None, **settings).close()
+        except ValueError:  # no: the file itself is bad; report the first error
+            raise error from None
+        raise ValueError(f"its weights do not have {len(classes)} output{'s' if len(classes) != 1 else ''}, "
+                         "one per class name typed "
+                         f"({', '.join(classes)}); type one name per model output, in output "
+                         "order, or clear the names to use the file's own") from None
+
+
+def release_user_model() -> None:
+    """End this session's model process (the upload was removed or replaced)."""
+    held = st.session_state.pop(_STATE_KEY, None)
+    if isinstance(held, UserModel):
+        held.process.close()
+
+
+def user_maps(user: UserModel, images: torch.Tensor, method: str, on_wait: WaitCallback | None = None) -> Maps:
+    """``method``'s maps of ``user``'s model on ``images``, computed in its process; kept per session.
+
+    ``on_wait(seconds)`` is called about every quarter second while the process computes: an
+    exception it raises (Streamlit's rerun) stops the computation and ends the process. A
+    computation stopped at the time limit raises its TimeLimitExceeded again, without running,
+    until the limit is raised.
+    """
+    key = (digest_of(images), method)
+    if key in user.maps:
+        user.maps.move_to_end(key)
+        return user.maps[key]
+    limit, message = user.stopped.get(key, (0.0, ""))
+    if user.process.timeout <= limit:
+        raise TimeLimitExceeded(message)
+    try:
+        result = user.process.explain(images, method, on_wait=on_wait)
+    except TimeLimitExceeded as error:
+        user.stopped[key] = (user.process.timeout, str(error))
+        raise
+    maps = Maps(result.maps.detach().float().cpu().numpy(), result.probabilities.detach().float().cpu().numpy())
+    user.maps[key] = maps
+    while len(user.maps) > MAPS_KEPT:
+        user.maps.popitem(last=False)
+    return maps
+
+
+def run_signature(image_digests: Sequence[str], model_keys: Sequence[str], methods: Sequence[str]) -> str:
+    """What a computation of the page is about (images, models, methods): a cancelled one stays
+    stopped until one of them changes."""
+    text = "\n".join(["|".join(image_digests), "|".join(model_keys), "|".join(methods)])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def cancel_run(signature: str) -> None:
+    """The Cancel button's callback (it runs before the rerun that stops the computation)."""
+    st.session_state[CANCELLED_KEY] = signature
+
+
+def run_again() -> None:
+    """The Run-again button's callback."""
+    st.session_state.pop(CANCELLED_KEY, None)
 
 
 def safe_file_name(name: str, suffix: str) -> str:

@@ -1,6 +1,7 @@
 """Demo data: where the photos are, the model frame, loaders for three layouts, the demo split.
 
-* ``data_dir``: the photo folder (argument, else ``SALIENCY_DATA``, else the per-user cache);
+* ``data_dir``: the photo folder (argument, else ``SALIENCY_DATA``, else the built-in photos);
+* ``builtin``: the built-in photos (880 Oxford-IIIT Pet photos with pet masks, CC BY-SA 4.0);
 * ``frame``: ``to_model_frame`` (128x128, shorter side resized, centre crop);
 * ``loaders``: a folder per class, a manifest CSV, the Oxford-IIIT Pet layout;
 * ``demo``: the deterministic train/val/test split and the four-quadrant watermark test set.
@@ -14,7 +15,9 @@ from pathlib import Path
 from .frame import FRAME, frame_array, to_model_frame
 from .loaders import CLASSES, ImageSet, load_folder, load_manifest, load_oxford_pet, load_any
 
-DEFAULT_DIR = Path("~/.cache/saliency-lab/data").expanduser()
+DEFAULT_DIR = Path("~/.cache/saliency-lab/data").expanduser()  # where `saliency-lab data fetch` puts Oxford-IIIT Pet
+# The built-in demo photos, shipped as package data (see saliency_core.data.builtin).
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_photos"
 
 
 def cache_dir() -> Path:
@@ -23,14 +26,15 @@ def cache_dir() -> Path:
 
 
 def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """The demo photo folder: ``path``, else ``$SALIENCY_DATA``, else ``~/.cache/saliency-lab/data``.
+    """The demo photo folder: ``path``, else ``$SALIENCY_DATA``, else the built-in photos
+    (:data:`BUILTIN_DIR`).
 
     Raises FileNotFoundError saying how to get the data when the folder does not exist.
     """
     source = "argument"
     if path is None:
         env = os.environ.get("SALIENCY_DATA")
-        path, source = (env, "SALIENCY_DATA") if env else (DEFAULT_DIR, "default")
+        path, source = (env, "SALIENCY_DATA") if env else (BUILTIN_DIR, "the built-in photos")
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(
@@ -42,6 +46,6 @@ def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 __all__ = [
-    "CLASSES", "DEFAULT_DIR", "FRAME", "ImageSet", "cache_dir", "data_dir", "frame_array",
+    "BUILTIN_DIR", "CLASSES", "DEFAULT_DIR", "FRAME", "ImageSet", "cache_dir", "data_dir", "frame_array",
     "load_any", "load_folder", "load_manifest", "load_oxford_pet", "to_model_frame",
 ]

@@ -1,5 +1,8 @@
 """The demo dataset: a deterministic split of the cats-vs-dogs manifest and the quadrant test set.
 
+The held-out test photos come from :func:`held_out_images`: the cats-vs-dogs test split below
+when ``root`` is such a folder, or all the built-in photos (``data.builtin``) in their own order.
+
 * held-out test: 200 cats + 200 dogs from the manifest's ``test`` split (files sorted, then a
   seeded shuffle, first 200 of each species);
 * everything else: training (90%) and validation (10%), again by a seeded shuffle;
@@ -24,6 +27,8 @@ import torch
 from saliency_core.artefacts import box_of, watermark, watermark_region
 
 from . import cache_dir
+from .builtin import is_builtin, load_builtin
+from .files import read_regular_file
 from .frame import FRAME
 from .loaders import CLASSES, ImageSet, load_manifest, read_manifest
 
@@ -33,11 +38,18 @@ SPLIT_SEED = 0
 
 
 def load_demo_images(root: Path, size: int = FRAME) -> ImageSet:
-    """The manifest's photos in the model frame, decoded once and cached by manifest hash."""
+    """The manifest's photos in the model frame, decoded once and cached by manifest hash.
+
+    Not the built-in photos: they are a test set only (the zoo must never train on them), so
+    they are refused here with a ValueError; :func:`held_out_images` gives them.
+    """
+    if is_builtin(root):
+        raise ValueError("the built-in photos are a held-out test set, not training data: set SALIENCY_DATA "
+                         "(or pass --data) to the cats-vs-dogs folder to train or split")
     manifest = Path(root) / "MANIFEST.csv"
-    if not manifest.is_file():
+    if not (manifest.exists() or manifest.is_symlink()):
         raise FileNotFoundError(f"{manifest} not found: the demo needs the cats-vs-dogs MANIFEST.csv")
-    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256(read_regular_file(manifest, what="manifest file")).hexdigest()[:16]
     cache = cache_dir() / "frames" / f"{digest}-{size}"
     rows = read_manifest(manifest)
     if (cache / "frames.npy").is_file() and (cache / "files.txt").is_file():
@@ -134,7 +146,23 @@ def quadrant_set(images: ImageSet, index: torch.Tensor) -> QuadrantSet:
                        boxes=torch.cat([box, box]), files=files + files)
 
 
+def held_out_images(root: Path, size: int = FRAME) -> tuple[ImageSet, torch.Tensor]:
+    """The photos at ``root`` and the indices of their held-out test photos (cats, then dogs).
+
+    The built-in photos are a test set as a whole (the zoo never trains on them): all of them, in
+    their manifest's order, with their pet masks. Any other folder: ``demo_split(...).test`` of its
+    cats-vs-dogs manifest. An index's position in the returned order is the photo's watermark seed.
+    """
+    if is_builtin(root):
+        images = load_builtin(size)
+        order = sorted(range(len(images)), key=lambda i: int(images.labels[i]))  # stable: cats, then dogs
+        return images, torch.tensor(order, dtype=torch.long)
+    images = load_demo_images(root, size)
+    return images, demo_split(images).test
+
+
 def demo_test_set(root: Path) -> QuadrantSet:
-    """The demo's four quadrants (200 images each) from the photos at ``root``."""
-    images = load_demo_images(root)
-    return quadrant_set(images, demo_split(images).test)
+    """The demo's four quadrants (every held-out photo clean and watermarked; 200 per quadrant on
+    the cats-vs-dogs photos, 440 on the built-in ones) from the photos at ``root``."""
+    images, test = held_out_images(root)
+    return quadrant_set(images, test)

@@ -1,10 +1,11 @@
 """The watermarked quadrant test set, built one way for every consumer.
 
-Cats and dogs x with and without the demo watermark, from the held-out test photos of the demo
-split (``demo_split(...).test``: cats, then dogs). A photo's watermark is seeded by its *position
-in that test set*, as :func:`saliency_core.data.demo.demo_test_set` (the zoo's evaluation) seeds
-it. So whichever subset is taken, in whichever order (a dashboard page's strip, the audit
-report's first 100 of each class), a given photo always carries the same mark.
+Cats and dogs x with and without the demo watermark, from the held-out test photos
+(``demo.held_out_images``: the cats-vs-dogs test split, or all the built-in photos; cats, then
+dogs). A photo's watermark is seeded by its *position in that test set*, as
+:func:`saliency_core.data.demo.demo_test_set` (the zoo's evaluation) seeds it. So whichever
+subset is taken, in whichever order (a dashboard page's strip, the audit report's first 100 of
+each class), a given photo always carries the same mark.
 """
 
 from __future__ import annotations
@@ -17,17 +18,19 @@ import torch
 
 from saliency_core.artefacts import box_of, watermark, watermark_region
 
-from .demo import demo_split, load_demo_images
+from .demo import held_out_images
 
 
 @dataclass(frozen=True)
 class HeldOutPhotos:
-    """The demo split's test photos: ``frames`` uint8 [N,3,S,S] (cats, then dogs), their
-    ``labels`` ("cat"/"dog") and ``files``. A photo's index here is its watermark seed."""
+    """The held-out test photos: ``frames`` uint8 [N,3,S,S] (cats, then dogs), their ``labels``
+    ("cat"/"dog"), ``files`` and ``pet_masks`` bool [N,S,S] (True on the animal; None when the
+    photos have no masks, as the cats-vs-dogs ones). A photo's index here is its watermark seed."""
 
     frames: torch.Tensor
     labels: tuple[str, ...]
     files: tuple[str, ...]
+    pet_masks: torch.Tensor | None = None
 
     def positions(self, species: str) -> list[int]:
         """The positions of one species' photos, in order."""
@@ -35,13 +38,13 @@ class HeldOutPhotos:
 
 
 def load_held_out(root: Path) -> HeldOutPhotos:
-    """The held-out test photos under ``root`` (``load_demo_images`` caches the decoded frames)."""
-    images = load_demo_images(root)
-    test = demo_split(images).test
+    """The held-out test photos under ``root`` (the decoded frames are cached on disk)."""
+    images, test = held_out_images(root)
     return HeldOutPhotos(
         frames=images.frames[test].clone(),  # keep only these; the thousands of others are released
         labels=tuple(images.classes[int(images.labels[i])] for i in test),
         files=tuple(images.files[int(i)] for i in test),
+        pet_masks=None if images.masks is None else images.masks[test].clone(),
     )
 
 
@@ -59,7 +62,8 @@ class MarkedPhotos:
     ``images`` float32 [N,3,S,S] in [0,1]; ``labels`` "cat"/"dog"; ``files`` and ``positions``
     (in the test set) of each row's photo; ``marked`` per row; ``boxes`` float32 [N,4] (x0, y0,
     x1, y1, exclusive) where the mark is, or would be on a clean row; ``masks`` bool [N,H,W] of
-    the exact mark pixels (all False on a clean row).
+    the exact mark pixels (all False on a clean row); ``pet_masks`` bool [N,H,W] of the animal
+    (None when the photos have no masks).
     """
 
     images: torch.Tensor
@@ -69,6 +73,7 @@ class MarkedPhotos:
     marked: tuple[bool, ...]
     boxes: torch.Tensor
     masks: torch.Tensor = field(repr=False)
+    pet_masks: torch.Tensor | None = field(default=None, repr=False)
 
 
 def marked_photos(photos: HeldOutPhotos, rows: Sequence[tuple[int, bool]]) -> MarkedPhotos:
@@ -89,6 +94,8 @@ def marked_photos(photos: HeldOutPhotos, rows: Sequence[tuple[int, bool]]) -> Ma
         marked=tuple(m for _, m in rows),
         boxes=torch.stack(boxes) if boxes else torch.empty(0, 4),
         masks=torch.stack(masks) if masks else torch.empty(0, size, size, dtype=torch.bool),
+        pet_masks=None if photos.pet_masks is None
+        else photos.pet_masks[torch.tensor([p for p, _ in rows], dtype=torch.long)],
     )
 
 

@@ -4,6 +4,10 @@ AppTest:
 * ``texts(at)`` — all text of an AppTest run, for substring assertions;
 * ``no_exception(at)`` / ``errors(at)`` — the run raised nothing / its ``st.error`` texts.
 
+The photos:
+* ``data_path()`` — the photos the app uses (``SALIENCY_DATA``, else the built-in ones);
+  ``kaggle_path()`` — the cats-vs-dogs folder only (``SALIENCY_DATA``), else None.
+
 The zoo:
 * ``zoo_loads(*names)`` — whether those zoo models (default: normal) load here;
 * ``needs_trained(real)`` / ``needs_zoo(*names)`` — skip, with the reason, without trained weights.
@@ -32,6 +36,7 @@ import pytest
 from playwright.sync_api import expect
 
 from saliency_core import zoo
+from saliency_core.data import BUILTIN_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "dashboard" / "app.py"
@@ -44,6 +49,16 @@ CHROMIUM_ARGS = [
 
 
 def data_path() -> Path | None:
+    """The demo photos the app uses: ``SALIENCY_DATA`` when set (None when that is no folder),
+    else the built-in photos (None only if this installation lacks them)."""
+    value = os.environ.get("SALIENCY_DATA")
+    if value:
+        return Path(value) if Path(value).is_dir() else None
+    return BUILTIN_DIR if (BUILTIN_DIR / "MANIFEST.csv").is_file() else None
+
+
+def kaggle_path() -> Path | None:
+    """The cats-vs-dogs photos (``SALIENCY_DATA``), for tests about that set in particular."""
     value = os.environ.get("SALIENCY_DATA")
     return Path(value) if value and Path(value).is_dir() else None
 

@@ -7,7 +7,7 @@ one page each (AppTest, and its browser tests marked ``e2e``), ``common/`` the s
   of ``dashboard/app.py`` (``default_timeout=60``): ``SALIENCY_DATA`` from the environment (or a
   folder without photos when ``data=False``, or the given Path), session keys pre-seeded from
   ``state``, switched to ``page`` (e.g. ``"views/occlusion.py"``) and run.
-* ``needs_data`` — the photo folder, or skip with the reason.
+* ``needs_data`` — the photo folder the app uses (``SALIENCY_DATA``, else the built-in photos).
 * ``zoo`` — True with the trained zoo; False with seeded random stand-ins under the zoo's names.
 * ``streamlit_server`` (session scope) — base URL of ``streamlit run dashboard/app.py`` on a free
   localhost port (headless, usage stats off, no file watcher), healthy on ``/_stcore/health``.
@@ -39,9 +39,10 @@ ZOO_NAMES = ("normal", "watermark-25", "watermark-50", "watermark-75", "watermar
 
 @pytest.fixture
 def needs_data() -> Path:
+    """The photos the app uses: SALIENCY_DATA when set, else the built-in photos."""
     path = data_path()
     if path is None:
-        pytest.skip("SALIENCY_DATA is not set to the cats-vs-dogs folder (.ci/run sets it)")
+        pytest.skip("SALIENCY_DATA is not a folder, and the built-in photos are missing")
     return path
 
 

@@ -43,7 +43,7 @@ def test_sidebar_without_data_says_how_to_get_it(app_test: Callable[..., Any], z
     at = app_test(data=False)
     no_exception(at)
     warning = "\n".join(str(e.value) for e in at.sidebar.warning)
-    assert "SALIENCY_DATA" in warning and "saliency-lab data fetch" in warning
+    assert "SALIENCY_DATA" in warning and "built-in photos" in warning
 
 
 @pytest.mark.parametrize("page", STORY_PAGES)
@@ -52,7 +52,7 @@ def test_page_without_data_shows_the_how_to(app_test: Callable[..., Any], zoo: b
     no_exception(at)
     info = "\n".join(str(e.value) for e in at.info)
     assert "No demo photos found" in info
-    assert "SALIENCY_DATA" in info and "saliency-lab data fetch" in info
+    assert "SALIENCY_DATA" in info and "built-in photos" in info
     assert not at.image  # nothing else ran
 
 
