@@ -5,11 +5,14 @@ run), pick zoo models or upload one (TorchScript, ``.pt2`` or safetensors + an a
 ``saliency_core.load_model`` never unpickles), type a suspect box in the 128×128 model frame, and
 get every chosen method's maps plus the share of the top-0.5% salient pixels inside the box.
 Maps download as PNG, the table as CSV. Needs no data directory.
+
+An uploaded model runs in a process of its own with a time limit per forward pass (section 2):
+a model stuck in a loop is stopped, the page stays usable, and a Cancel button (or any other
+click, which reruns the page) stops a computation in progress.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import zipfile
 from dataclasses import dataclass
@@ -18,17 +21,32 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 import torch
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.common.chips import chip_for
-from dashboard.common.explanations import Maps, batch_maps, zoo_batch_maps
+from dashboard.common.explanations import Maps, digest_of, zoo_batch_maps
 from dashboard.common.messages import ZOO_HELP, plain_error
 from dashboard.common.models import CLASSES, METHOD_LABELS, title, zoo_names, zoo_or_none
 from dashboard.common.render import draw_box, overlay, png_bytes, to_uint8
 from dashboard.common.uploads import IMAGE_TYPES, Upload, unique_names, validate_image
-from dashboard.common.user_models import MODEL_TYPES, UserModel, architectures, load_user_model
+from dashboard.common.user_models import (
+    CANCELLED_KEY,
+    MODEL_TYPES,
+    UserModel,
+    WaitCallback,
+    architectures,
+    cancel_run,
+    default_time_limit,
+    load_user_model,
+    release_user_model,
+    run_again,
+    run_signature,
+    user_maps,
+)
 from saliency_core.checks import Box, check_box
 from saliency_core.data.frame import FRAME
 from saliency_core.metrics import top_percent_share
+from saliency_core.zoo.model_process import TimeLimitExceeded
 
 PERCENT = 0.5  # the explorable's metric: share of the top-0.5% salient pixels inside the box
 DEFAULT_BOX = (0, 104, 64, 128)  # bottom-left corner, around the demo watermark
@@ -44,9 +62,14 @@ class Choice:
     zoo: str | None = None
     user: UserModel | None = None
 
-    def maps(self, images: torch.Tensor, method: str) -> Maps:
+    @property
+    def key(self) -> str:
+        return self.user.key if self.user is not None else f"zoo:{self.zoo}"
+
+    def maps(self, images: torch.Tensor, method: str, on_wait: WaitCallback | None = None) -> Maps:
+        """An uploaded model's maps come from its process (``on_wait`` is called while it computes)."""
         if self.user is not None:
-            return batch_maps(self.user.key, self.user.model, images, method)
+            return user_maps(self.user, images, method, on_wait)
         assert self.zoo is not None
         return zoo_batch_maps(self.zoo, images, method)
 
@@ -93,6 +116,7 @@ source = st.radio("Which model?", ["Built-in zoo models", "Upload a model"], hor
                   key="ym_source")
 choices: list[Choice] = []
 if source == "Built-in zoo models":
+    release_user_model()  # the upload widget is gone, and its file with it
     names = zoo_names()
     if not names:
         st.info(ZOO_HELP, icon=":material/model_training:")
@@ -110,23 +134,40 @@ else:
         "Model file: TorchScript (`.pt`/`.ts`), `torch.export` (`.pt2`) or safetensors weights",
         type=MODEL_TYPES, key="ym_model_file",
         help="Pickled checkpoints are never loaded: a file you upload cannot run code here.")
-    left, right = st.columns(2)
+    left, middle, right = st.columns(3)
     architecture = left.selectbox("Architecture (for safetensors weights)", architectures(),
                                   key="ym_architecture")
-    class_text = right.text_input("Class names, in output order", "cat, dog", key="ym_classes")
+    class_text = middle.text_input("Class names, in output order", "cat, dog", key="ym_classes")
     classes = tuple(c.strip() for c in class_text.split(",") if c.strip())
-    if model_file is not None:
+    time_limit = right.number_input(
+        "Time limit per forward pass (seconds)", min_value=1, max_value=3600,
+        value=max(1, min(3600, round(default_time_limit()))), step=10, key="ym_time_limit",
+        help="Your model runs in a process of its own. A forward pass that takes longer than this "
+             "is stopped (a model stuck in a loop cannot hang the page); raise it for a slow model.")
+    if model_file is None:
+        release_user_model()
+    else:
         data = model_file.getvalue()
         suffix = Path(model_file.name).suffix.lower()
+        loading = st.empty()
+        shown = [-1]
+
+        def loading_for(seconds: float) -> None:  # also where a click interrupts the loading
+            if int(seconds) != shown[0]:
+                shown[0] = int(seconds)
+                loading.caption(f":material/hourglass_top: Loading **{model_file.name}** in its own process… "
+                                f"{int(seconds)} s")
+
         try:
-            user = load_user_model(hashlib.sha256(data).hexdigest(), data, suffix,
-                                   architecture if suffix == ".safetensors" else None, classes,
-                                   _name=model_file.name)
+            user = load_user_model(data, model_file.name, architecture if suffix == ".safetensors" else None,
+                                   classes, float(time_limit), on_wait=loading_for)
         except Exception as error:  # noqa: BLE001 - a bad model file is bad input, never a traceback
             st.error(f"**{model_file.name}** could not be loaded as a model: {plain_error(error)}",
                      icon=":material/error:")
         else:
             choices.append(Choice(Path(model_file.name).stem, user.classes, user=user))
+        finally:
+            loading.empty()
 
 # ------------------------------------------------------------------------------ 3. region, methods
 st.subheader("3. Suspect region and methods")
@@ -154,6 +195,22 @@ if uploads:
 
 
 # ------------------------------------------------------------------------------------- 4. results
+def waiting(bar: DeltaGenerator, fraction: float, text: str) -> WaitCallback:
+    """While an uploaded model computes: the seconds so far on the progress bar, once a second.
+
+    Each update is also where Streamlit stops this run when the user clicks something (Cancel or
+    any other widget): the exception it raises ends the model's process.
+    """
+    shown = [-1]
+
+    def update(seconds: float) -> None:
+        if int(seconds) != shown[0]:
+            shown[0] = int(seconds)
+            bar.progress(fraction, text=f"{text} {int(seconds)} s")
+
+    return update
+
+
 @st.fragment
 def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
             box: Box | None, alpha: float) -> None:
@@ -162,10 +219,20 @@ def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
     pairs = [(c, m) for c in choices for m in methods]
     bar = st.progress(0.0, text="Computing saliency maps…")
     computed: dict[tuple[str, str], Maps] = {}
+    stopped: set[str] = set()  # models stopped at their time limit: their other methods are skipped
     for step, (choice, method) in enumerate(pairs):
-        bar.progress(step / len(pairs), text=f"{choice.label}: {METHOD_LABELS[method]}…")
+        if choice.label in stopped:
+            continue
+        text = f"{choice.label}: {METHOD_LABELS[method]}…"
+        bar.progress(step / len(pairs), text=text)
         try:
-            computed[(choice.label, method)] = choice.maps(images, method)
+            on_wait = waiting(bar, step / len(pairs), text)
+            computed[(choice.label, method)] = choice.maps(images, method, on_wait)
+        except TimeLimitExceeded as error:
+            stopped.add(choice.label)
+            skipped = [METHOD_LABELS[m] for m in methods[methods.index(method) + 1:]]
+            st.error(f"{METHOD_LABELS[method]} was stopped on **{choice.label}**: {plain_error(error)}"
+                     + (f" ({', '.join(skipped)} skipped.)" if skipped else ""), icon=":material/timer_off:")
         except Exception as error:  # noqa: BLE001 - e.g. a user model with the wrong output shape
             st.error(f"{METHOD_LABELS[method]} failed on **{choice.label}**: {plain_error(error)}")
     bar.empty()
@@ -249,4 +316,18 @@ elif not choices:
 elif not methods:
     st.info("Choose at least one saliency method.", icon=":material/tune:")
 else:
-    results(uploads, choices, methods, box, alpha)
+    signature = run_signature([digest_of(u.image) for u in uploads], [c.key for c in choices], methods)
+    uploaded = [c.user for c in choices if c.user is not None]
+    if uploaded and st.session_state.get(CANCELLED_KEY) == signature:
+        st.info("Stopped. Change the images, models or methods, or run it again.", icon=":material/stop_circle:")
+        st.button("Run again", key="ym_run_again", on_click=run_again, icon=":material/replay:")
+    else:
+        controls = st.empty()
+        if uploaded:  # outside the fragment: a click here stops the run at once
+            with controls.container():
+                st.button("Cancel", key="ym_cancel", on_click=cancel_run, args=(signature,), icon=":material/stop:")
+                st.caption(f"Your model runs in its own process, stopped when a forward pass takes more than "
+                           f"{uploaded[0].process.timeout:g} s. **Cancel** stops it now; any other change on "
+                           "this page stops it too (and starts again with the change).")
+        results(uploads, choices, methods, box, alpha)
+        controls.empty()

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from saliency_core.cli.zoo import TIMEOUT_HELP
 from saliency_core.data.frame import MAX_FRAME  # the parser's module imports it already (cli.audit)
 
 
@@ -32,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a method option, e.g. steps=32 or baseline=blurred (repeatable)")
     p.add_argument("--out", type=Path, required=True, help="folder for the PNG maps")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=TIMEOUT_HELP)
     p.set_defaults(func=run)
 
 
@@ -53,11 +55,12 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
-def load_model(spec: str, architecture: str | None) -> Any:
-    """``--model``: a zoo name, else a model file through the zoo's safe loader (``cli.zoo.load_model_arg``)."""
+def load_model(spec: str, architecture: str | None, timeout: float | None = None, size: int = 224) -> Any:
+    """``--model``: a zoo name, else a model file through the zoo's safe loader (``cli.zoo.load_model_arg``),
+    run in a separate process with ``timeout`` seconds per forward pass."""
     from saliency_core.cli.zoo import load_model_arg
 
-    return load_model_arg(spec, architecture)
+    return load_model_arg(spec, architecture, separate_process=True, timeout=timeout, size=size)
 
 
 def read_frames(paths: list[Path], size: int, command: str) -> tuple[list[Path], list[Any]]:
@@ -94,14 +97,15 @@ def run(args: argparse.Namespace) -> int:
 
     from saliency_core.data.files import shown_name
     from saliency_core.data.frame import check_frame_size
-    from saliency_core.methods import explain
     from saliency_core.render import scale_map
+    from saliency_core.zoo.model_process import explain  # in the model file's process, if it has one
 
     check_frame_size(args.size, "--size")  # before anything is read or allocated
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {shown_name(args.out)} is a file; --out names a folder for the PNG maps")
     options = parse_options(args.option)
-    model = load_model(args.model, args.architecture).eval()  # the CLI is the caller: eval is its business
+    # the CLI is the caller: eval is its business
+    model = load_model(args.model, args.architecture, args.timeout, args.size).eval()
     paths, pictures = read_frames(args.images, args.size, "explain")
     args.out.mkdir(parents=True, exist_ok=True)  # a bad --out fails before the work, not after
     result = explain(model, torch.stack(pictures), args.method, target=args.target, **options)

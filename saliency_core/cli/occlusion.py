@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from saliency_core.cli.zoo import TIMEOUT_HELP
+
 if TYPE_CHECKING:
     from torch import Tensor
 
@@ -31,14 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grid", type=int, default=None, metavar="N",
                    help="hide each cell of an N×N grid in turn instead of sliding a window")
     p.add_argument("--out", type=Path, default=None, help="folder for PNG overlays")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=TIMEOUT_HELP)
     p.set_defaults(func=run)
 
 
-def load_cli_model(spec: str, architecture: str | None):
-    """A zoo name, else a model file (never unpickled): the one resolution explain and audit use."""
+def load_cli_model(spec: str, architecture: str | None, timeout: float | None = None):
+    """A zoo name, else a model file (never unpickled): the one resolution explain and audit use;
+    a file runs in a separate process with ``timeout`` seconds per forward pass."""
     from saliency_core.cli.zoo import load_model_arg
 
-    return load_model_arg(spec, architecture)
+    return load_model_arg(spec, architecture, separate_process=True, timeout=timeout)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from saliency_core.data.files import shown_name
     from saliency_core.data.frame import FRAME
     from saliency_core.render import draw_box, overlay
+    from saliency_core.zoo import model_process  # runs a model file's work in its process
 
     box = parse_region(args.region, FRAME, "model frame") if args.region else None
     if args.grid is not None:
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     window = 16 if args.window is None else args.window
     stride = 8 if args.stride is None else args.stride
     percent, mode = args.percent if args.percent is not None else 0.5, args.mode or "exact"
-    model = load_cli_model(args.model, args.architecture)
+    model = load_cli_model(args.model, args.architecture, args.timeout)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     paths, frames = read_frames(args.images, FRAME, "occlusion")
@@ -71,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         if args.grid is not None:
             _grid_report(model, image, path, args)
             continue
-        maps = sc.occlusion(model, batch, window=window, stride=stride, mode=mode)
+        maps = model_process.occlusion(model, batch, window=window, stride=stride, mode=mode)
         with torch.no_grad():
             probs = model(batch).softmax(1)[0]
         line = f"{shown_name(path.name)}: class {int(probs.argmax())} p={float(probs.max()):.3f}"
@@ -92,11 +97,11 @@ def _grid_report(model: Model, image: Tensor, path: Path, args: argparse.Namespa
     a PNG of the probabilities with each cell hidden (3x the model frame)."""
     import cv2
 
-    import saliency_core as sc
     from saliency_core.data.files import shown_name
     from saliency_core.render import grid_overlay, resize, to_uint8
+    from saliency_core.zoo import model_process
 
-    result = sc.cell_occlusion(model, image[None], args.grid)
+    result = model_process.cell_occlusion(model, image[None], args.grid)
     cls = int(result.base[0].argmax())
     p_clean = float(result.base[0, cls])
     with_cell = result.cells[0, :, cls]

@@ -12,11 +12,20 @@ from typing import Any
 
 # Suffixes that say "this was meant as a file", so a missing one is not called an unknown zoo model.
 MODEL_SUFFIXES = (".pt", ".pth", ".pt2", ".ts", ".jit", ".safetensors")
+TIMEOUT_HELP = ("seconds a forward pass of a model file may take: the file runs in a separate process, "
+                "stopped after that (default $SALIENCY_MODEL_TIMEOUT or 60); zoo models run in this one")
 
 
-def load_model_arg(spec: str, architecture: str | None = None) -> Any:
+def load_model_arg(spec: str, architecture: str | None = None, *, separate_process: bool = False,
+                   timeout: float | None = None, size: int = 128) -> Any:
     """``--model SPEC``: a zoo model name, else a model file through the zoo's safe loader
     (TorchScript, ``.pt2``, safetensors, a weights-only state dict; never unpickled).
+
+    ``separate_process``: a model file is loaded and run in a child process with ``timeout``
+    seconds per forward pass (``--timeout``; default ``SALIENCY_MODEL_TIMEOUT`` or 60), a
+    :class:`~saliency_core.zoo.model_process.ModelProcess` (first forward pass: a ``size`` image);
+    run saliency on it with ``model_process.explain`` / ``occlusion`` / ``cell_occlusion``. Zoo
+    models always run in this process.
 
     Whatever is on disk under SPEC must be a regular file, checked before it is opened: a folder
     is ``"SPEC: is a directory, not a model file"``, a pipe or device ``"SPEC: not a regular file
@@ -25,11 +34,21 @@ def load_model_arg(spec: str, architecture: str | None = None) -> Any:
     zoo model, with the names to choose from.
     """
     from saliency_core import zoo
-    from saliency_core.data.files import check_regular_file, shown_name
+    from saliency_core.data.files import check_regular_file, read_regular_file, shown_name
 
+    if timeout is not None:  # before anything is loaded, whatever the model
+        from saliency_core.checks import check_finite
+
+        check_finite("--timeout", timeout, low=0, closed="right")
     if spec in zoo.RECIPES:  # zoo names first: a class folder called "normal" never shadows them
         return zoo.load(spec)
     path = Path(spec)
+    if os.path.lexists(path) and separate_process:
+        from saliency_core.zoo.model_process import ModelProcess
+
+        data = read_regular_file(path, what="model file", limit=None)
+        return ModelProcess(path, architecture, data=data, timeout=timeout, probe_size=size,
+                            limit_hint="--timeout SECONDS")
     if os.path.lexists(path):
         return zoo.load_model(check_regular_file(path, what="model file"), architecture=architecture)
     if os.sep in spec or path.suffix.lower() in MODEL_SUFFIXES:

@@ -181,7 +181,8 @@ def test_a_sixteen_bit_png_is_explained_from_its_true_brightness(
     files: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # explain must read images through read_image: a mid-grey 16-bit PNG reaches the model as 0.5, not 1.0.
-    import saliency_core.methods as methods
+    # (A model file runs in its own process: the CLI's explain is model_process.explain, which sends it there.)
+    import saliency_core.zoo.model_process as methods
 
     model_path, _ = files
     grey = tmp_path / "grey16.png"

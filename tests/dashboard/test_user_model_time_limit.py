@@ -30,6 +30,8 @@ from dashboard.common.user_models import CANCELLED_KEY, run_signature
 from saliency_core.zoo import model_process
 
 YOUR_MODEL = "views/your_model.py"
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script/save
+
 LIMIT = 2
 SLACK = 8.0  # seconds a stopped run may take beyond the limit on a busy machine (AppTest included)
 METHODS = ["gradient_squared", "vanilla_gradient"]  # the page's default
