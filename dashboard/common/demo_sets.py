@@ -45,7 +45,7 @@ class DemoSet:
     watermarked: tuple[bool, ...]
     boxes: torch.Tensor
     masks: torch.Tensor = field(repr=False)
-    key: tuple[Any, ...] = ()  # hashable identity of the set, for st.cache_data keys
+    key: tuple[Any, ...] = ()  # hashable identity of the set (ends with its pixels' digest), for cache keys
     pet_masks: torch.Tensor | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -89,7 +89,8 @@ def _demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: i
             saved = torch.load(path, weights_only=True)
             return DemoSet(images=saved["images"], labels=tuple(saved["labels"]), ids=tuple(saved["ids"]),
                            watermarked=tuple(saved["watermarked"]), boxes=saved["boxes"],
-                           masks=saved["masks"], key=key, pet_masks=saved.get("pet_masks"))
+                           masks=saved["masks"], key=(*key, pixels_digest(saved["images"])),
+                           pet_masks=saved.get("pet_masks"))
         except (OSError, RuntimeError, KeyError, ValueError, EOFError):
             pass  # a stale or broken cache file: rebuild it
     demo = build_demo_set(root, n_per_class, wm_cats, wm_dogs, offset)
@@ -104,6 +105,13 @@ def _demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: i
         except OSError:
             pass
     return demo
+
+
+def pixels_digest(images: torch.Tensor) -> str:
+    """A sha256 of the images' pixels: the last part of a set's key. Results cached by the key
+    (in memory, and on disk by the Quadrants page) then never outlive the photos they were computed
+    on: the photos at a path can change (a regenerated built-in set, a refilled data folder)."""
+    return hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
 def build_demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: int = 0) -> DemoSet:
@@ -131,7 +139,7 @@ def build_demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offs
         watermarked=marked.marked,
         boxes=marked.boxes,
         masks=marked.masks,
-        key=("demo", root, n_per_class, wm_cats, wm_dogs, offset),
+        key=("demo", root, n_per_class, wm_cats, wm_dogs, offset, pixels_digest(marked.images)),
         pet_masks=marked.pet_masks,
     )
 
