@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-test browser bench clean
+.PHONY: demo test install install-test browser bench bench-dashboard deploy-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,16 @@ bench: install-test
 	$(PY) bench/occlusion.py
 	$(PY) bench/grid_occlusion.py
 	$(PY) bench/audit.py
+	$(PY) bench/dashboard.py
+
+# Cold/warm time per page and the server's peak memory, in Debian's chromium (bench/dashboard.py).
+bench-dashboard: install-test browser
+	$(PY) bench/dashboard.py
+
+# Install requirements.txt into a fresh venv as Streamlit Community Cloud does (uv, else pip), start
+# the app from it and open every page in chromium (tools/deploy_check.py; several minutes).
+deploy-check: install-test browser
+	$(PY) tools/deploy_check.py
 
 clean:
 	rm -rf build *.egg-info saliency_core/_ext*.so $(VENV)/.installed-*

@@ -13,8 +13,10 @@ import streamlit as st
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-if str(ROOT) not in sys.path:  # so pages can `from dashboard.common import ...`
-    sys.path.insert(0, str(ROOT))
+# So pages can `from dashboard.common import ...`; appended, not prepended, so an installed
+# saliency_core (with its compiled extension) wins over the source tree on a host that ran `pip install .`.
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
 
 from dashboard.common import sidebar  # noqa: E402
 

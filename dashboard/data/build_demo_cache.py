@@ -1,11 +1,13 @@
-"""Precompute the Dataset audit page's report for the built-in demo (run after training the zoo).
+"""Precompute the Dataset audit page's report for one photo set (run after training the zoo).
 
-    SALIENCY_DATA=/path/to/cats-vs-dogs .venv/bin/python dashboard/data/build_demo_cache.py
+    .venv/bin/python dashboard/data/build_demo_cache.py                       # the built-in photos
+    SALIENCY_DATA=../shared/data/cats-vs-dogs .venv/bin/python dashboard/data/build_demo_cache.py
 
-Writes small CSVs and ``meta.json`` to ``dashboard/data/demo_audit/`` (commit them). The page
-compares ``meta.json``'s fingerprint (a hash of the zoo's weight files) with the installed zoo and
-recomputes, with a progress bar, when they differ. The report is
-``saliency_core.audit.report.build_report``, the function the page falls back to.
+Writes small CSVs and ``meta.json`` to ``dashboard/data/demo_audit/<set>/`` (``builtin`` or
+``kaggle``; commit them). The page compares ``meta.json``'s fingerprint (a hash of the zoo's weight
+files, the report's version and the set's manifest) with what is installed and recomputes, with a
+progress bar, when they differ. The report is ``saliency_core.audit.report.build_report``, the
+function the page falls back to.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from dashboard.common.audit_cache import (  # noqa: E402
     AUDIT_MODELS,
     REPORT_VERSION,
     cache_dir,
+    photo_set,
+    report_fingerprint,
     save_report,
-    zoo_fingerprint,
 )
 from saliency_core import zoo  # noqa: E402
 from saliency_core.audit.report import (  # noqa: E402
@@ -43,7 +46,8 @@ from saliency_core.data import data_dir  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=cache_dir(), help="output folder (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"output folder (default: {cache_dir()}/<set>, the set being builtin or kaggle)")
     parser.add_argument("--per-class", type=int, default=PER_CLASS, help="test photos per class")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny models on a shared CPU: one thread is the fastest here
@@ -52,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     names = [name for name in AUDIT_MODELS if name in available]
     models = {name: zoo.load(name).eval() for name in names}
     random_model = zoo.load("random-labels").eval() if "random-labels" in available else None
-    data = demo_audit_data(data_dir(), args.per_class)
+    root = data_dir()
+    out = args.out or cache_dir() / photo_set(root)
+    data = demo_audit_data(root, args.per_class)
     start = time.monotonic()
 
     def progress(fraction: float, text: str) -> None:
@@ -61,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     report = build_report(models, data, progress=progress, random_model=random_model)
     meta = {
         "version": REPORT_VERSION,
-        "fingerprint": zoo_fingerprint([*names, *(["random-labels"] if random_model is not None else [])]),
+        "fingerprint": report_fingerprint([*names, *(["random-labels"] if random_model is not None else [])], root),
+        "photo_set": photo_set(root),
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "models": names,
         "random_labels_model": random_model is not None,
@@ -72,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         "images": int(data.images.shape[0]),
         "seconds": round(time.monotonic() - start, 1),
     }
-    save_report(report, args.out, meta)
-    print(f"wrote {args.out} ({meta['images']} images, {len(names)} models, {meta['seconds']} s)")
+    save_report(report, out, meta)
+    print(f"wrote {out} ({meta['images']} images, {len(names)} models, {meta['seconds']} s)")
     return 0
 
 

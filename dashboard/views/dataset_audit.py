@@ -1,14 +1,17 @@
 """Page 7, Dataset audit: the bias statistics of whole test sets, not single images.
 
-For the built-in demo the report is precomputed in ``dashboard/data/demo_audit/`` (see
-``dashboard/data/build_demo_cache.py``) so the page opens instantly; when that cache is missing or
-was made with other zoo weights, the page recomputes it with a progress bar (once per server).
-A folder on the server can be audited too. Every number comes from ``saliency_core``.
+For each photo set (the built-in photos, or the cats-vs-dogs ones ``SALIENCY_DATA`` points at)
+the report is precomputed in ``dashboard/data/demo_audit/<set>/`` (see
+``dashboard/data/build_demo_cache.py``) so the page opens instantly. When there is none, or it
+was made with other zoo weights or other photos, the page computes it with a progress bar and
+saves it under ``saliency_core.data.cache_dir()`` (``demo_audit/<set>/``), where it survives a
+restart. A folder on the server can be audited too. Every number comes from ``saliency_core``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +20,23 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.common.audit_cache import AUDIT_MODELS, load_report, report_models, zoo_fingerprint
+from dashboard.common.audit_cache import (
+    AUDIT_MODELS,
+    BUILTIN_SET,
+    REPORT_VERSION,
+    SET_TITLES,
+    computed_dir,
+    is_fresh,
+    photo_set,
+    report_fingerprint,
+    save_report,
+    stored_reports,
+)
 from dashboard.common.locks import explain_locked
 from dashboard.common.messages import NO_DATA_MESSAGE, ZOO_HELP, plain_error
 from dashboard.common.models import METHOD_LABELS, title, zoo_names, zoo_or_none
 from dashboard.common.palette import CLASS_COLOURS
-from dashboard.common.photos import data_status, require_data
+from dashboard.common.photos import data_status
 from saliency_core import audit
 from saliency_core.audit.report import AUDIT_METHOD, AuditReport, build_report, demo_audit_data
 from saliency_core.checks import parse_box
@@ -39,25 +53,39 @@ STATISTICS = {
 
 @st.cache_resource
 def _computed() -> tuple[threading.Lock, dict[str, Any]]:
-    """Reports computed by this server, by zoo fingerprint (shared: every session reuses them)."""
+    """Reports computed by this server, by fingerprint (shared: every session reuses them)."""
     return threading.Lock(), {}
 
 
-def compute_demo_report(fingerprint: str) -> tuple[AuditReport, dict[str, Any]]:
-    """The demo report for the installed zoo, computed once per server with a progress bar."""
+def compute_demo_report(fingerprint: str, root: Path) -> tuple[AuditReport, dict[str, Any]]:
+    """The report of the installed zoo on the photos at ``root``, computed once per server with a
+    progress bar, and saved to :func:`computed_dir` so that a restarted server finds it."""
     lock, store = _computed()
     with lock:  # a second session waits for the first one's result instead of recomputing
         if fingerprint not in store:
             bar = st.progress(0.0, text="Preparing the demo test set…")
             models = {n: model for n in AUDIT_MODELS if (model := zoo_or_none(n)) is not None}
             random_model = zoo_or_none("random-labels")
-            report = build_report(models, demo_audit_data(require_data()), explain=explain_locked,
-                                  random_model=random_model,
-                                  progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
+            start = time.monotonic()
+            data = demo_audit_data(root)
+
+            def progress(fraction: float, text: str) -> None:
+                bar.progress(min(fraction, 1.0), text=f"{text} ({time.monotonic() - start:.0f} s so far; "
+                                                       f"{len(data.ids)} images × {len(models)} models)")
+
+            report = build_report(models, data, explain=explain_locked, random_model=random_model,
+                                  progress=progress)
             bar.empty()
-            store[fingerprint] = (report, {"fingerprint": fingerprint, "created": "computed on this server",
-                                           "models": list(models), "method": AUDIT_METHOD,
-                                           "random_labels_model": random_model is not None})
+            meta = {"version": REPORT_VERSION, "fingerprint": fingerprint, "photo_set": photo_set(root),
+                    "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + ", computed on this server",
+                    "models": list(models), "method": AUDIT_METHOD, "images": len(data.ids),
+                    "random_labels_model": random_model is not None,
+                    "seconds": round(time.monotonic() - start, 1)}
+            try:
+                save_report(report, computed_dir() / photo_set(root), meta)
+            except OSError:
+                pass  # a read-only cache folder only costs a recomputation after a restart
+            store[fingerprint] = (report, meta)
     return store[fingerprint]
 
 
@@ -119,11 +147,89 @@ def flip_chart(flips: pd.DataFrame, transform: str) -> go.Figure:
     return fig
 
 
+REGION_COLOURS = {"animal": "#2a9d8f", "watermark": "#e76f51", "background": "#b0b0b0"}
+
+
+def pet_share_chart(pet: pd.DataFrame) -> go.Figure:
+    """Stacked bars: the share of each model's saliency on the animal, the mark and the background,
+    on the clean and on the watermarked photos (all classes)."""
+    rows = pet[(pet["class"] == "all") & pet["statistic"].isin(list(REGION_COLOURS))].copy()
+    rows["photos"] = rows["watermarked"].map(lambda m: "watermarked" if str(m) == "True" else "clean")
+    rows["model"] = rows["model"].map(title)
+    fig = px.bar(rows, x="model", y="mean", color="statistic", facet_col="photos", barmode="stack",
+                 color_discrete_map=REGION_COLOURS, category_orders={"statistic": list(REGION_COLOURS),
+                                                                     "photos": ["clean", "watermarked"]},
+                 labels={"mean": "share of the saliency", "statistic": "region", "model": ""})
+    fig.update_layout(height=420, margin={"t": 50, "b": 10}, yaxis_range=[0, 1.0],
+                      title="Where the saliency goes: the animal (its mask), the watermark, the background")
+    return fig
+
+
+def pet_share_sentence(pet: pd.DataFrame) -> str:
+    """The chart's numbers in words: the most and least animal-focused model on watermarked photos."""
+    rows = pet[(pet["class"] == "all") & (pet["watermarked"].astype(str) == "True")]
+    table = rows.pivot_table(index="model", columns="statistic", values="mean")
+    if table.empty or "animal" not in table:
+        return ""
+    parts = [f"**{title(m)}** puts {table.loc[m, 'animal']:.0%} of its saliency on the animal, "
+             f"{table.loc[m, 'watermark']:.0%} on the watermark and {table.loc[m, 'background']:.0%} on the "
+             "background" for m in table.index if m in ("normal", "watermark-100")]
+    area = table["animal_area"].mean() if "animal_area" in table else float("nan")
+    return ("On the watermarked photos, " + "; ".join(parts)
+            + f". The animals cover {area:.0%} of the frame on average: a map that ignored content would "
+              "put that much on them.") if parts else ""
+
+
+def pet_core_chart(core: pd.DataFrame) -> go.Figure:
+    fig = px.line(core.assign(model=core["model"].map(title)), x="sigma", y="accuracy", color="model",
+                  line_dash="region", markers=True, labels={"sigma": "noise σ", "region": "noise on"})
+    fig.update_layout(height=400, margin={"t": 30, "b": 10}, yaxis_range=[0, 1.02],
+                      title="Accuracy with noise on the animal (core, its mask) vs the watermark box (spurious)")
+    return fig
+
+
+def pet_core_sentence(core: pd.DataFrame) -> str:
+    top = core[core["sigma"] == core["sigma"].max()]
+    table = top.pivot_table(index="model", columns="region", values="accuracy")
+    parts = [f"**{title(m)}** {table.loc[m, 'core']:.0%} with the animal noised and "
+             f"{table.loc[m, 'spurious']:.0%} with the watermark box noised"
+             for m in table.index if m in ("normal", "watermark-100") and {"core", "spurious"} <= set(table.columns)]
+    return (f"At σ = {top['sigma'].max():g}: " + "; ".join(parts) + ".") if parts else ""
+
+
+def show_pet_masks(report: AuditReport) -> None:
+    """The pet-mask tables: saliency on the animal, and core (animal) vs spurious (mark) noise."""
+    pet, core = report.pet_saliency, report.pet_core_spurious
+    if pet.empty:
+        st.info("The pet masks are not available for this photo set (the cats-vs-dogs photos have none), so "
+                "the share of saliency on the animal and the animal-as-core accuracy cannot be measured. "
+                "Choose the built-in photos in the sidebar: each comes with its pet mask.",
+                icon=":material/pets:")
+        return
+    st.caption("Each built-in photo comes with a mask of the animal, so the maps can be split into "
+               "saliency on the animal, on the watermark and on the background (the share of each "
+               "map's total saliency; 95% bootstrap CIs in the table).")
+    st.plotly_chart(pet_share_chart(pet), key="audit_pet_share")
+    sentence = pet_share_sentence(pet)
+    if sentence:
+        st.markdown(sentence)
+    if not core.empty:
+        st.caption("Salient ImageNet with the animal as the core region: Gaussian noise only on the animal "
+                   "(its mask, minus the watermark box) or only on the watermark box (spurious). A sound "
+                   "model suffers when the animal is noised; a shortcut model when the mark is.")
+        st.plotly_chart(pet_core_chart(core), key="audit_pet_core")
+        sentence = pet_core_sentence(core)
+        if sentence:
+            st.markdown(sentence)
+    with st.expander("The numbers"):
+        st.dataframe(pet.assign(model=pet["model"].map(title)), hide_index=True, width="stretch")
+
+
 # ---------------------------------------------------------------------------------------- report
 def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
     """The five views of the report, one tab each."""
-    tabs = st.tabs(["Global saliency", "Failure prediction", "Sanity checks", "Core vs spurious",
-                    "Counterfactual flips", "Table"])
+    tabs = st.tabs(["Global saliency", "Animal vs background", "Failure prediction", "Sanity checks",
+                    "Core vs spurious", "Counterfactual flips", "Table"])
     with tabs[0]:
         statistic = st.segmented_control("Statistic", list(STATISTICS), default="share", key="audit_statistic")
         statistic = statistic or "share"
@@ -132,6 +238,8 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
                    "grows; the normal model (and the colour model) barely look at it.")
         st.plotly_chart(global_saliency_chart(report.global_saliency, statistic), key="audit_global")
     with tabs[1]:
+        show_pet_masks(report)
+    with tabs[2]:
         st.caption("Sort the watermarked photos by how much saliency falls on the watermark and let the "
                    "model answer only those below a threshold. If looking at the watermark predicts "
                    "mistakes, accuracy rises as the response rate falls. AURRAC is the area under "
@@ -142,7 +250,7 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
         right.dataframe(areas, hide_index=True, width="stretch",
                         column_config={"aurrac": st.column_config.NumberColumn("AURRAC", format="%.3f"),
                                        "accuracy": st.column_config.NumberColumn(format="percent")})
-    with tabs[2]:
+    with tabs[3]:
         st.caption("Adebayo et al.'s model-randomisation test on the normal model: re-initialise its "
                    "layers from the top down. A saliency method that explains the *model* must give "
                    "different maps once the weights are random; maps that stay similar only "
@@ -156,13 +264,13 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
             st.caption(f"Data randomisation (maps of the normal model vs a model trained on permuted "
                        f"labels): Spearman {row['spearman']:.2f}, |Spearman| {row['spearman_abs']:.2f}, "
                        f"SSIM {row['ssim']:.2f}, HOG {row['hog']:.2f}. Low values are the pass.")
-    with tabs[3]:
+    with tabs[4]:
         st.caption("Salient-ImageNet-style test on the explorable's test set (watermarked cats, clean "
                    "dogs): Gaussian noise only inside the watermark box (spurious) or only outside "
                    "it (core). A shortcut model collapses when the spurious region is noised and "
                    "shrugs off noise on the animal; a sound model does the opposite.")
         st.plotly_chart(core_spurious_chart(report.core_spurious), key="audit_core")
-    with tabs[4]:
+    with tabs[5]:
         flips = report.counterfactual
         transform = st.segmented_control("Transform", sorted(flips["transform"].unique()),
                                          default="greyscale", key="audit_transform") or "greyscale"
@@ -178,7 +286,7 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
                      hide_index=True, width="stretch",
                      column_order=["model", "class", "n", "flips", "rate", "ci_low", "ci_high"],
                      column_config={"rate": percent, "ci_low": percent, "ci_high": percent})
-    with tabs[5]:
+    with tabs[6]:
         st.caption(f"One row per image × model ({METHOD_LABELS.get(meta.get('method', AUDIT_METHOD), AUDIT_METHOD)}); "
                    "the summary groups them by model, true class and watermark.")
         st.dataframe(audit.summarize(report.audit, by=("model", "truth", "watermarked")), hide_index=True,
@@ -188,47 +296,61 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
 
 
 def demo_section() -> None:
-    """The cached report when it matches the installed zoo; otherwise compute it (progress bar).
+    """The stored report of the photo set in use when it matches the installed zoo and the photos;
+    otherwise compute it (progress bar) and save it.
 
-    A stale cache (made with other weights) is still shown, with a warning and a button, rather
+    A stale report (other weights or photos) is still shown, with a warning and a button, rather
     than recomputed unasked: on a small CPU the full audit takes minutes.
     """
-    cached = load_report()
-    available = [n for n in (*AUDIT_MODELS, "random-labels") if n in zoo_names()]
-    fingerprint = zoo_fingerprint(available)  # what a report computed now would be made with
+    status = data_status()
+    root = status.path if status.ok else None
+    name = BUILTIN_SET if status.builtin else photo_set(root)
+    st.caption(f"Photo set: {SET_TITLES[name]}.")
+    stored = stored_reports(root) if root is not None or not status.builtin else []
+    if root is None and not stored:
+        st.info(NO_DATA_MESSAGE, icon=":material/photo_library:")
+        return
+    fresh = [(where, loaded) for where, loaded in stored if root is not None and is_fresh(loaded[1], root)]
     zoo_ready = zoo_or_none("normal") is not None
-    fresh = cached is not None and cached[1].get("fingerprint") == zoo_fingerprint(report_models(cached[1]))
+    if fresh:
+        where, (report, meta) = fresh[0]
+        made = "Precomputed report" if where == "committed" else "Report computed earlier on this server"
+        st.caption(f"{made} ({meta.get('created', '?')}; {meta.get('images', '?')} images; models: "
+                   f"{', '.join(title(m) for m in meta.get('models', []))}).")
+        show_report(report, meta)
+        return
+    available = [n for n in (*AUDIT_MODELS, "random-labels") if n in zoo_names()]
+    fingerprint = report_fingerprint(available, root) if root is not None else ""
     _, store = _computed()
-    if fingerprint in store and zoo_ready and not fresh:
+    if fingerprint in store and zoo_ready:
         report, meta = store[fingerprint]
         st.caption("Report computed on this server for the installed zoo.")
         show_report(report, meta)
         return
-    if cached is not None and (fresh or not zoo_ready):
-        report, meta = cached
-        note = "" if fresh else " (the zoo is not loadable here, so it could not be checked against the weights)"
+    if stored and (not zoo_ready or root is None):
+        report, meta = stored[0][1]
+        why = "the zoo is not loadable here" if not zoo_ready else "the photos are not available here"
         st.caption(f"Precomputed report ({meta.get('created', '?')}; models: "
-                   f"{', '.join(title(m) for m in meta.get('models', []))}){note}.")
+                   f"{', '.join(title(m) for m in meta.get('models', []))}; {why}, so it could not be "
+                   "checked against the weights and photos).")
         show_report(report, meta)
         return
     if not zoo_ready:
         st.info(ZOO_HELP, icon=":material/model_training:")
         return
-    if not data_status().ok:
-        st.info(NO_DATA_MESSAGE, icon=":material/photo_library:")
-        return
-    if cached is not None:
-        report, meta = cached
-        st.warning(f"This precomputed report ({meta.get('created', '?')}) was made with other zoo weights "
-                   "than the installed ones. Recompute it for the installed zoo (a few minutes, once per "
-                   "server), or rebuild the cache with `dashboard/data/build_demo_cache.py`.",
-                   icon=":material/update:")
+    assert root is not None
+    if stored:
+        report, meta = stored[0][1]
+        st.warning(f"This stored report ({meta.get('created', '?')}) was made with other zoo weights, other "
+                   "photos or an older version of the report than the ones installed. Recompute it (a few "
+                   "minutes, once: it is saved for later visits and restarts), or rebuild the committed one "
+                   "with `dashboard/data/build_demo_cache.py`.", icon=":material/update:")
         if not st.button("Recompute the report", key="audit_recompute", icon=":material/refresh:"):
             show_report(report, meta)
             return
     else:
-        st.info("No precomputed report found: computing it now (once per server).")
-    report, meta = compute_demo_report(fingerprint)
+        st.info("No stored report for this photo set: computing it now (once; it is saved for later).")
+    report, meta = compute_demo_report(fingerprint, root)
     show_report(report, meta)
 
 

@@ -15,14 +15,16 @@ from app_harness import errors, goto_page, no_browser_exception, screenshot, tex
 from PIL import Image
 from playwright.sync_api import expect
 
-from dashboard.common.audit_cache import CACHE_DIR, load_report, zoo_fingerprint
+from dashboard.common.audit_cache import BUILTIN_SET, CACHE_DIR, KAGGLE_SET, load_report, report_fingerprint
 from saliency_core.audit.report import TABLES
+from saliency_core.data import BUILTIN_DIR
 
 AUDIT = "views/dataset_audit.py"
 
 
-def synthetic_report(folder: Path, fingerprint: str | None = None) -> None:
-    """A tiny report in the cache's format, stamped with the installed zoo's fingerprint."""
+def synthetic_report(folder: Path, fingerprint: str | None = None, photos: Path = BUILTIN_DIR) -> None:
+    """A tiny report in the cache's format, stamped with the installed zoo's and ``photos``'
+    fingerprint (``folder`` is the set's folder, e.g. ``<cache>/builtin``)."""
     models = ["normal", "watermark-100", "colours"]
     rows = [{"id": f"{c}{i}|watermark", "model": m, "method": "gradient_squared", "truth": t,
              "prediction": t, "confidence": 0.9, "share": 0.1 * i, "m": 0.01, "n": 0.1,
@@ -48,21 +50,22 @@ def synthetic_report(folder: Path, fingerprint: str | None = None) -> None:
     folder.mkdir(parents=True)
     for name, table in tables.items():
         table.to_csv(folder / f"{name}.csv", index=False)
-    (folder / "meta.json").write_text(json.dumps({"fingerprint": fingerprint or zoo_fingerprint(models), "created": "test",
+    (folder / "meta.json").write_text(json.dumps({"fingerprint": fingerprint or report_fingerprint(models, photos), "created": "test",
                                                   "models": models, "method": "gradient_squared"}))
 
 
 # -------------------------------------------------------------------------------- the demo report
 def test_audit_page_shows_its_charts_from_the_cache(app_test: Callable[..., Any], tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    synthetic_report(tmp_path / "cache")
+    synthetic_report(tmp_path / "cache" / KAGGLE_SET)
     monkeypatch.setenv("SALIENCY_AUDIT_CACHE", str(tmp_path / "cache"))
     at = app_test(AUDIT, data=False)  # the cached report needs neither photos nor computing
     assert not at.exception, [e.value for e in at.exception]
     assert not at.progress  # nothing was recomputed
     assert "Precomputed report" in texts(at)
     assert len(at.get("plotly_chart")) == 5  # global saliency, response curve, sanity, core/spurious, flips
-    assert len(at.tabs) == 6
+    assert len(at.tabs) == 7
+    assert any("pet masks are not available" in i.value for i in at.info)  # no pet tables in this report
     at.segmented_control(key="audit_transform").set_value("hue shift 180°").run()
     at.segmented_control(key="audit_statistic").set_value("n").run()
     assert not at.exception
@@ -70,7 +73,7 @@ def test_audit_page_shows_its_charts_from_the_cache(app_test: Callable[..., Any]
 
 def test_stale_cache_is_shown_with_a_warning_not_recomputed(
         app_test: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zoo: bool) -> None:
-    synthetic_report(tmp_path / "cache", fingerprint="made-with-other-weights")
+    synthetic_report(tmp_path / "cache" / BUILTIN_SET, fingerprint="made-with-other-weights")
     monkeypatch.setenv("SALIENCY_AUDIT_CACHE", str(tmp_path / "cache"))
     at = app_test(AUDIT)
     assert not at.exception
@@ -79,15 +82,57 @@ def test_stale_cache_is_shown_with_a_warning_not_recomputed(
     assert len(at.get("plotly_chart")) == 5 and not at.progress
 
 
-def test_committed_demo_cache_is_readable() -> None:
-    if not (CACHE_DIR / "meta.json").is_file():
-        pytest.skip("no committed demo report (run dashboard/data/build_demo_cache.py after training the zoo)")
-    loaded = load_report(CACHE_DIR)
+@pytest.mark.parametrize("name", [BUILTIN_SET, KAGGLE_SET])
+def test_committed_demo_cache_is_readable(name: str) -> None:
+    if not (CACHE_DIR / name / "meta.json").is_file():
+        pytest.skip(f"no committed {name} report (run dashboard/data/build_demo_cache.py after training the zoo)")
+    loaded = load_report(CACHE_DIR / name)
     assert loaded is not None
     report, meta = loaded
     tables = report.tables()
-    assert set(tables) == set(TABLES) and meta["fingerprint"]
+    assert set(tables) == set(TABLES) and meta["fingerprint"] and meta["photo_set"] == name
     assert {"colours", "normal"} <= set(tables["counterfactual"]["model"])
+    assert tables["pet_saliency"].empty == (name == KAGGLE_SET)  # the masks: built-in photos only
+
+
+def test_the_committed_built_in_report_is_fresh_and_shown_without_computing(
+        app_test: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    if not (CACHE_DIR / BUILTIN_SET / "meta.json").is_file():
+        pytest.skip("no committed built-in report")
+    monkeypatch.delenv("SALIENCY_DATA", raising=False)
+    monkeypatch.setenv("SALIENCY_CACHE", str(tmp_path / "user-cache"))
+    at = app_test(AUDIT, data=BUILTIN_DIR)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.progress and not at.warning  # fresh: nothing recomputed, no stale warning
+    assert "Precomputed report" in texts(at)
+    assert len(at.get("plotly_chart")) == 7  # the five, plus the animal's share and animal-as-core noise
+    assert any("of its saliency on the animal" in m.value for m in at.markdown)
+
+
+def test_a_computed_report_is_saved_and_found_after_a_restart(
+        app_test: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No stored report: the page computes one (progress bar) and saves it under SALIENCY_CACHE;
+    a new server (caches cleared) shows it without computing."""
+    import streamlit as st
+
+    from dashboard.common.audit_cache import computed_dir, load_report
+    from saliency_core.audit import report as report_module
+
+    monkeypatch.setenv("SALIENCY_AUDIT_CACHE", str(tmp_path / "no-committed-report"))
+    monkeypatch.setenv("SALIENCY_CACHE", str(tmp_path / "user-cache"))
+    monkeypatch.setattr(report_module, "PER_CLASS", 2)  # a tiny report: 8 images
+    original = report_module.demo_audit_data
+    monkeypatch.setattr(report_module, "demo_audit_data", lambda root, per_class=2: original(root, 2))
+    import dashboard.views  # noqa: F401 - the page module imports demo_audit_data by name at run time
+
+    at = app_test(AUDIT, data=BUILTIN_DIR, timeout=300)
+    assert not at.exception, [e.value for e in at.exception]
+    saved = load_report(computed_dir() / BUILTIN_SET)
+    assert saved is not None and saved[1]["images"] == 8 and saved[1]["photo_set"] == BUILTIN_SET
+    st.cache_resource.clear()  # a restart: the in-memory store is gone
+    again = app_test(AUDIT, data=BUILTIN_DIR)
+    assert not again.exception and not again.progress
+    assert "computed earlier on this server" in texts(again)
 
 
 # ------------------------------------------------------------------------------ a folder's audit

@@ -1,0 +1,127 @@
+"""How fast and lean the dashboard is: cold and warm times per page, and the server's peak memory.
+
+    .venv/bin/python bench/dashboard.py            # the working tree, with an empty SALIENCY_CACHE
+    .venv/bin/python bench/dashboard.py --clone    # a fresh clone of HEAD (+ uncommitted files)
+
+Starts ``streamlit run dashboard/app.py`` headless (this venv's Python) with an empty
+``SALIENCY_CACHE`` and no ``SALIENCY_DATA`` (the built-in photos), drives Debian's chromium
+(Playwright) through every page twice: *cold* is the first visit of each page on a fresh server
+(from ``goto`` until the script has finished and no skeleton is left), *warm* the second visit in
+a new browser tab. The memory is the resident set size of the streamlit process and all its
+children, summed, sampled every 0.1 s from /proc; the peak is printed. Goals on the dev machine:
+first visit <= 3 s, warm <= 1 s, peak <= 800 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from deploy_check import PAGES, browser, fresh_clone, start_app, stop_app, visit  # noqa: E402
+
+GOALS = {"cold": 3.0, "warm": 1.0, "peak_mb": 800.0}
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    total, stack = 0, [pid]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while stack:
+        p = stack.pop()
+        try:
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            pass
+        stack.extend(children.get(p, []))
+    return total
+
+
+class Sampler(threading.Thread):
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak, self.stop = pid, every, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, tree_rss(self.pid))
+            self.stop.wait(self.every)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clone", action="store_true", help="run a fresh clone instead of the working tree")
+    args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
+    try:
+        where = fresh_clone(tmp / "repo") if args.clone else ROOT
+        env = {k: v for k, v in os.environ.items() if k not in ("SALIENCY_DATA", "SALIENCY_AUDIT_CACHE", "PYTHONPATH")}
+        env["SALIENCY_CACHE"] = str(tmp / "cache")
+        t0 = time.monotonic()
+        proc, url = start_app(Path(sys.executable), where, env, tmp / "app.log")
+        started = time.monotonic() - t0
+        sampler = Sampler(proc.pid)
+        sampler.start()
+        idle_mb = tree_rss(proc.pid) / 2**20
+        times: dict[str, dict[str, float]] = {}
+        problems: list[str] = []
+        try:
+            pw, chromium = browser()
+            try:
+                context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+                for visit_kind in ("cold", "warm"):
+                    page = context.new_page()
+                    for path, title in PAGES:
+                        seconds, exceptions, errors = visit(page, url, path)
+                        times.setdefault(title, {})[visit_kind] = seconds
+                        if exceptions or errors:
+                            problems.append(f"{title} ({visit_kind}): {exceptions} exception(s) {errors}")
+                    page.close()
+            finally:
+                chromium.close()
+                pw.stop()
+        finally:
+            sampler.stop.set()
+            sampler.join()
+            stop_app(proc)
+        peak_mb = sampler.peak / 2**20
+        print(f"dashboard bench ({'fresh clone' if args.clone else 'working tree'}, empty SALIENCY_CACHE, "
+              f"built-in photos, {os.cpu_count()} CPUs); server healthy after {started:.1f} s, "
+              f"{idle_mb:.0f} MB at start")
+        print(f"{'page':<22} {'cold s':>7} {'warm s':>7}")
+        for title, row in times.items():
+            print(f"{title:<22} {row['cold']:7.2f} {row['warm']:7.2f}")
+        cold = max(r["cold"] for r in times.values())
+        warm = max(r["warm"] for r in times.values())
+        print(f"peak RSS of the streamlit process tree: {peak_mb:.0f} MB")
+        def verdict(value: float, goal: float, unit: str) -> str:
+            return "met" if value <= goal else f"{value - goal:+.2f} {unit} over"
+
+        print(f"goals: cold <= {GOALS['cold']:g} s (worst {cold:.2f} s, {verdict(cold, GOALS['cold'], 's')}); "
+              f"warm <= {GOALS['warm']:g} s (worst {warm:.2f} s, {verdict(warm, GOALS['warm'], 's')}); "
+              f"peak <= {GOALS['peak_mb']:g} MB ({verdict(peak_mb, GOALS['peak_mb'], 'MB')})")
+        for problem in problems:
+            print("PROBLEM:", problem)
+        return 1 if problems else 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
