@@ -19,13 +19,20 @@ it runs (:class:`~saliency_core.zoo.user_model.ExportedModule`).
 TorchScript: its unpickler only rebuilds TorchScript types, but TorchScript code can call
 ``torch.save`` (write any file) or ``torch.from_file``, also while loading, in ``__setstate__``.
 So an archive whose code defines ``__setstate__`` is refused before loading, and every compiled
-function is checked for such operators before the model first runs.
+function (with the bodies of its nested blocks and subgraphs) is checked before the model first
+runs: operators outside an allow-list of namespaces, the file operators, and every ``prim::`` kind
+but those ordinary classifiers use (no ``prim::fork``/``awaitable``/``rpc_*``) are refused. The
+members checked are the ones torch's own zip reader reads, which must equal Python's view.
+
+Limits: a model file holds at most ``MAX_MODEL_BYTES`` (2 GiB); its archive unpacks to at most
+2 GiB and at most 100 times the file's size, with no data before the first member and no
+overlapping members; shape expressions hold numbers below 2**63 and only small literal powers.
 """
 
 from __future__ import annotations
 
+import ast
 import io
-import itertools
 import json
 import operator
 import os
@@ -55,11 +62,22 @@ class _Refused(ValueError):
     """A file refused with a message of ours (torch's own ValueErrors get the file's name added)."""
 
 
+# The most a model file may hold, and the most its archive may unpack to (also at most
+# MAX_UNPACK_RATIO times the file's size): a zip bomb is refused from its directory, unread.
+MAX_MODEL_BYTES = 2 * 2**30
+MAX_UNPACKED_BYTES = 2 * 2**30
+MAX_UNPACK_RATIO = 100
+
+
 class _Archive:
     """A zip archive held in memory; members are named below its one top folder, as torch names them.
 
     Repeated names (also ones differing only in case: torch's zip reader ignores case) are refused,
-    so that the member checked here is the member torch reads.
+    so that the member checked here is the member torch reads. So is anything that would let torch's
+    zip reader (miniz) see another archive than Python's ``zipfile``: data before the first member
+    (zipfile shifts every offset by its length, miniz does not) and members that overlap. Members
+    may unpack to at most ``MAX_UNPACKED_BYTES`` in all, and to at most ``MAX_UNPACK_RATIO`` times
+    the file's size (torch stores its members uncompressed).
     """
 
     def __init__(self, path: Path, data: bytes) -> None:
@@ -67,8 +85,14 @@ class _Archive:
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             infos = [info for info in self.zip.infolist() if not info.is_dir()]
+            end_record = zipfile._EndRecData(io.BytesIO(data))  # type: ignore[attr-defined]
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
             raise _Refused(f"{path.name} is not a readable zip archive: {one_line_error(err, typed=True)}") from None
+        if (not data.startswith(b"PK\x03\x04") or not end_record
+                or end_record[zipfile._ECD_OFFSET] != self.zip.start_dir):  # type: ignore[attr-defined]
+            raise _Refused(f"refused {path.name}: the zip archive has data before its first member "
+                           "(torch's zip reader would read another archive than the one checked)")
+        self._check_layout(data)
         names = [info.filename for info in infos]
         if len({name.lower() for name in names}) != len(names):
             raise _Refused(f"refused {path.name}: the archive repeats a member name")
@@ -76,6 +100,28 @@ class _Archive:
             raise _Refused(f"{path.name} is not an archive written by torch: its files are not all in one "
                            "top folder")
         self.members = {info.filename.split("/", 1)[1]: info for info in infos}
+
+    def _check_layout(self, data: bytes) -> None:
+        """Members that unpack to more than the limits, or that overlap, are refused."""
+        name = self.path.name
+        infos = self.zip.infolist()
+        limit = min(MAX_UNPACKED_BYTES, MAX_UNPACK_RATIO * len(data))
+        if sum(info.file_size for info in infos) > limit:
+            raise _Refused(f"refused {name}: its members unpack to "
+                           f"{sum(info.file_size for info in infos):,} bytes, more than the {limit:,} allowed "
+                           f"(at most {MAX_UNPACK_RATIO} times the file's size, {MAX_UNPACKED_BYTES:,} in all)")
+        end = 0
+        for info in sorted(infos, key=lambda info: info.header_offset):
+            start = info.header_offset
+            header = data[start:start + 30]
+            if len(header) < 30 or not header.startswith(b"PK\x03\x04"):
+                raise _Refused(f"{name} is damaged: archive member {info.filename[:60]!r} has no local header")
+            stop = start + 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+            stop += info.compress_size
+            if start < end or stop > self.zip.start_dir:  # type: ignore[attr-defined]
+                raise _Refused(f"refused {name}: archive member {info.filename[:60]!r} overlaps another member "
+                               "or the archive's directory")
+            end = stop
 
     def __contains__(self, name: str) -> bool:
         return name in self.members
@@ -169,6 +215,93 @@ def _check_expression(path: Path, text: str) -> None:
                    or (token.type == tokenize.STRING and _QUOTED.fullmatch(token.string)))
         if not allowed:
             raise refuse()
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise refuse() from None
+    if _value_bits(tree.body, refuse) > _MAX_EXPRESSION_BITS:
+        raise _Refused(f"refused {path.name}: its shape expression {text[:60]!r} evaluates to numbers too "
+                       "large to compute")
+
+
+# Shape expressions are evaluated by sympy while the program is deserialized: numbers in them stay
+# below 2**63, powers and shifts take a literal exponent of at most 64, and an upper bound of the
+# size of every value computed stays below _MAX_EXPRESSION_BITS (9**9**9 would never finish).
+_MAX_LITERAL = 2**63
+_MAX_EXPONENT = 64
+_MAX_EXPRESSION_BITS = 2**16
+_POWERS = frozenset({"Pow", "PowByNatural", "FloatPow"})
+_SHIFTS = frozenset({"LShift", "RShift"})
+_SUMS = frozenset({"Add", "Max", "Min", "Piecewise", "ExprCondPair", "Rational"})
+
+
+def _literal(node: ast.AST) -> int | float | None:
+    """The number a literal (``5``, ``-5``, ``Integer(5)``, ``Integer('5')``) stands for, or None."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _literal(node.operand)
+        return None if value is None else (-value if isinstance(node.op, ast.USub) else value)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("Integer", "Float") \
+            and len(node.args) == 1 and not node.keywords:
+        return _literal(node.args[0])
+    if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
+        value = node.value
+        if isinstance(value, str):
+            try:
+                value = int(value) if value.lstrip("+-").isdigit() else float(value)
+            except ValueError:
+                return None
+        return value if isinstance(value, (int, float)) else None
+    return None
+
+
+def _value_bits(node: ast.AST, refuse: Any) -> int:
+    """An upper bound of the bits of what ``node`` computes (symbols are sizes: below 2**63).
+
+    Refuses (``raise refuse()``) literals of 2**63 or more and powers or shifts whose exponent is
+    not a literal of at most 64.
+    """
+    literal = _literal(node)
+    if literal is not None:
+        if isinstance(literal, int) and abs(literal) >= _MAX_LITERAL:
+            raise refuse()
+        return 64
+    parts: list[ast.AST]
+    if isinstance(node, ast.Call):
+        kind = node.func.id if isinstance(node.func, ast.Name) else ""
+        if kind == "Symbol":
+            return 64
+        if kind in _POWERS | _SHIFTS:
+            if len(node.args) != 2:
+                raise refuse()
+            base, exponent = node.args
+            return _power_bits(kind, base, exponent, refuse)
+        parts = [*node.args, *(keyword.value for keyword in node.keywords)]
+        bits = [_value_bits(part, refuse) for part in parts] or [1]
+        return sum(bits) if kind == "Mul" else max(bits) + len(bits)
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, (ast.Pow, ast.LShift, ast.RShift)):
+            kind = {ast.Pow: "Pow", ast.LShift: "LShift", ast.RShift: "RShift"}[type(node.op)]
+            return _power_bits(kind, node.left, node.right, refuse)
+        left, right = _value_bits(node.left, refuse), _value_bits(node.right, refuse)
+        return left + right if isinstance(node.op, ast.Mult) else max(left, right) + 1
+    if isinstance(node, (ast.UnaryOp, ast.Compare, ast.BoolOp)):
+        parts = list(ast.iter_child_nodes(node))
+        return max((_value_bits(part, refuse) for part in parts if isinstance(part, ast.expr)), default=1)
+    if isinstance(node, ast.Name):  # oo, zoo, nan, True, ... (symbols are Symbol(...) calls)
+        return 64
+    if isinstance(node, ast.Constant):  # booleans, quoted names
+        return 1
+    raise refuse()
+
+
+def _power_bits(kind: str, base: ast.AST, exponent: ast.AST, refuse: Any) -> int:
+    power = _literal(exponent)
+    if not isinstance(power, int) or abs(power) > _MAX_EXPONENT:
+        raise refuse()
+    bits = _value_bits(base, refuse)
+    if kind in _POWERS:
+        return bits * max(abs(power), 1)
+    return bits + abs(power) if kind == "LShift" else bits
 
 
 def _plain_context(context: object) -> bool:
@@ -219,6 +352,10 @@ def _check_program_json(path: Path, value: Any, key: str = "") -> None:
     elif isinstance(value, list):
         for item in value:
             _check_program_json(path, item, key)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) >= _MAX_LITERAL:  # sizes, hints, bounds: sympy computes with them
+            raise _Refused(f"refused {path.name}: its program holds a number of {value.bit_length()} bits "
+                           f"({key or 'a value'}), beyond any size (2**63)")
     elif isinstance(value, str):
         if key == "expr_str":
             _check_expression(path, value)
@@ -349,6 +486,24 @@ def _load_exported(path: Path, data: bytes) -> ExportedModule:
 _SCRIPT_NAMESPACES = frozenset({"aten", "prim", "prims", "quantized", "_quantized", "sparse", "mkldnn", "onednn",
                                 "mkl", "quantization", "mkldnn_prepacked", "profiler"})
 _SCRIPT_FILE_OPS = _FILE_OPS | {"prim::PythonOp", "prim::IgnoredPythonOp"}
+# prim:: is allow-listed: the kinds scripted and traced classifiers use (control flow, calls, attributes,
+# containers, casts, tensor properties; collected from scripting DemoCNN, EfficientNet, models with
+# if/loops/lists/tuples/dicts/strings/classes/enums/with, LSTM and attention). Not among them:
+# prim::fork, prim::awaitable and prim::rpc_* (they run a function, e.g. aten::save, kept in a subgraph
+# attribute), prim::PythonOp, profiling and fusion nodes.
+_SCRIPT_PRIMS = frozenset(f"prim::{kind}" for kind in (
+    "Constant", "GetAttr", "SetAttr", "If", "Loop", "CallFunction", "CallMethod", "CreateObject", "Enter", "Exit",
+    "RaiseException", "Uninitialized", "ListConstruct", "ListUnpack", "TupleConstruct", "TupleUnpack",
+    "TupleIndex", "TupleSlice", "DictConstruct", "StringIndex", "ModuleContainerIndex", "unchecked_cast",
+    "unchecked_unwrap_optional", "isinstance", "EnumName", "EnumValue", "NumToTensor", "Print", "abs", "min",
+    "max", "rangelist", "tolist", "ConstantChunk", "AutogradZero", "AutogradAdd", "device", "dtype", "layout",
+    "data", "grad", "requires_grad", "type", "name", "index", "id", "itemsize", "nbytes", "shape", "is_cpu",
+    "is_cuda", "is_ipu", "is_maia", "is_meta", "is_mkldnn", "is_mps", "is_mtia", "is_nested", "is_quantized",
+    "is_sparse", "is_sparse_csr", "is_vulkan", "is_xla", "is_xpu",
+))
+# Named in the message (and refused even were the allow-list widened): they run a function asynchronously.
+_SCRIPT_ASYNC = frozenset({"prim::fork", "prim::awaitable", "prim::awaitable_nowait", "prim::rpc_async",
+                           "prim::rpc_sync", "prim::rpc_remote"})
 _CLASS_NAMESPACES = frozenset({"quantized", "sparse", "rnn", "mkldnn"})  # torch.classes.* a model may hold
 
 
@@ -358,10 +513,37 @@ def _is_torchscript(archive: _Archive) -> bool:
 
 
 def _script_nodes(block: Any) -> Iterator[Any]:
+    """Every node of a graph: also those in nested blocks and in subgraph attributes (prim::fork's body)."""
     for node in block.nodes():
         yield node
         for inner in node.blocks():
             yield from _script_nodes(inner)
+        for attribute in node.attributeNames():
+            kind = node.kindOf(attribute)
+            if kind == "g":
+                yield from _script_nodes(node.g(attribute))
+            elif kind == "gs":
+                for graph in node.gs(attribute):
+                    yield from _script_nodes(graph)
+
+
+def _script_records(archive: _Archive, data: bytes) -> dict[str, bytes]:
+    """The archive as torch's own zip reader reads it; refused unless it is what ``zipfile`` reads."""
+    name = archive.path.name
+    reader = torch._C.PyTorchFileReader(io.BytesIO(data))
+    records = set(reader.get_all_records())
+    differs = _Refused(f"refused {name}: torch's zip reader sees other members than Python's "
+                       "(a crafted archive)")
+    if records != set(archive.members):
+        raise differs
+    contents = {}
+    for record in sorted(records):
+        if reader.get_record_size(record) != archive.members[record].file_size:
+            raise differs
+        contents[record] = reader.get_record(record)
+        if contents[record] != archive.read(record):
+            raise differs
+    return contents
 
 
 def _load_torchscript(archive: _Archive, data: bytes) -> nn.Module:
@@ -369,9 +551,9 @@ def _load_torchscript(archive: _Archive, data: bytes) -> nn.Module:
     from torch.jit._recursive import wrap_cpp_module
 
     name = archive.path.name
-    # Code the importer would run while loading: searched in the file itself and in every member
-    # (a compressed one), since torch's zip reader and Python's might disagree on a crafted zip.
-    for content in itertools.chain([data], map(archive.read, archive.members)):
+    # Code the importer would run while loading: searched in the file itself and in every member as
+    # torch's reader reads it (which must be what Python's zipfile reads).
+    for content in [data, *_script_records(archive, data).values()]:
         if b"__setstate__" in content or b"OpaqueObject" in content:
             raise _Refused(f"refused {name}: its TorchScript code runs while loading (__setstate__), "
                            "which can write files")
@@ -382,7 +564,9 @@ def _load_torchscript(archive: _Archive, data: bytes) -> nn.Module:
         for node in _script_nodes(function.graph):
             kind = node.kind()
             classes = re.findall(r"torch\.classes\.(\w+)\.", " ".join(str(v.type()) for v in node.outputs()))
-            if (kind.split("::")[0] not in _SCRIPT_NAMESPACES or kind in _SCRIPT_FILE_OPS
+            namespace = kind.split("::")[0]
+            if (namespace not in _SCRIPT_NAMESPACES or kind in _SCRIPT_FILE_OPS or kind in _SCRIPT_ASYNC
+                    or (namespace == "prim" and kind not in _SCRIPT_PRIMS)
                     or not set(classes) <= _CLASS_NAMESPACES):
                 raise _Refused(f"refused {name}: its TorchScript code calls {kind}, which saliency_core does not "
                                "run from a user's file")
@@ -449,6 +633,9 @@ def load_model(path: str | os.PathLike[str], architecture: str | None = None,
     suffix = path.suffix.lower()
     model: nn.Module
     if suffix == ".safetensors":  # tensors and a JSON header only: read by the safetensors library
+        if path.stat().st_size > MAX_MODEL_BYTES:
+            raise ValueError(f"{path.name}: {path.stat().st_size:,} bytes is larger than the "
+                             f"{MAX_MODEL_BYTES:,} read for one model file")
         try:
             with safe_open(str(path), framework="pt") as fh:
                 meta = fh.metadata() or {}
@@ -457,7 +644,7 @@ def load_model(path: str | os.PathLike[str], architecture: str | None = None,
             raise ValueError(f"{path.name} is not a valid safetensors file: {one_line_error(err, typed=True)}") from None
         model = _build(state, architecture or meta.get("architecture"), classes, path, **options)
     elif suffix == ".pt2":
-        data = read_regular_file(path, what="model file", limit=None)
+        data = read_regular_file(path, what="model file", limit=MAX_MODEL_BYTES)
         if not zipfile.is_zipfile(io.BytesIO(data)):
             raise ValueError(f"{path.name} is not a torch.export program: not a zip archive")
         try:
@@ -468,7 +655,7 @@ def load_model(path: str | os.PathLike[str], architecture: str | None = None,
             raise ValueError(f"{path.name} is not a torch.export program: "
                              f"{one_line_error(err, typed=True, limit=300)}") from None
     else:
-        data = read_regular_file(path, what="model file", limit=None)
+        data = read_regular_file(path, what="model file", limit=MAX_MODEL_BYTES)
         archive = _Archive(path, data) if zipfile.is_zipfile(io.BytesIO(data)) else None
         if archive is not None and _is_torchscript(archive):
             try:

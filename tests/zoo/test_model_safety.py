@@ -17,6 +17,10 @@ import hashlib
 import io
 import json
 import pickle
+import struct
+import subprocess
+import sys
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +33,7 @@ from torch import nn
 
 from saliency_core import load_model
 from saliency_core.cli import main
+from saliency_core.zoo import loading
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
@@ -216,6 +221,30 @@ class SaveWhileRunning(nn.Module):
         return x.mean(dim=(2, 3))[:, :2]
 
 
+class SaveInFork(nn.Module):
+    """TorchScript whose forward forks aten::save: prim::fork keeps the call in a subgraph attribute."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch.jit._wait(torch.jit._fork(torch.ops.aten.save, x, self.marker))
+        return x.mean(dim=(2, 3))[:, :2]
+
+
+class SaveInAwaitable(nn.Module):
+    """The same with prim::awaitable."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch.jit._awaitable_wait(torch.jit._awaitable(torch.ops.aten.save, x, self.marker))
+        return x.mean(dim=(2, 3))[:, :2]
+
+
 def torchscript(module: type[nn.Module]) -> Callable[[Path, Path], Path]:
     def build(target: Path, marker: Path) -> Path:
         torch.jit.script(module(str(marker))).save(str(target))
@@ -224,7 +253,61 @@ def torchscript(module: type[nn.Module]) -> Callable[[Path, Path], Path]:
     return build
 
 
-SCRIPT_PAYLOADS = {"script_setstate": torchscript(SaveWhileLoading), "script_forward": torchscript(SaveWhileRunning)}
+def _zip(items: list[tuple[str, bytes]], compression: int, comment: int = 0) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
+        for k, (name, data) in enumerate(items):
+            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            if k == 0 and comment:
+                info.comment = b"c" * comment
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def _split(blob: bytes) -> tuple[bytes, bytes]:
+    """An archive's members (local headers and data) and its central directory."""
+    end = blob.rfind(b"PK\x05\x06")
+    size, offset = struct.unpack("<2L", blob[end + 12:end + 20])
+    return blob[:offset], blob[offset:offset + size]
+
+
+def zip_confusion(target: Path, marker: Path) -> Path:
+    """One file, two archives: Python's zipfile reads a harmless TorchScript Sequential, torch's reader
+    (miniz, which does not shift offsets for data before the archive) reads SaveWhileLoading.
+
+    The Sequential's archive is prepended with SaveWhileLoading's members and central directory, the
+    latter placed where the Sequential's end record says its directory is.
+    """
+    def members(model: nn.Module) -> list[tuple[str, bytes]]:
+        buffer = io.BytesIO()
+        torch.jit.save(torch.jit.script(model), buffer)
+        with zipfile.ZipFile(buffer) as archive:
+            return [(info.filename, archive.read(info)) for info in archive.infolist()]
+
+    evil, good = members(SaveWhileLoading(str(marker))), members(nn.Sequential(nn.Linear(3, 300), nn.Linear(300, 2)))
+    root = good[0][0].split("/")[0]
+    evil = [(f"{root}/{name.split('/', 1)[1]}", data) for name, data in evil]
+    while len(evil) < len(good):
+        evil.append((f"{root}/pad{len(evil)}", b""))
+    while len(good) < len(evil):
+        good.append((f"{root}/pad{len(good)}", b""))
+    good_zip = _zip(good, zipfile.ZIP_STORED)
+    good_local, good_cd = _split(good_zip)
+    evil_local, evil_cd = _split(_zip(evil, zipfile.ZIP_DEFLATED))
+    assert len(evil_local) <= len(good_local)
+    if len(evil_cd) < len(good_cd):  # the two directories the same size
+        evil_cd = _split(_zip(evil, zipfile.ZIP_DEFLATED, comment=len(good_cd) - len(evil_cd)))[1]
+    else:
+        good_zip = _zip(good, zipfile.ZIP_STORED, comment=len(evil_cd) - len(good_cd))
+        good_local, good_cd = _split(good_zip)
+    target.write_bytes(evil_local + b"\0" * (len(good_local) - len(evil_local)) + evil_cd + good_zip)
+    return target
+
+
+SCRIPT_PAYLOADS = {"script_setstate": torchscript(SaveWhileLoading), "script_forward": torchscript(SaveWhileRunning),
+                   "script_fork": torchscript(SaveInFork), "script_awaitable": torchscript(SaveInAwaitable),
+                   "zip_confusion": zip_confusion}
 PAYLOADS = [*PT2_PAYLOADS, *SCRIPT_PAYLOADS]
 
 
@@ -369,3 +452,165 @@ def test_the_cli_explains_and_occludes_with_an_export(tmp_path: Path, dynamic: b
     occluded = main(["occlusion", "--model", str(frame), "--window", "32", "--stride", "32", *pictures])
     printed = capsys.readouterr()
     assert occluded == 0 and printed.out.count(" class ") == 3, printed.err
+
+
+# ------------------------------------------------------------------ costly or oversized archives
+def power_tower(files: Files) -> None:
+    """A shape expression sympy would compute for ever (9**(9**9)) while deserializing."""
+    def change(program: dict) -> None:
+        program["graph_module"]["graph"]["tensor_values"]["x"]["sizes"][0] = {
+            "as_expr": {"expr_str": "Integer(9)**Integer(9)**Integer(9)", "hint": {"as_int": 2}}}
+
+    edit_json(files, "models/model.json", change)
+
+
+def zip_bomb(files: Files, padding: int = 100 * 2**20) -> None:
+    """The program JSON padded with ``padding`` spaces (still valid JSON); deflated about 1000:1."""
+    files["models/model.json"] += b" " * padding
+
+
+def deflated(source: Path, target: Path, edit: Callable[[Files], None]) -> Path:
+    """``rewrite`` with deflated members."""
+    with zipfile.ZipFile(source) as archive:
+        files = {name.split("/", 1)[1]: archive.read(name) for name in archive.namelist()}
+    edit(files)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(f"base/{name}", data)
+    return target
+
+
+def overlapping(source: Path, target: Path) -> Path:
+    """A second directory entry, named like the first, for the first member's bytes."""
+    blob = source.read_bytes()
+    end = blob.rfind(b"PK\x05\x06")
+    count, size, offset = struct.unpack("<2xH2L", blob[end + 8:end + 20])
+    first_length = 46 + sum(struct.unpack("<3H", blob[offset + 28:offset + 34]))
+    entry = bytearray(blob[offset:offset + first_length])
+    name_length = struct.unpack("<H", entry[28:30])[0]  # the name follows the entry's fixed 46 bytes
+    entry[46 + name_length - 1] = ord("z")  # another name (weight_z), of the same length
+    directory = blob[offset:offset + size] + bytes(entry)
+    record = bytearray(blob[end:end + 22])
+    record[8:16] = struct.pack("<2HL", count + 1, count + 1, size + len(entry))
+    target.write_bytes(blob[:offset] + directory + bytes(record))
+    return target
+
+
+@pytest.mark.timeout(30)
+def test_a_shape_expression_too_costly_to_compute_is_refused_at_once(tmp_path: Path, base_export: Path) -> None:
+    path = rewrite(base_export, tmp_path / "tower.pt2", power_tower)
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=r"^refused tower\.pt2: its shape expression") as refused:
+        load_model(path)
+    assert time.monotonic() - started < 1 and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("expression", "fine"), [
+    ("Pow(Symbol('s0', positive=True, integer=True), Integer(2))", True),  # a square image's pixels
+    ("Mul(Integer(2), PowByNatural(Symbol('s0'), 3)) + LShift(Symbol('s1'), 4)", True),
+    ("Integer(9)**Integer(9)**Integer(9)", False),  # the exponent is no literal
+    ("Pow(Integer(9), 65)", False),  # too large an exponent
+    ("Symbol('s0') ** Symbol('s1')", False),
+    ("LShift(Integer(1), Integer(2)**Integer(20))", False),
+    ("((((Integer(9)**64)**64)**64)**64)", False),  # small exponents, a huge number all the same
+    ("Integer(9223372036854775808)", False),  # 2**63
+    ("Integer('99999999999999999999999')", False),
+])
+def test_shape_expressions_hold_bounded_numbers(expression: str, fine: bool) -> None:
+    if fine:
+        loading._check_expression(Path("m.pt2"), expression)
+    else:
+        with pytest.raises(ValueError, match=r"^refused m\.pt2: its shape expression"):
+            loading._check_expression(Path("m.pt2"), expression)
+
+
+def test_a_hint_beyond_any_size_is_refused(tmp_path: Path, base_export: Path) -> None:
+    def change(program: dict) -> None:
+        program["graph_module"]["graph"]["tensor_values"]["x"]["sizes"][0] = {
+            "as_expr": {"expr_str": "Symbol('s0', positive=True)", "hint": {"as_int": 2**70}}}
+
+    path = rewrite(base_export, tmp_path / "hint.pt2", lambda files: edit_json(files, "models/model.json", change))
+    with pytest.raises(ValueError, match=r"^refused hint\.pt2: .*beyond any size"):
+        load_model(path)
+
+
+def test_a_zip_bomb_is_refused_from_its_directory_without_unpacking(tmp_path: Path, base_export: Path) -> None:
+    # In a fresh process: its peak memory shows that the 100 MiB member was never unpacked.
+    path = deflated(base_export, tmp_path / "bomb.pt2", zip_bomb)
+    assert path.stat().st_size < 2**20
+    code = f"""if True:
+        import resource, sys
+        from saliency_core import load_model
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            load_model({str(path)!r})
+        except ValueError as err:
+            print(err)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    message, grown = done.stdout.strip().splitlines()[-2:]
+    assert message.startswith("refused bomb.pt2: its members unpack to") and "100 times the file's size" in message
+    assert int(grown) < 30 * 1024, f"peak memory grew by {int(grown) // 1024} MiB"  # ru_maxrss: KiB
+
+
+def test_overlapping_archive_members_are_refused(tmp_path: Path, base_export: Path) -> None:
+    path = overlapping(base_export, tmp_path / "overlap.pt2")
+    with pytest.raises(ValueError, match=r"^refused overlap\.pt2: archive member .* overlaps") as refused:
+        load_model(path)
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("suffix", [".pt2", ".pt", ".safetensors"])
+def test_a_model_file_over_the_size_limit_is_refused_unread(tmp_path: Path, base_export: Path, suffix: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loading, "MAX_MODEL_BYTES", 1000)
+    path = tmp_path / f"big{suffix}"
+    path.write_bytes(base_export.read_bytes())
+    with pytest.raises(ValueError, match=rf"big\{suffix}: [0-9,]+ bytes is larger than the 1,000 read for one "
+                                         "model file$"):
+        load_model(path)
+
+
+class ScriptedClassifier(nn.Module):
+    """A scripted classifier using what TorchScript offers: branches, loops, lists, dicts, tuples, strings,
+    optionals, asserts and raises (the prim:: kinds on load_model's allow-list)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList([nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1)])
+        self.acts = nn.ModuleDict({"a": nn.ReLU(), "b": nn.GELU()})
+        self.head = nn.Linear(4, 2)
+        self.names = ["cat", "dog"]
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.dim() == 4, "need NCHW"
+        self.calls += 1
+        if x.shape[1] != 3:
+            raise RuntimeError("bad channels " + str(x.shape[1]))
+        feats: list[torch.Tensor] = []
+        for conv in self.convs:
+            x = conv(x)
+            feats.append(x)
+        kept: dict[str, torch.Tensor] = {"first": feats[0]}
+        for key, act in self.acts.items():
+            x = act(x)
+            kept[key] = x
+        pair: tuple[torch.Tensor, int] = (x, len(feats))
+        y, n = pair
+        maybe: torch.Tensor | None = y if bool(y.sum() > 0) else None
+        if maybe is not None and f"{self.names[0]}-{n}" != "x":
+            y = maybe * max(1.0, abs(-1.0))
+        return self.head(y.mean(dim=(2, 3))).to(x.device, x.dtype)
+
+
+@pytest.mark.parametrize("build", ["script", "trace"])
+def test_scripted_and_traced_classifiers_load(tmp_path: Path, build: str) -> None:
+    torch.manual_seed(0)
+    model = ScriptedClassifier().eval() if build == "script" else classifier()
+    x = torch.rand(2, 3, 8, 8)
+    scripted = torch.jit.script(model) if build == "script" else torch.jit.trace(model, x)
+    scripted.save(str(tmp_path / "m.pt"))
+    with torch.no_grad():
+        assert torch.allclose(load_model(tmp_path / "m.pt")(x), model(x), atol=1e-6)
