@@ -1,7 +1,11 @@
 """Gradients: saliency maps of several methods and models side by side (the explorable's §4).
 
-Rows are models, columns the input and each chosen method; an opacity slider blends the maps over
-the photo. A footnote shows one image three ways (input, vanilla gradient, gradient squared).
+Rows are models, columns the input and each chosen method; maps are white on black with a colour
+bar (the explorable's look) or, by choice, overlaid on the photo. One line per method says what it
+computes and when it misleads. "Which way does each pixel push?" shows the signed gradient in the
+cat/dog palette and, on a 12×12 patch (the watermark's box by default), one arrow per pixel. A
+footnote shows one image as input, vanilla gradient, gradient squared and signed gradient, with a
+live count of what squaring throws away.
 """
 
 from __future__ import annotations
@@ -11,10 +15,23 @@ import streamlit as st
 from dashboard.common.chips import chip_for
 from dashboard.common.demo_sets import occlusion_pairs
 from dashboard.common.explanations import saliency_map
+from dashboard.common.method_help import help_rows, help_text
 from dashboard.common.models import CLASSES, METHOD_LABELS, predict_set, require_models, title, zoo_names
+from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
 from dashboard.common.photos import require_data
-from dashboard.common.render import overlay, upscale
+from dashboard.common.render import (
+    MAP_STYLES,
+    OVERLAY,
+    arrows_figure,
+    colour_bar_picture,
+    draw_box,
+    map_picture,
+    to_uint8,
+    upscale,
+)
 from dashboard.common.widgets import image_strip
+from saliency_core.methods import METHODS as ALL_METHODS
+from saliency_core.methods.signed_gradient import direction_counts
 
 METHODS: dict[str, str] = {k: v for k, v in METHOD_LABELS.items() if k != "occlusion"}
 # Fewer samples/steps than the library defaults keep a first view quick on a small CPU; seeded.
@@ -26,12 +43,17 @@ DEFAULT_MODELS = ["normal", "watermark-100"]
 DEFAULT_METHODS = ["vanilla_gradient", "gradient_squared", "grad_cam"]
 IMAGE_KEY = "gradients_image"
 DISPLAY = 256
+PATCH = 12  # the arrows view's patch, in model-frame pixels
+TOP_FRACTION = 0.005  # "the top 0.5% pixels", as the explorable's quadrant plots count them
+CAT = CLASSES.index("cat")
+LABELS = {**METHOD_LABELS, "signed_gradient": "Signed gradient", "smoothgrad_squared": "SmoothGrad squared",
+          "gradient_x_input": "Gradient × input"}
 
 st.title("Gradients")
 st.markdown(
     "Occlusion needs a forward pass per hidden patch. A **gradient** asks the same question for "
     "every pixel at once: how much would the prediction change if this pixel changed a little? "
-    "Bright pixels matter most to the model's predicted class."
+    "White pixels matter most to the model's predicted class (white on black, as in the explorable)."
 )
 
 require_data()
@@ -46,9 +68,14 @@ c1, c2, c3 = st.columns([2, 3, 1])
 models = c1.multiselect("Models (rows)", options=available, default=[m for m in DEFAULT_MODELS if m in available],
                         format_func=title, key="gradients_models", max_selections=4)
 methods = c2.multiselect("Methods (columns)", options=list(METHODS), default=DEFAULT_METHODS,
-                         format_func=METHODS.get, key="gradients_methods")
+                         format_func=METHODS.get, key="gradients_methods", help=help_text(METHODS, LABELS))
+style = c3.radio("Map style", MAP_STYLES, key="gradients_style",
+                 help="White on black: the map alone, white = salient (the explorable's look). "
+                      "Overlay: the map coloured over the photo.")
 alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.85, 0.05, key="gradients_alpha",
-                  help="0 shows the photo, 1 only the map.")
+                  help="0 shows the photo, 1 only the map.", disabled=style != OVERLAY)
+with st.expander("What each method computes, and when it misleads"):
+    st.table(help_rows([*methods, *(m for m in ALL_METHODS if m not in methods)], LABELS))
 if not models or not methods:
     st.info("Choose at least one model and one method.")
     st.stop()
@@ -75,27 +102,82 @@ def grid_panel() -> None:
             done += 1
             if bar is not None:
                 bar.progress(done / todo, text=f"{title(name)}: {METHODS[method]}")
-            col.image(overlay(upscale(image, DISPLAY), m, alpha=alpha), width="stretch")
+            col.image(map_picture(image, m, style, size=DISPLAY, alpha=alpha), width="stretch")
     if bar is not None:
         bar.empty()
+    legend = st.columns([1] + [1] * len(methods))
+    legend[1].image(colour_bar_picture(style, length=DISPLAY), width="stretch")
+    legend[1].caption("Colour bar: " + ("black = no effect, white = the map's top 0.5% (each map scaled to "
+                                        "its own 99.5th percentile)." if style != OVERLAY else
+                                        "dark = no effect, pale yellow = the map's top 0.5% (each map "
+                                        "scaled to its own 99.5th percentile)."))
 
 
 grid_panel()
 
 st.divider()
+st.markdown("##### Which way does each pixel push?")
+st.markdown(
+    "A map of gradient *sizes* cannot tell a pixel that makes the model say **cat** from one that "
+    "makes it say **dog**. Keep the sign: here is the gradient of the log-odds of *cat* "
+    "(log P(cat) − log P(dog)), summed over the colour channels. "
+    f"<span style='color:{CAT_COLOUR}'>**Orange**</span>: brightening the pixel pushes toward cat; "
+    f"<span style='color:{DOG_COLOUR}'>**purple**</span>: toward dog.", unsafe_allow_html=True)
+arrow_model = st.selectbox("Model", models, index=models.index("watermark-100") if "watermark-100" in models else 0,
+                           format_func=title, key="gradients_arrow_model")
+signed = saliency_map(arrow_model, image_key, image, "signed_gradient", target=CAT)
+frame = signed.shape[0]
+box = [int(round(float(v))) for v in pairs.boxes[idx]]
+cx, cy = (box[0] + box[2]) // 2, (box[1] + box[3]) // 2
+default_x = min(max(cx - PATCH // 2, 0), frame - PATCH)
+default_y = min(max(cy - PATCH // 2, 0), frame - PATCH)
+# Keyed per photo, so a new photo starts on its own watermark box.
+pc = st.columns(2)
+px = pc[0].slider("Patch left (x)", 0, frame - PATCH, default_x, key=f"gradients_patch_x_{pairs.ids[idx]}",
+                  help="Defaults to the watermark's box (where it is, or would be on the clean photo).")
+py = pc[1].slider("Patch top (y)", 0, frame - PATCH, default_y, key=f"gradients_patch_y_{pairs.ids[idx]}")
+patch_box = (px, py, px + PATCH, py + PATCH)
+sc = st.columns([1, 1, 2])
+scale = DISPLAY // frame if DISPLAY % frame == 0 else 2
+sc[0].image(draw_box(to_uint8(image), patch_box, scale=scale), caption="Input, the patch outlined",
+            width="stretch")
+sc[1].image(draw_box(map_picture(image, signed, size=frame, cmap="puor_signed"), patch_box, scale=scale),
+            caption=f"Signed gradient ({title(arrow_model)})", width="stretch")
+sc[1].image(colour_bar_picture(length=DISPLAY, cmap="puor_signed"), width="stretch")
+sc[1].caption("← toward dog · no effect · toward cat →  (scaled to the map's 99.5th percentile of |value|)")
+values = signed[py:py + PATCH, px:px + PATCH]
+sc[2].plotly_chart(arrows_figure(values, to_uint8(image)[py:py + PATCH, px:px + PATCH], origin=(px, py),
+                                 up=("toward cat", CAT_COLOUR), down=("toward dog", DOG_COLOUR)),
+                   key="gradients_arrows", config={"displayModeBar": False})
+sc[2].caption(f"One arrow per pixel of the {PATCH}×{PATCH} patch: **up, orange** = brightening this pixel "
+              "pushes toward cat; **down, purple** = toward dog; longer arrows and bigger heads = larger "
+              "gradient (relative to the patch's largest). Hover an arrow for its value.")
+
+st.divider()
 st.markdown("##### Footnote: vanilla gradient vs gradient squared")
 st.caption(
-    "The vanilla gradient keeps only the size of each pixel's gradient (|∂score/∂pixel|); gradient "
-    "squared squares it, so the few strongest pixels stand out and the rest fade — easier to see "
-    "where a model looks, as the explorable's quadrant plots do. One image, three ways "
-    "(Watermark model, a watermarked cat):"
+    "The vanilla gradient is signed (∂score/∂pixel can push either way), but its usual picture, the "
+    "explorable's too, shows only its size (the largest |∂score/∂pixel| over the colour channels). "
+    "Gradient squared squares it, so the few strongest pixels stand out and the rest fade — easier to "
+    "see where a model looks, as the explorable's quadrant plots do. One image four ways (Watermark "
+    "model, a watermarked cat):"
 )
 require_models("watermark-100")
 foot = pairs.ids.index(next(i for i in pairs.ids if i.endswith("_wm")))
 foot_image = pairs.images[foot]
 foot_key = (*pairs.key, pairs.ids[foot])
-fc = st.columns(3)
+fc = st.columns(4)
 fc[0].image(upscale(foot_image, DISPLAY), caption="Input", width=DISPLAY)
-for col, method in zip(fc[1:], ("vanilla_gradient", "gradient_squared"), strict=True):
+for col, method in zip(fc[1:3], ("vanilla_gradient", "gradient_squared"), strict=True):
     m = saliency_map("watermark-100", foot_key, foot_image, method)
-    col.image(overlay(upscale(foot_image, DISPLAY), m, alpha=1.0), caption=METHODS[method], width=DISPLAY)
+    col.image(map_picture(foot_image, m, style, size=DISPLAY, alpha=1.0), caption=METHODS[method], width=DISPLAY)
+foot_signed = saliency_map("watermark-100", foot_key, foot_image, "signed_gradient", target=CAT)
+fc[3].image(map_picture(foot_image, foot_signed, size=DISPLAY, cmap="puor_signed"),
+            caption="Signed gradient (orange = toward cat, purple = toward dog)", width=DISPLAY)
+squared = saliency_map("watermark-100", foot_key, foot_image, "gradient_squared")
+split = direction_counts(squared, foot_signed, TOP_FRACTION)
+st.markdown(
+    f"**Squaring drops the direction:** of the top {TOP_FRACTION:.1%} pixels of gradient squared on this "
+    f"photo ({split.top} pixels), **{split.toward} push toward cat** and **{split.away} toward dog**"
+    + (f" ({split.zero} neither)" if split.zero else "")
+    + " — the squared map paints them all the same white.")

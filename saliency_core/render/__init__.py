@@ -6,7 +6,8 @@ colours.
 
 - :mod:`~saliency_core.render.image`: ``to_uint8`` (any layout → [H,W,3] uint8), ``resize``
 - :mod:`~saliency_core.render.scale`: ``scale_map`` (percentile clipping, signed or not), ``normalise_map``
-- :mod:`~saliency_core.render.colour`: ``colorize`` with the "saliency", "signed" and "puor" ramps, ``heatmap``
+- :mod:`~saliency_core.render.colour`: ``colorize`` with the "saliency", "grey", "signed", "puor" and
+  "puor_signed" ramps, ``heatmap``, ``greyscale_map`` (white on black), ``colour_bar``
 - :mod:`~saliency_core.render.overlay`: ``overlay``, ``grid_overlay``, ``draw_box``
 """
 
@@ -14,12 +15,16 @@ from __future__ import annotations
 
 from saliency_core.render.colour import (
     COLORMAPS,
+    GREY_STOPS,
     PUOR_HEX,
     PUOR_STOPS,
     SALIENCY_STOPS,
+    SIGNED_COLORMAPS,
     SIGNED_STOPS,
     Colormap,
     colorize,
+    colour_bar,
+    greyscale_map,
     heatmap,
     puor_rgb,
     ramp,
@@ -29,7 +34,8 @@ from saliency_core.render.overlay import blend, draw_box, grid_overlay, overlay
 from saliency_core.render.scale import normalise_map, scale_map
 
 __all__ = [
-    "COLORMAPS", "PUOR_HEX", "PUOR_STOPS", "SALIENCY_STOPS", "SIGNED_STOPS", "ArrayLike", "Colormap",
-    "as_array", "blend", "colorize", "draw_box", "grid_overlay", "heatmap", "normalise_map", "overlay",
+    "COLORMAPS", "GREY_STOPS", "PUOR_HEX", "PUOR_STOPS", "SALIENCY_STOPS", "SIGNED_COLORMAPS", "SIGNED_STOPS",
+    "ArrayLike", "Colormap", "as_array", "blend", "colorize", "colour_bar", "draw_box", "greyscale_map",
+    "grid_overlay", "heatmap", "normalise_map", "overlay",
     "puor_rgb", "ramp", "resize", "scale_map", "to_uint8", "to_uint8_image",
 ]

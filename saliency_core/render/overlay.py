@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from saliency_core.checks import check_finite, check_positive
-from saliency_core.render.colour import colorize
+from saliency_core.render.colour import SIGNED_COLORMAPS, colorize
 from saliency_core.render.image import ArrayLike, as_array, resize, to_uint8
 
 # Grid lines darken the first pixel row/column of each cell to this fraction: visible on any
@@ -28,7 +28,7 @@ def overlay(image: ArrayLike, saliency: ArrayLike, alpha: float = 0.6, cmap: str
 
     ``image``: [3,H,W] / [H,W,3], float in [0,1] or uint8. ``saliency``: [H,W] (resized
     bilinearly to the image when smaller/larger) or [C,H,W] attributions, summed over channels
-    (magnitudes, unless ``cmap="signed"`` where the sign matters).
+    (magnitudes, unless ``cmap`` is a signed ramp, where the sign matters).
     """
     alpha = check_finite("alpha", alpha, low=0, high=1)
     img = to_uint8(image)
@@ -36,7 +36,7 @@ def overlay(image: ArrayLike, saliency: ArrayLike, alpha: float = 0.6, cmap: str
     if a.ndim not in (2, 3) or 0 in a.shape:
         raise ValueError(f"saliency must be a non-empty map [H,W] or attributions [C,H,W], got shape {a.shape}")
     if a.ndim == 3:
-        a = a.sum(0) if cmap == "signed" else np.abs(a).sum(0)
+        a = a.sum(0) if cmap in SIGNED_COLORMAPS else np.abs(a).sum(0)
     colours = colorize(resize(a, img.shape[:2]), cmap)
     return blend(img, colours, alpha)
 

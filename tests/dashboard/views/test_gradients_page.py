@@ -1,14 +1,62 @@
-"""The Gradients page: every method's map for the chosen models, side by side."""
+"""The Gradients page: every method's map for the chosen models, side by side; white on black by
+default; the signed gradient as arrows on a patch; the squared map's lost direction, counted live."""
 
 from __future__ import annotations
 
+import base64
+import json
+import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app_harness import no_exception
+import numpy as np
+import pytest
+import torch
+from app_harness import goto_page, no_browser_exception, no_exception, screenshot, texts, wait_for_app
+from playwright.sync_api import expect
+
+from saliency_core import explain
+from saliency_core import zoo as zoo_module
+from saliency_core.methods import METHODS
 
 GRADIENTS = "views/gradients.py"
+STRIP = 12  # the image picker's thumbnails
+SIGNED_SECTION = 3  # input with the patch, signed map, its colour bar
+FOOTNOTE = 4  # input, vanilla, squared, signed
+PATCH = 12
+
+
+def _array(value: Any) -> np.ndarray:
+    """A plotly JSON array: a list, or a typed array {dtype, bdata, shape} (plotly >= 6)."""
+    if isinstance(value, dict) and "bdata" in value:
+        a = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if shape:
+            a = a.reshape([int(v) for v in str(shape).split(",")])
+        return a
+    return np.asarray(value if value is not None else [], dtype=np.float64)
+
+
+def _arrows(at: Any) -> dict[str, np.ndarray]:
+    """The arrows figure's heads by trace name: rows of (y, x, value)."""
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    spec = json.loads(charts[0].proto.spec)
+    return {d["name"]: _array(d.get("customdata")).reshape(-1, 3) for d in spec["data"]
+            if d.get("mode") == "markers"}
+
+
+def _image(index: int = 1) -> torch.Tensor:
+    from dashboard.common.demo_sets import occlusion_pairs
+
+    return occlusion_pairs(6).images[index]
+
+
+def _signed(name: str, image: torch.Tensor) -> np.ndarray:
+    model = zoo_module.load(name).eval()
+    return explain(model, image[None], "signed_gradient", target=0).maps[0].numpy()  # 0 = cat
 
 
 def test_gradients_all_methods_for_one_model(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
@@ -21,9 +69,10 @@ def test_gradients_all_methods_for_one_model(app_test: Callable[..., Any], needs
         "grad_cam", "competitive_gradient_x_input", "rectified_gradient", "rectified_gradient_unbiased"])
     at.run()
     no_exception(at)
-    strip = 12  # the image picker's thumbnails
-    assert len(at.image) == strip + 1 + 9 + 3  # input + nine maps, then the footnote's three
-    assert default_images == strip + 2 * (1 + 3) + 3
+    # input + nine maps + the colour bar, the signed section, the footnote
+    assert len(at.image) == STRIP + 1 + 9 + 1 + SIGNED_SECTION + FOOTNOTE
+    assert default_images == STRIP + 2 * (1 + 3) + 1 + SIGNED_SECTION + FOOTNOTE
+    at.radio(key="gradients_style").set_value("Overlay").run()
     at.slider(key="gradients_alpha").set_value(0.3).run()
     no_exception(at)
 
@@ -33,3 +82,107 @@ def test_gradients_needs_a_model_and_a_method(app_test: Callable[..., Any], need
     at.multiselect(key="gradients_methods").set_value([]).run()
     no_exception(at)
     assert any("at least one model and one method" in str(e.value) for e in at.info)
+
+
+def test_maps_default_to_white_on_black_with_a_colour_bar(app_test: Callable[..., Any], needs_data: Path,
+                                                        zoo: bool) -> None:
+    at = app_test(GRADIENTS)
+    no_exception(at)
+    style = at.radio(key="gradients_style")
+    assert style.value == "White on black" and list(style.options) == ["White on black", "Overlay"]
+    assert at.slider(key="gradients_alpha").disabled  # opacity only matters for overlays
+    assert "black = no effect, white = the map's top 0.5%" in texts(at)
+    first_map = at.image[STRIP + 1].proto.imgs[0].url  # the first model's first map
+    style.set_value("Overlay").run()
+    no_exception(at)
+    assert not at.slider(key="gradients_alpha").disabled
+    assert "pale yellow" in texts(at)
+    assert at.image[STRIP + 1].proto.imgs[0].url != first_map
+
+
+def test_arrows_show_the_signed_gradient_of_the_patch(app_test: Callable[..., Any], needs_data: Path,
+                                                      zoo: bool) -> None:
+    at = app_test(GRADIENTS)
+    no_exception(at)
+    heads = _arrows(at)
+    assert set(heads) >= {"toward cat", "toward dog"}
+    assert sum(len(v) for v in heads.values()) == PATCH * PATCH  # one arrow per pixel
+    assert len(heads["toward cat"]) >= 1 and len(heads["toward dog"]) >= 1  # both ways on a real photo
+    assert (heads["toward cat"][:, 2] > 0).all() and (heads["toward dog"][:, 2] < 0).all()
+    x = next(s for s in at.slider if s.label == "Patch left (x)")
+    y = next(s for s in at.slider if s.label == "Patch top (y)")
+    # The default patch is centred on the watermark's box (clipped to the frame).
+    from dashboard.common.demo_sets import occlusion_pairs
+
+    box = [round(float(v)) for v in occlusion_pairs(6).boxes[1]]
+    assert (x.value, y.value) == (min(max((box[0] + box[2]) // 2 - PATCH // 2, 0), 128 - PATCH),
+                                  min(max((box[1] + box[3]) // 2 - PATCH // 2, 0), 128 - PATCH))
+    _check_patch(heads, _signed("watermark-100", _image(1)), x.value, y.value)
+    x.set_value(40).run()
+    next(s for s in at.slider if s.label == "Patch top (y)").set_value(50).run()
+    no_exception(at)
+    _check_patch(_arrows(at), _signed("watermark-100", _image(1)), 40, 50)
+
+
+def _check_patch(heads: dict[str, np.ndarray], signed: np.ndarray, px: int, py: int) -> None:
+    rows = np.concatenate(list(heads.values()))
+    ys, xs = rows[:, 0].astype(int), rows[:, 1].astype(int)
+    assert sorted(zip(ys.tolist(), xs.tolist())) == [(r, c) for r in range(py, py + PATCH)
+                                                     for c in range(px, px + PATCH)]
+    np.testing.assert_allclose(rows[:, 2], signed[ys, xs], rtol=1e-5, atol=1e-9)
+
+
+def test_the_squared_lesson_counts_directions_like_an_independent_count(
+        app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
+    at = app_test(GRADIENTS)
+    no_exception(at)
+    sentence = next(m.value for m in at.markdown if "Squaring drops the direction" in m.value)
+    found = re.search(r"\((\d+) pixels\), \*\*(\d+) push toward cat\*\* and \*\*(\d+) toward dog", sentence)
+    assert found, sentence
+    top, cat, dog = (int(v) for v in found.groups())
+    from dashboard.common.demo_sets import occlusion_pairs
+
+    pairs = occlusion_pairs(6)
+    image = pairs.images[pairs.ids.index(next(i for i in pairs.ids if i.endswith("_wm")))]
+    model = zoo_module.load("watermark-100").eval()
+    squared = explain(model, image[None], "gradient_squared").maps[0].numpy().ravel()
+    signed = explain(model, image[None], "signed_gradient", target=0).maps[0].numpy().ravel()
+    k = math.ceil(0.005 * squared.size)
+    order = np.argsort(-squared, kind="stable")[:k]
+    assert (top, cat, dog) == (k, int((signed[order] > 0).sum()), int((signed[order] < 0).sum()))
+    assert "size only" not in texts(at)
+
+
+def test_every_method_has_a_help_line(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
+    from dashboard.common.method_help import METHOD_HELP, help_line
+    from dashboard.common.models import METHOD_LABELS
+
+    assert set(METHODS) <= set(METHOD_HELP)
+    for method in METHODS:
+        what, misleads = METHOD_HELP[method]
+        assert what.strip() and misleads.strip() and help_line(method)
+    at = app_test(GRADIENTS)
+    no_exception(at)
+    picker = at.multiselect(key="gradients_methods")
+    by_label = {label: name for name, label in METHOD_LABELS.items()}
+    for label in picker.options:  # the picker shows labels
+        assert f"**{label}**: {help_line(by_label[label])}" in picker.help
+    assert len(at.table) == 1  # every method, in the expander beside the picker
+    table = at.table[0].value
+    assert len(table) == len(METHODS)  # the chosen ones first, then every other registered method
+
+
+@pytest.mark.e2e
+def test_arrows_figure_renders_in_chromium(streamlit_server: str, browser_page: Any, needs_data: Path) -> None:
+    page = browser_page
+    goto_page(page, streamlit_server, "gradients")
+    no_browser_exception(page)
+    chart = page.get_by_test_id("stPlotlyChart")
+    expect(chart).to_have_count(1)
+    chart.scroll_into_view_if_needed()
+    # plotly draws each arrow head as a marker path inside the chart's SVG
+    expect(chart.locator("g.trace.scatter path.point").first).to_be_visible()
+    assert chart.locator("g.trace.scatter path.point").count() == PATCH * PATCH
+    expect(page.get_by_text("Squaring drops the direction")).to_be_visible()
+    no_browser_exception(page)
+    screenshot(page, "gradients-arrows")
