@@ -17,7 +17,7 @@ TIMEOUT_HELP = ("seconds a forward pass of a model file may take: the file runs 
 
 
 def load_model_arg(spec: str, architecture: str | None = None, *, separate_process: bool = False,
-                   timeout: float | None = None, size: int = 128) -> Any:
+                   timeout: float | None = None, size: int = 128, preprocess: Any = None) -> Any:
     """``--model SPEC``: a zoo model name, else a model file through the zoo's safe loader
     (TorchScript, ``.pt2``, safetensors, a weights-only state dict; never unpickled).
 
@@ -32,6 +32,9 @@ def load_model_arg(spec: str, architecture: str | None = None, *, separate_proce
     (a named pipe)"`` -- never "unknown zoo model", never a hang. A missing SPEC that looks like
     a file (a folder in it, a model suffix) is ``"no such model file"``; any other is an unknown
     zoo model, with the names to choose from.
+
+    ``preprocess`` (a :class:`~saliency_core.data.preprocess.Preprocess`): the model comes behind
+    its normalisation (in the child for a separate process), probed at its size.
     """
     from saliency_core import zoo
     from saliency_core.data.files import check_regular_file, read_regular_file, shown_name
@@ -40,20 +43,24 @@ def load_model_arg(spec: str, architecture: str | None = None, *, separate_proce
         from saliency_core.checks import check_finite
 
         check_finite("--timeout", timeout, low=0, closed="right")
+    wrap = preprocess.wrap if preprocess is not None else (lambda model: model)
+    if preprocess is not None:
+        size = preprocess.size
     if spec in zoo.RECIPES:  # zoo names first: a class folder called "normal" never shadows them
-        return zoo.load(spec)
+        return wrap(zoo.load(spec))
     path = Path(spec)
     if os.path.lexists(path) and separate_process:
         from saliency_core.zoo.model_process import ModelProcess
 
         data = read_regular_file(path, what="model file", limit=None)
         return ModelProcess(path, architecture, data=data, timeout=timeout, probe_size=size,
-                            limit_hint="--timeout SECONDS")
+                            limit_hint="--timeout SECONDS",
+                            normalize=preprocess.normalization if preprocess is not None else None)
     if os.path.lexists(path):
-        return zoo.load_model(check_regular_file(path, what="model file"), architecture=architecture)
+        return wrap(zoo.load_model(check_regular_file(path, what="model file"), architecture=architecture))
     if os.sep in spec or path.suffix.lower() in MODEL_SUFFIXES:
         raise FileNotFoundError(f"{shown_name(spec)}: no such model file")
-    return zoo.load(spec)  # "unknown zoo model ...; choose one of ..."
+    return wrap(zoo.load(spec))  # "unknown zoo model ...; choose one of ..."
 
 
 def register(sub: argparse._SubParsersAction) -> None:

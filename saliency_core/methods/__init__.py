@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from saliency_core.checks import check_images
+from saliency_core.data.preprocess import Preprocess
 from saliency_core.methods.base import Attribution, Model, Target, check_target, forward
 from saliency_core.methods.competitive_gradient_x_input import competitive_gradient_x_input
 from saliency_core.methods.grad_cam import grad_cam
@@ -30,6 +31,7 @@ from saliency_core.methods.gradient_x_input import gradient_x_input
 from saliency_core.methods.guided_backprop import guided_backprop
 from saliency_core.methods.integrated_gradients import integrated_gradients
 from saliency_core.methods.rectified_gradient import rectified_gradient, rectified_gradient_unbiased
+from saliency_core.methods.signed_gradient import signed_gradient
 from saliency_core.methods.smoothgrad import smoothgrad, smoothgrad_squared
 from saliency_core.methods.vanilla_gradient import vanilla_gradient
 
@@ -43,10 +45,10 @@ class Explanation:
     """One saliency method's result for a batch.
 
     ``maps`` [B,H,W] float32 is the display map (non-negative, except for occlusion, whose map is
-    the signed drop of the target score); ``attributions`` [B,C,H,W] the raw,
-    signed attributions; ``target`` LongTensor[B] the explained classes; ``probabilities`` [B,K]
-    the model's softmax on the unmodified images; ``extras`` method-specific values (for example
-    ``"completeness_error"`` of Integrated Gradients).
+    the signed drop of the target score, and signed_gradient's signed sum over channels);
+    ``attributions`` [B,C,H,W] the raw, signed attributions; ``target`` LongTensor[B] the
+    explained classes; ``probabilities`` [B,K] the model's softmax on the unmodified images;
+    ``extras`` method-specific values (for example ``"completeness_error"`` of Integrated Gradients).
     """
 
     maps: Tensor
@@ -81,12 +83,14 @@ REGISTRY: dict[str, Method] = {
     "competitive_gradient_x_input": competitive_gradient_x_input,
     "rectified_gradient": rectified_gradient,
     "rectified_gradient_unbiased": rectified_gradient_unbiased,
+    "signed_gradient": signed_gradient,
     "occlusion": _occlusion,
 }
 METHODS: tuple[str, ...] = tuple(REGISTRY)
 
 
-def explain(model: Model, images: Tensor, method: str, target: Target = None, **options: Any) -> Explanation:
+def explain(model: Model, images: Tensor, method: str, target: Target | str = None, *,
+            preprocess: Preprocess | None = None, **options: Any) -> Explanation:
     """Explain ``model``'s logits on ``images`` [B,C,H,W] (float32) with saliency ``method``.
 
     ``target`` is None (each image's predicted class), one class index for all images, or one
@@ -94,12 +98,19 @@ def explain(model: Model, images: Tensor, method: str, target: Target = None, **
     ``batch_size``, ``progress``, ``seed``, ``layer``, ``q``). Bad input raises ValueError naming
     the problem. The model's mode and parameters are never changed (``model.eval()`` is the
     caller's business), and no parameter ``.grad`` is accumulated.
+
+    ``preprocess`` (:class:`~saliency_core.data.preprocess.Preprocess`): ``images`` must be its
+    ``size`` (framed by ``preprocess.frame``, pixels in [0, 1]); the model is run behind its
+    normalisation (``preprocess.wrap``), so attributions stay in pixel space; ``target`` may be a
+    class name, and None means ``preprocess.target`` (itself None: the prediction).
     """
     if not isinstance(method, str) or method not in REGISTRY:
         raise ValueError(f"unknown saliency method {method!r}; choose one of {', '.join(METHODS)}")
     if not callable(model):
         raise ValueError(f"model must be a callable torch model, got {type(model).__name__}")
     check_images(images)
+    if preprocess is not None:
+        model, target = preprocess.apply(model, images, target)
     with torch.no_grad():
         logits = forward(model, images)
     resolved = check_target(target, logits)

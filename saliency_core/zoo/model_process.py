@@ -278,6 +278,10 @@ def _handle(request: dict[str, Any], state: dict[str, Any], beat: _Beat,
             path.write_bytes(request["data"])
             model = load_model(path, architecture=request["architecture"], classes=request["classes"],
                                **request["options"])
+        if request.get("normalize") is not None:  # outside the user's model: saliency stays in pixels
+            from saliency_core.data.preprocess import Normalized
+
+            model = Normalized(model, *request["normalize"])
         model.register_forward_pre_hook(lambda *_: beat())
         model.register_forward_hook(beat.after_forward)
         state["model"] = model
@@ -443,6 +447,8 @@ class ModelProcess(nn.Module):
     changed later (``model.timeout = 120``). ``start_timeout``: for starting a child and loading.
     ``idle_timeout``: the child exits after this long without a request (None: never).
     ``limit_hint``: how the user raises the limit, for the time-limit message. ``on_wait``: see below.
+    ``normalize``: (mean, std), three numbers each: the child runs the model behind
+    :class:`~saliency_core.data.preprocess.Normalized` (its input is [0, 1] pixels).
 
     It is also an ``nn.Module`` whose forward returns the logits computed in the child, so code
     that only runs the model forward can take it; gradients do not cross processes, so for
@@ -458,7 +464,8 @@ class ModelProcess(nn.Module):
                  classes: Sequence[str] | None = None, *, data: bytes | None = None,
                  timeout: float | None = None, start_timeout: float = DEFAULT_START_TIMEOUT,
                  idle_timeout: float | None = None, probe_size: int | None = 128,
-                 limit_hint: str | None = None, on_wait: WaitCallback | None = None, **options: Any) -> None:
+                 limit_hint: str | None = None, on_wait: WaitCallback | None = None,
+                 normalize: tuple[Sequence[float], Sequence[float]] | None = None, **options: Any) -> None:
         super().__init__()
         path = Path(path)
         self.timeout = default_timeout() if timeout is None else timeout
@@ -474,7 +481,9 @@ class ModelProcess(nn.Module):
         self.name = path.name or "model"
         self._data = bytes(data)
         self._load = {"architecture": architecture, "classes": list(classes) if classes is not None else None,
-                      "options": dict(options)}
+                      "options": dict(options),
+                      "normalize": None if normalize is None else [[float(v) for v in normalize[0]],
+                                                                   [float(v) for v in normalize[1]]]}
         self.limit_hint = limit_hint or f"timeout= (or {TIMEOUT_ENV})"
         self.probe_size = probe_size
         self.classes: tuple[str, ...] | None = None  # as load_model sets them (None: the file has none)

@@ -99,7 +99,8 @@ def test_explain_cli_skips_unreadable_files_without_traceback(
     assert all(line.startswith(prefix) for line in skipped)
     assert [line.removeprefix(prefix).split(": ")[0] for line in skipped] == [str(p) for p in bad]
     assert "frames" in skipped[3]  # the animated GIF is refused, not reduced to frame 0
-    assert sorted(p.name for p in out.iterdir()) == [f"{images[0].stem}_vanilla_gradient.png"]
+    assert sorted(p.name for p in out.iterdir()) == [f"{images[0].stem}_vanilla_gradient.png",
+                                                     f"{images[0].stem}_vanilla_gradient_photo.png"]
 
 
 def test_explain_cli_exits_2_with_one_line_naming_each_file_when_none_is_readable(

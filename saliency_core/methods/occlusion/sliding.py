@@ -21,6 +21,7 @@ from torch import Tensor
 
 from saliency_core import kernels
 from saliency_core.checks import Pair, check_images, check_int_pair, check_positive
+from saliency_core.data.preprocess import Preprocess
 from saliency_core.kernels import validate
 from saliency_core.methods.base import Model, Progress, Target, check_target, forward
 from saliency_core.methods.occlusion.adaptive import adaptive_occlusion
@@ -40,15 +41,21 @@ def occlusion(
     batch_size: int | None = None,
     progress: Progress | None = None,
     mode: Mode = "exact",
+    *,
+    preprocess: Preprocess | None = None,
 ) -> Tensor:
     """Occlusion maps [B,H,W] of ``model`` on ``images`` [B,C,H,W] (float32, values in [0,1]).
 
     ``window``/``stride``: an int or (h, w); ``baseline``: a number, [C], [C,H,W] or [B,C,H,W]
     (e.g. a blurred copy); ``target``: None (each image's predicted class), an int or one per image;
     ``batch_size``: occluded copies per forward pass (default: a 256 MB budget);
-    ``progress(done, total)`` is called after each chunk of windows.
+    ``progress(done, total)`` is called after each chunk of windows. ``preprocess``: as in
+    :func:`saliency_core.explain` (the size checked, the model behind its normalisation, so
+    ``baseline`` is in [0, 1] pixels; ``target`` may be a class name).
     """
     check_images(images)
+    if preprocess is not None:
+        model, target = preprocess.apply(model, images, target)
     win, step = _checked_options(images, window, stride, batch_size, progress, mode)
     with torch.no_grad():
         logits = forward(model, images)
