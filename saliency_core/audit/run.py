@@ -6,12 +6,17 @@ m (mean saliency in the region), n (Pfau et al.'s peak share at the top ``peak_p
 extra per-image dataset values (e.g. ``watermarked``), and ``flip_<name>`` for each counterfactual
 transform (whether argmax f(T(x)) differs from argmax f(x); one value per image and model).
 Images without a region (no box, an empty box or mask) get NaN for share, m and n.
+
+Every image must hold pixels in [0, 1] and every label must be one of each model's K classes: a
+batch with one that does not is refused (a one-line ValueError naming the image) before any of
+its rows is written.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +25,14 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from saliency_core.audit.dataset import Batch, is_image_set, iter_batches
-from saliency_core.audit.io import KEY, read_table, table_format, write_table
-from saliency_core.checks import check_finite
+from saliency_core.audit import shards
+from saliency_core.audit.dataset import Batch, is_image_set
+from saliency_core.audit.io import table_format, write_table
+from saliency_core.checks import check_finite, check_images, check_positive
 from saliency_core.data.frame import FRAME
 from saliency_core.data.loaders import IMAGE_SUFFIXES
+from saliency_core.data.preprocess import Preprocess
+from saliency_core.errors import escape_controls
 from saliency_core.metrics import flips, mean_saliency, region_masks, top_percent_share
 
 ExplainFn = Callable[..., Any]  # explain(model, images, method) -> Explanation
@@ -77,6 +85,26 @@ def _fixed_region(regions: Any) -> Tensor | None:
     return region
 
 
+def _check_images(batch: Batch) -> None:
+    """The batch's pixels in [0, 1] (one check for the batch; the first bad image named)."""
+    try:
+        check_images(batch.images, dtypes=None)
+    except ValueError:
+        for i, image_id in enumerate(batch.ids):  # only on failure: which image is it?
+            check_images(batch.images[i : i + 1], dtypes=None, name=f"image {escape_controls(image_id)}")
+        raise
+
+
+def _check_labels(batch: Batch, index: Tensor, classes: int, model_name: str) -> None:
+    """The labels of the images ``index`` are classes of a model with ``classes`` outputs."""
+    labels = batch.labels[index]
+    bad = ((labels < 0) | (labels >= classes)).nonzero().flatten()
+    if bad.numel():
+        i = int(index[bad[0]])
+        raise ValueError(f"label {int(batch.labels[i])} of image {escape_controls(batch.ids[i])} is not a class "
+                         f"of model {escape_controls(model_name)} (K = {classes}: labels 0 to {classes - 1})")
+
+
 def _batch_region(batch: Batch, fixed: Tensor | None) -> tuple[Tensor | None, Tensor]:
     """The batch's regions ([B,4] or [B,H,W]) and which images have a non-empty one."""
     n = len(batch)
@@ -108,19 +136,49 @@ def run(
     out: str | Path | None = None,
     progress: bool = True,
     transforms: Mapping[str, Transform] | None = None,
-    image_size: int = FRAME,
+    image_size: int | None = None,
     checkpoint_seconds: float = 30.0,
     explain: ExplainFn | None = None,
+    engine: str = "local",
+    shard_size: int = shards.SHARD_SIZE,
+    address: str | None = None,
+    workers: int | None = None,
+    worker_resources: Mapping[str, float] | None = None,
+    preprocess: Preprocess | None = None,
 ) -> pd.DataFrame:
     """Audit ``dataset`` with every model x method; returns (and saves to ``out``) the table.
 
     ``dataset``: see :mod:`saliency_core.audit.dataset` (iterables of dicts/tuples, an ImageSet,
     a folder path; folders are read at ``image_size``, the data module's 128-pixel model frame by
-    default). ``regions``: None (use the dataset's boxes/masks), one box (x0,y0,x1,y1) or one
-    mask [H,W] for every image. With ``out``, rows (id, model, method) already in the file are skipped, new
-    rows are appended, and the file is rewritten atomically every ``checkpoint_seconds`` and at the
-    end (also when interrupted). ``explain`` defaults to ``saliency_core.explain``.
+    default, or ``preprocess.size``). ``regions``: None (use the dataset's boxes/masks), one box (x0,y0,x1,y1) or one
+    mask [H,W] for every image. ``explain`` defaults to ``saliency_core.explain``.
+
+    Shards (:mod:`saliency_core.audit.shards`): the dataset is listed into sorted ids (folders and
+    ImageSets; other iterables in arrival order) cut into shards of ``shard_size`` images. With
+    ``out`` (.parquet, .pq or .csv), each (shard, model) is saved as soon as it is done as one part
+    ``<out>.parts/part-{k}-{hash}.parquet`` (written atomically), and ``out`` is rewritten from the
+    parts at the end (also when interrupted). A rerun skips every part that exists with the same
+    configuration hash and shard contents and computes the rest, so every (image, model, method)
+    is in the table exactly once; another configuration never mixes in. (``checkpoint_seconds`` is
+    kept for compatibility: each finished shard is saved at once.)
+
+    ``engine``: ``"local"`` (this process) or ``"ray"`` (:mod:`saliency_core.audit.ray_engine`: an
+    actor pool on the Ray cluster at ``address``, started here when None and none is running;
+    ``workers`` actors, each with ``worker_resources``, e.g. ``{"CPU": 4, "GPU": 1}``; default one
+    per GPU when the cluster has GPUs, else one per CPU). Ray reads folders and ImageSets and
+    needs ``out`` on storage every node can reach; both engines write the same parts.
+
+    ``preprocess`` (:class:`~saliency_core.data.preprocess.Preprocess`, default: none, the
+    128-pixel frame): folders are read at its ``size`` (``image_size``, if given, must agree),
+    every model runs behind its normalisation (saliency stays in pixel space), and with a
+    ``target`` that class is explained instead of each image's prediction. Folders are read with
+    the centre crop: ``resize="stretch"`` is refused for them (stretch in-memory images yourself,
+    with ``preprocess.frame``).
     """
+    image_size = _image_size(image_size, preprocess, dataset)
+    target = preprocess.target if preprocess is not None else None
+    if preprocess is not None:
+        models = {name: preprocess.wrap(model) for name, model in _named_models(models).items()}
     named = _named_models(models)
     methods = list(methods)
     if not methods or not all(isinstance(m, str) for m in methods):
@@ -137,67 +195,165 @@ def run(
         explain = default_explain
     for name, value in (("percent", percent), ("peak_percent", peak_percent)):
         check_finite(name, value, low=0, high=100, closed="right")
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+    check_positive("shard_size", shard_size)
     out_path = Path(out) if out is not None else None
-    existing = None
     if out_path is not None:
         table_format(out_path)  # a bad extension fails before any work
-        existing = read_table(out_path)
-    done: set[tuple[str, str, str]] = set()
-    if existing is not None:
-        done = set(zip(existing["id"].astype(str), existing["model"], existing["method"]))
+    job = AuditJob(named, methods, fixed, transforms, explain, percent, peak_percent, batch_size, image_size, target)
+    store = None
+    if out_path is not None:
+        configs = shards.config_hashes(named, methods, percent=percent, peak_percent=peak_percent,
+                                       image_size=image_size, region=fixed, transforms=transforms,
+                                       explain=_explain_id(explain) + ("" if target is None else f"|target={target}"))
+        store = shards.Store(shards.store_dir(out_path), configs)
+    done: list[tuple[int, str]] = []  # the (shard, model) parts of this run that are finished
+    frames: dict[tuple[int, str], pd.DataFrame] = {}  # without out: the rows themselves
+    try:
+        if engine == "ray":
+            from saliency_core.audit.ray_engine import run_ray
 
-    new_parts: list[pd.DataFrame] = []
-    unsaved = False
-    last_save = time.monotonic()
+            run_ray(job, dataset, store, done, shard_size=shard_size, address=address, workers=workers,
+                    worker_resources=worker_resources, progress=progress)
+        else:
+            _run_local(job, dataset, store, done, frames, shard_size=shard_size, progress=progress)
+    except BaseException:
+        if store is not None and done:  # the finished shards, as the old file kept its finished rows
+            write_table(store.read(_in_table_order(done, named)), out_path)  # type: ignore[arg-type]
+        raise
+    order = _in_table_order(done, named)
+    if store is None:
+        return pd.concat([frames[key] for key in order], ignore_index=True) if order else shards.empty_table()
+    table = store.read(order)
+    write_table(table, out_path)  # type: ignore[arg-type]
+    return table
 
-    def save() -> None:
-        nonlocal unsaved, last_save
-        if out_path is not None and unsaved:
-            write_table(_combine(existing, new_parts), out_path)
-            unsaved, last_save = False, time.monotonic()
 
-    bar = tqdm(total=_count_images(dataset), disable=not progress, desc="audit", unit="img")
+def _image_size(image_size: int | None, preprocess: Preprocess | None, dataset: Any) -> int:
+    """The frame size: ``preprocess.size`` (``image_size`` must agree), else ``image_size``, else FRAME."""
+    if preprocess is None:
+        return FRAME if image_size is None else image_size
+    if not isinstance(preprocess, Preprocess):
+        raise ValueError(f"preprocess must be a saliency_core Preprocess, got {type(preprocess).__name__}")
+    if image_size is not None and image_size != preprocess.size:
+        raise ValueError(f"image_size {image_size!r} disagrees with preprocess.size {preprocess.size}: give one")
+    if preprocess.resize == "stretch" and isinstance(dataset, (str, Path)):
+        raise ValueError("audit reads folders with the centre crop: resize='stretch' is not supported for a "
+                         "folder yet (frame the images with preprocess.frame and pass them in memory)")
+    return preprocess.size
+
+
+def _explain_id(explain: ExplainFn) -> str:
+    from saliency_core.methods import explain as default_explain
+
+    return "saliency_core.explain" if explain is default_explain else shards.callable_id(explain)
+
+
+def _in_table_order(done: list[tuple[int, str]], named: Mapping[str, nn.Module]) -> list[tuple[int, str]]:
+    rank = {name: i for i, name in enumerate(named)}
+    return sorted(set(done), key=lambda part: (part[0], rank[part[1]]))
+
+
+@dataclass(frozen=True)
+class AuditJob:
+    """Everything a shard's rows depend on besides its images: what each Ray actor is built from."""
+
+    models: dict[str, nn.Module]
+    methods: list[str]
+    fixed: Tensor | None
+    transforms: dict[str, Transform]
+    explain: ExplainFn
+    percent: float
+    peak_percent: float
+    batch_size: int
+    image_size: int
+    target: int | None = None  # the class explained (None: each image's prediction)
+
+
+def audit_shard(job: AuditJob, batches: Iterable[Batch], names: Sequence[str],
+                on_batch: Callable[[int], Any] | None = None) -> tuple[dict[str, pd.DataFrame], int]:
+    """The local engine on one shard: its rows for each model in ``names``, and its image count."""
+    rows: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
+    count = 0
+    for batch in batches:
+        count += len(batch)
+        _check_images(batch)
+        region, has_region = _batch_region(batch, job.fixed)
+        everything = torch.ones(len(batch), dtype=torch.bool)
+        for model_name in names:
+            model = job.models[model_name]
+            images = batch.images.to(_device(model))
+            flipped = {name: flips(model, images, t) for name, t in job.transforms.items()}
+            for method in job.methods:
+                rows[model_name].append(_rows(batch, images, everything, model_name, model, method, region,
+                                              has_region, flipped, job.explain, job.percent, job.peak_percent,
+                                              target=job.target))
+        if on_batch is not None:
+            on_batch(len(batch))
+    tables = {name: pd.concat(parts, ignore_index=True) if parts else shards.empty_table()
+              for name, parts in rows.items()}
+    return tables, count
+
+
+def _run_local(job: AuditJob, dataset: Any, store: shards.Store | None, done: list[tuple[int, str]],
+               frames: dict[tuple[int, str], pd.DataFrame], *, shard_size: int, progress: bool) -> None:
+    """The shards one after the other in this process; appends each finished (shard, model) to ``done``."""
+    manifest = shards.list_dataset(dataset, job.image_size)
+    plan: Iterable[shards.ManifestShard | shards.StreamShard]
+    if manifest is not None:
+        where = manifest.where
+        if not len(manifest):
+            raise ValueError(f"no images found in {where}")
+        plan, total = manifest.shards(shard_size), len(manifest)
+    else:
+        where = "the dataset"
+        plan, total = shards.stream_shards(dataset, shard_size, job.batch_size, job.image_size), _count_images(dataset)
+    problems = list(manifest.problems) if manifest is not None else []
+    bar = tqdm(total=total, disable=not progress, desc="audit", unit="img")
     seen = 0
     try:
-        for batch in iter_batches(dataset, batch_size, image_size):
-            seen += len(batch)
-            region, has_region = _batch_region(batch, fixed)
-            for model_name, model in named.items():
-                todo = {
-                    method: torch.tensor([(i, model_name, method) not in done for i in batch.ids])
-                    for method in methods
-                }
-                needed = torch.stack(list(todo.values())).any(0)
-                if not needed.any():
-                    continue
-                images = batch.images.to(_device(model))
-                flipped = {name: flips(model, images, t) for name, t in transforms.items()}
-                for method, select in todo.items():
-                    if select.any():
-                        new_parts.append(_rows(batch, images, select, model_name, model, method, region,
-                                               has_region, flipped, explain, percent, peak_percent))
-                        unsaved = True
-            bar.update(len(batch))
-            if time.monotonic() - last_save >= checkpoint_seconds:
-                save()
+        for shard in plan:
+            todo = list(job.models)
+            if store is not None:
+                known = manifest is not None
+                if not known and any(store.path(shard.k, name).is_file() for name in todo):
+                    shard.stream = iter(list(shard.stream))  # type: ignore[union-attr] # read it to know its ids
+                    known = True
+                if known:
+                    todo = [name for name in todo if not store.finished(shard.k, name, shard.digest)]
+            if todo:
+                began, cpu = time.perf_counter(), time.process_time()
+                tables, count = audit_shard(job, shard.batches(job.batch_size, problems), todo, bar.update)
+                cost = {"seconds": time.perf_counter() - began, "cpu_seconds": time.process_time() - cpu}
+                for name, rows in tables.items():
+                    if store is not None:
+                        store.write(shard.k, name, shard.digest, rows, **cost)
+                    else:
+                        frames[(shard.k, name)] = rows
+            else:
+                count = len(shard)
+                bar.update(count)
+            seen += count
+            done.extend((shard.k, name) for name in job.models)
         if not seen:
-            where = f"data folder {dataset}" if isinstance(dataset, (str, Path)) else "the dataset"
             raise ValueError(f"no images found in {where}")
     finally:
         bar.close()
-        save()
-    return _combine(existing, new_parts)
+        shards.warn_skipped(problems, where)
 
 
 def _rows(
     batch: Batch, all_images: Tensor, select: Tensor, model_name: str, model: nn.Module, method: str,
     region: Tensor | None, has_region: Tensor, flipped: dict[str, Tensor], explain: ExplainFn,
-    percent: float, peak_percent: float,
+    percent: float, peak_percent: float, target: int | None = None,
 ) -> pd.DataFrame:
     index = select.nonzero().flatten()
-    result = explain(model, all_images[index.to(all_images.device)], method)
+    chosen = {} if target is None else {"target": target}  # a custom explain need not take target
+    result = explain(model, all_images[index.to(all_images.device)], method, **chosen)
     maps = result.maps.detach().float().cpu()
     probabilities = result.probabilities.detach().float().cpu()
+    _check_labels(batch, index, probabilities.shape[1], model_name)  # K is known once the model has run
     confidence, prediction = probabilities.max(1)
     share = torch.full((len(index),), float("nan"))
     m, n = share.clone(), share.clone()
@@ -225,12 +381,3 @@ def _rows(
     for name, flip in flipped.items():
         rows[f"flip_{name}"] = flip[index.to(flip.device)].cpu().numpy()
     return pd.DataFrame(rows)
-
-
-def _combine(existing: pd.DataFrame | None, parts: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = ([existing] if existing is not None else []) + parts
-    if not frames:
-        return pd.DataFrame(columns=[*KEY, "truth", "prediction", "confidence", "share", "m", "n"])
-    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    table["id"] = table["id"].astype(str)
-    return table

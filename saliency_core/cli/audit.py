@@ -13,7 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from saliency_core.data.frame import FRAME, MAX_FRAME
+from saliency_core.cli import preprocess as preprocess_options
+from saliency_core.data.frame import FRAME
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,15 +27,27 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="photo folder: one subfolder per class, a MANIFEST.csv or the Oxford-IIIT Pet "
                         "layout (default: $SALIENCY_DATA)")
     p.add_argument("--region", default=None, metavar="x0,y0,x1,y1",
-                   help="artefact box in pixels of the resized image, x1/y1 exclusive")
+                   help="artefact box in pixels of the resized N x N image (--input-size), x1/y1 exclusive")
     p.add_argument("--out", type=Path, default=None,
-                   help="results table (.parquet or .csv); existing rows are kept and skipped")
+                   help="results table (.parquet or .csv); each finished shard is kept in OUT.parts/ "
+                        "and skipped when the audit runs again with the same settings")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--percent", type=float, default=0.5, help="top-percent of pixels for the share")
-    p.add_argument("--size", type=int, default=FRAME,
-                   help=f"images are brought to SIZE x SIZE, at most {MAX_FRAME} (default {FRAME}, "
-                        "the demo models' frame)")
+    preprocess_options.add_arguments(p, FRAME, ", the demo models' frame; folders are read with the centre crop")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: an actor pool on a Ray cluster (pip install "
+                        "'saliency-lab[ray]'; needs --out on storage every node reaches)")
+    p.add_argument("--address", default=None,
+                   help="the Ray cluster to join, e.g. auto or ray://head:10001 (default: a running "
+                        "local one, else a new one on this machine)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="Ray actors (default: one per GPU, else one per CPU)")
+    p.add_argument("--worker-cpus", type=float, default=None,
+                   help="CPUs of each Ray actor: its torch threads and photo decoders (default: 1; with "
+                        "GPUs, a GPU node's CPUs per GPU)")
+    p.add_argument("--shard-size", type=int, default=None,
+                   help="images per shard, the unit of resume and of Ray's scheduling (default 512)")
     p.set_defaults(func=run)
 
 
@@ -69,21 +82,28 @@ def run(args: argparse.Namespace) -> int:
     from saliency_core.checks import check_positive
     from saliency_core.cli.region import parse_region
     from saliency_core.data.files import shown_name
-    from saliency_core.data.frame import check_frame_size
 
-    check_frame_size(args.size, "--size")  # before anything is read or allocated
+    pre = preprocess_options.from_args(args)  # before anything is read or allocated
+    if pre.resize == "stretch":
+        raise ValueError("--resize stretch: audit reads folders with the centre crop (stretch is not supported "
+                         "for audits yet)")
     check_positive("--batch-size", args.batch_size)
     data = args.data or (Path(os.environ["SALIENCY_DATA"]) if os.environ.get("SALIENCY_DATA") else None)
     if data is None:
         raise ValueError("no data: pass --data DIR or set SALIENCY_DATA")
     if not data.is_dir():  # before the models load
         raise ValueError(f"--data {shown_name(data)} {'is not a folder' if data.exists() else 'does not exist'}")
-    region = parse_region(args.region, args.size) if args.region else None
+    region = parse_region(args.region, pre.size) if args.region else None
     models = {_short_name(name, args.model): load_model(name).eval() for name in args.model}
-    images = read_folder(data, args.size)
+    pre = preprocess_options.with_class(pre, args, next(iter(models.values())))  # names: the first model's
+    # Ray's workers each read their own shard of the folder; the local engine gets it read here.
+    images = read_folder(data, pre.size) if args.engine == "local" else data
+    shard = {"shard_size": args.shard_size} if args.shard_size is not None else {}
+    cpus = {"CPU": args.worker_cpus} if args.worker_cpus is not None else None
     table = audit(models, args.method, images, region, batch_size=args.batch_size,
                   percent=args.percent, out=args.out, progress=not args.no_progress,
-                  image_size=args.size)
+                  preprocess=pre, engine=args.engine, address=args.address, workers=args.workers,
+                  worker_resources=cpus, **shard)
     print(_compact(summarize(table)).to_string(index=False))
     if args.out:
         print(f"{len(table)} rows in {args.out}")

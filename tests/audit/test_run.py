@@ -77,13 +77,14 @@ def test_second_run_computes_nothing_and_keeps_the_rows(
                                   check_dtype=False)
 
 
-def test_resume_computes_only_missing_images_and_models(tmp_path: Path, counting_explain: CountingExplain) -> None:
+def test_resume_computes_only_missing_shards_and_models(tmp_path: Path, counting_explain: CountingExplain) -> None:
     out = tmp_path / "results.parquet"
-    run({"a": MeanColour()}, ["m"], make_items(6)[:1], out=out, progress=False, explain=counting_explain)
+    run({"a": MeanColour()}, ["m"], make_items(6)[:1], out=out, progress=False, explain=counting_explain,
+        shard_size=4)
     counting_explain.images = 0
     table = run({"a": MeanColour(), "b": MeanColour()}, ["m"], make_items(6), out=out,
-                progress=False, explain=counting_explain)
-    assert counting_explain.images == 2 + 6  # model a: images 4, 5; model b: all six
+                progress=False, explain=counting_explain, shard_size=4)
+    assert counting_explain.images == 2 + 6  # model a: the new shard (images 4, 5); model b: all six
     assert len(table) == 12 and len(read_table(out)) == 12  # type: ignore[arg-type]
 
 
@@ -98,10 +99,13 @@ def test_a_crash_keeps_the_rows_computed_so_far(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError, match="simulated crash"):
         run([MeanColour()], ["m"], make_items(12), out=out, progress=False, explain=Crashing(), batch_size=4,
-            checkpoint_seconds=0)
+            shard_size=4)
     saved = read_table(out)
-    assert saved is not None and len(saved) == 8  # the two finished batches
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]  # no temp file left
+    assert saved is not None and len(saved) == 8  # the two finished shards
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv", "results.csv.parts"]
+    parts = sorted(p.name for p in (tmp_path / "results.csv.parts").iterdir())
+    assert [p.split("-")[:2] for p in parts if p.startswith("part-")] == [["part", "00000"], ["part", "00001"]]
+    assert not [p for p in parts if p.startswith(".")]  # no temp file left
 
 
 def test_a_failed_write_leaves_the_previous_file_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,3 +228,66 @@ def test_a_dataset_without_images_is_a_value_error_not_an_empty_table(
         run([MeanColour()], ["vanilla_gradient"], root, explain=counting_explain, progress=False)
     with pytest.raises(ValueError, match="no images found"):
         run([MeanColour()], ["vanilla_gradient"], [], explain=counting_explain, progress=False)
+
+
+# --------------------------------------------------------------------------- hostile input: labels and pixel range
+
+
+def _with_label(label: int, at: int = 2) -> list[dict[str, object]]:
+    items = make_items(6)
+    items[at // 4]["labels"] = items[at // 4]["labels"].clone()  # type: ignore[union-attr]
+    items[at // 4]["labels"][at % 4] = label  # type: ignore[index]
+    return items
+
+
+@pytest.mark.parametrize("label", [7, 2, -1])
+def test_a_label_outside_the_models_classes_is_refused_naming_label_image_and_k(
+    tmp_path: Path, label: int, counting_explain: CountingExplain
+) -> None:
+    out = tmp_path / "audit.csv"
+    with pytest.raises(ValueError) as caught:
+        run({"mean": MeanColour()}, ["m"], _with_label(label), out=out, progress=False, explain=counting_explain)
+    assert str(caught.value) == (f"label {label} of image 002 is not a class of model mean "
+                                 "(K = 2: labels 0 to 1)")
+    assert not out.exists()  # no row written for it
+
+
+def test_a_label_outside_the_classes_is_refused_by_the_real_explain_too(tiny_cnn: nn.Module) -> None:
+    with pytest.raises(ValueError, match=r"^label 7 of image 002 is not a class of model tiny \(K = 2"):
+        run({"tiny": tiny_cnn}, ["vanilla_gradient"], _with_label(7), progress=False)
+
+
+def _pixels(case: str) -> torch.Tensor:
+    """Dataset images gone wrong, as careless loaders make them."""
+    images = torch.cat([item["images"] for item in make_items(6)])  # type: ignore[misc]
+    if case == "0..255":
+        return (images * 255).round()
+    if case == "normalised":
+        mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+        return (images - mean.view(3, 1, 1)) / std.view(3, 1, 1)
+    images[5, 1, 2, 2] = 255.0  # one bad pixel in image 005
+    return images
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [("0..255", r"^image 000 must be in \[0, 1\]: values up to \d+ — divide by 255$"),
+     ("normalised", r"^image 000 must be in \[0, 1\]: negative values — pass unnormalised pixels, "
+                    r"the model normalises$"),
+     ("one bad pixel", r"^image 005 must be in \[0, 1\]: values up to 255 — divide by 255$")],
+)
+def test_images_outside_the_unit_range_are_refused_naming_the_image(
+    tmp_path: Path, case: str, message: str, counting_explain: CountingExplain
+) -> None:
+    images = _pixels(case)
+    items = [{"ids": [f"{i:03d}" for i in range(6)], "images": images, "labels": torch.arange(6) % 2}]
+    out = tmp_path / "audit.parquet"
+    with pytest.raises(ValueError, match=message):
+        run([MeanColour()], ["m"], items, out=out, progress=False, explain=counting_explain)
+    assert counting_explain.calls == 0 and not out.exists()  # refused before any work or row
+
+
+def test_uint8_images_are_refused_rather_than_read_as_0_to_255(counting_explain: CountingExplain) -> None:
+    frames = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\]: values up to \d+ — divide by 255"):
+        run([MeanColour()], ["m"], [(frames, torch.tensor([0, 1, 0, 1]))], progress=False, explain=counting_explain)

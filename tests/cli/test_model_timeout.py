@@ -14,20 +14,11 @@ from torch import nn
 
 from saliency_core.cli import main
 
+from hanging_models import LoopsOnImages  # tests/: the shared hanging models
+
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 SLACK = 6.0  # seconds a stopped command may take beyond the limit on a busy machine
-
-
-class LoopsOnImages(nn.Module):
-    """Fine on the zero image a loaded model is probed with; a loop of 10^10 steps on real images."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if bool(x.sum() > 0):
-            i = 0
-            while i < 10 ** 10:
-                i += 1
-        return x.mean((2, 3))[:, :2]
 
 
 @pytest.fixture

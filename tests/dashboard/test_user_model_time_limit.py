@@ -29,31 +29,14 @@ from dashboard.common.uploads import validate_image
 from dashboard.common.user_models import CANCELLED_KEY, run_signature
 from saliency_core.zoo import model_process
 
+from hanging_models import AlwaysLoops, LoopsOnImages  # tests/: the shared hanging models
+
 YOUR_MODEL = "views/your_model.py"
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script/save
 
 LIMIT = 2
 SLACK = 8.0  # seconds a stopped run may take beyond the limit on a busy machine (AppTest included)
 METHODS = ["gradient_squared", "vanilla_gradient"]  # the page's default
-
-
-class LoopsOnImages(nn.Module):
-    """Fine on the zero image the upload is probed with; a loop of 10^10 steps on real images."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if bool(x.sum() > 0):
-            i = 0
-            while i < 10 ** 10:
-                i += 1
-        return x.mean((2, 3))[:, :2]
-
-
-class AlwaysLoops(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        i = 0
-        while i < 10 ** 10:
-            i += 1
-        return x.mean((2, 3))[:, :2]
 
 
 class Fine(nn.Module):

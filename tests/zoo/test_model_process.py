@@ -27,6 +27,8 @@ import saliency_core as sc
 from saliency_core.zoo import model_process
 from saliency_core.zoo.model_process import Cancelled, ModelProcess, TimeLimitExceeded
 
+from hanging_models import AlwaysLoops, LoopsOnImages  # tests/: the shared hanging models
+
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script/save
 
 LIMIT = 2.0  # seconds per forward pass for the hanging models
@@ -42,25 +44,6 @@ class Small(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.relu(self.bn(self.conv(x))).mean((2, 3)))
-
-
-class LoopsOnImages(nn.Module):
-    """Fine on the zero image the loader probes with; on any real image a loop of 10^10 steps."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if bool(x.sum() > 0):
-            i = 0
-            while i < 10 ** 10:
-                i += 1
-        return x.mean((2, 3))[:, :2]
-
-
-class AlwaysLoops(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        i = 0
-        while i < 10 ** 10:
-            i += 1
-        return x.mean((2, 3))[:, :2]
 
 
 class Fails(nn.Module):
