@@ -178,7 +178,7 @@ def run(
     image_size = _image_size(image_size, preprocess, dataset)
     target = preprocess.target if preprocess is not None else None
     if preprocess is not None:
-        models = {name: preprocess.wrap(model) for name, model in _named_models(models).items()}
+        models = {name: _behind(preprocess, name, model) for name, model in _named_models(models).items()}
     named = _named_models(models)
     methods = list(methods)
     if not methods or not all(isinstance(m, str) for m in methods):
@@ -228,6 +228,24 @@ def run(
     table = store.read(order)
     write_table(table, out_path)  # type: ignore[arg-type]
     return table
+
+
+def _behind(preprocess: Preprocess, name: str, model: nn.Module) -> nn.Module:
+    """``model`` behind ``preprocess``'s normalisation. A model process
+    (:class:`~saliency_core.zoo.model_process.ModelProcess`) normalises in its child: it is left as
+    it is (wrapping it again would normalise twice, and gradients cannot cross into the child), and
+    its own normalisation must be the preprocess's."""
+    from saliency_core.zoo.model_process import ModelProcess
+
+    if not isinstance(model, ModelProcess):
+        return preprocess.wrap(model)
+    wanted = preprocess.normalization
+    if wanted is not None:
+        wanted_lists = [[float(v) for v in wanted[0]], [float(v) for v in wanted[1]]]
+        if model._load.get("normalize") != wanted_lists:
+            raise ValueError(f"model {escape_controls(name)} runs in its own process and normalises there: give it "
+                             "the preprocess's normalisation (ModelProcess(..., normalize=preprocess.normalization))")
+    return model
 
 
 def _image_size(image_size: int | None, preprocess: Preprocess | None, dataset: Any) -> int:

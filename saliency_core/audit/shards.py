@@ -330,8 +330,15 @@ def shard_digest(ids: Sequence[str], labels: Sequence[int]) -> str:
 
 
 def model_digest(model: nn.Module) -> str:
-    """A hash of the model's class, train/eval mode and weights (every tensor of its state dict)."""
+    """A hash of the model's class, train/eval mode and weights (every tensor of its state dict).
+    A model process (:class:`~saliency_core.zoo.model_process.ModelProcess`, parameter-free here)
+    adds its model file's bytes and how the child loads it (architecture, classes, options, normalisation)."""
+    from saliency_core.zoo.model_process import ModelProcess
+
     h = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__}|{model.training}".encode())
+    if isinstance(model, ModelProcess):
+        h.update(hashlib.sha256(model._data).hexdigest().encode())
+        h.update(json.dumps(model._load, sort_keys=True, default=repr).encode())
     for name, value in model.state_dict().items():
         h.update(name.encode())
         if isinstance(value, Tensor):

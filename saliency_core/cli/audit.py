@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from saliency_core.cli import preprocess as preprocess_options
+from saliency_core.cli.zoo import TIMEOUT_HELP
 from saliency_core.data.frame import FRAME
 
 
@@ -48,14 +49,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "GPUs, a GPU node's CPUs per GPU)")
     p.add_argument("--shard-size", type=int, default=None,
                    help="images per shard, the unit of resume and of Ray's scheduling (default 512)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help=TIMEOUT_HELP + " (with --engine local; Ray's workers load model files in their own "
+                        "process, without a limit)")
     p.set_defaults(func=run)
 
 
-def load_model(spec: str) -> Any:
+def load_model(spec: str, *, separate_process: bool = False, timeout: float | None = None,
+               preprocess: Any = None) -> Any:
     """``--model``: a zoo name, else a model file through the zoo's safe loader (never
-    ``torch.jit.load`` on a user's file: its code could run while loading)."""
+    ``torch.jit.load`` on a user's file: its code could run while loading). With
+    ``separate_process``, a model file runs in a child process (``ModelProcess``) with ``timeout``
+    seconds per forward pass, behind ``preprocess``'s normalisation there (the audit leaves it
+    unwrapped); zoo models load in this process, unwrapped (the audit wraps them)."""
+    from saliency_core import zoo
     from saliency_core.cli.zoo import load_model_arg
 
+    if separate_process and spec not in zoo.RECIPES and os.path.lexists(spec):
+        return load_model_arg(spec, separate_process=True, timeout=timeout, preprocess=preprocess)
     return load_model_arg(spec)
 
 
@@ -79,7 +90,7 @@ def read_folder(data: Path, size: int) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from saliency_core.audit import run as audit, summarize
-    from saliency_core.checks import check_positive
+    from saliency_core.checks import check_finite, check_positive
     from saliency_core.cli.region import parse_region
     from saliency_core.data.files import shown_name
 
@@ -94,7 +105,24 @@ def run(args: argparse.Namespace) -> int:
     if not data.is_dir():  # before the models load
         raise ValueError(f"--data {shown_name(data)} {'is not a folder' if data.exists() else 'does not exist'}")
     region = parse_region(args.region, pre.size) if args.region else None
-    models = {_short_name(name, args.model): load_model(name).eval() for name in args.model}
+    if args.timeout is not None:  # before anything is loaded, whatever the models
+        check_finite("--timeout", args.timeout, low=0, closed="right")
+    local = args.engine == "local"  # model files run in a child process there, under --timeout per forward pass
+    if local:
+        from saliency_core.methods import METHODS
+
+        unknown = [m for m in args.method if m not in METHODS]
+        if unknown:  # run() checks only its own explain's names; before any model is loaded
+            raise ValueError(f"unknown saliency methods {unknown}; available: {', '.join(METHODS)}")
+    models = {_short_name(name, args.model): load_model(name, separate_process=local, timeout=args.timeout,
+                                                        preprocess=pre).eval()
+              for name in args.model}
+    explain = None  # the library's own (zoo models only, or Ray: models load in each worker's process)
+    if local:
+        from saliency_core.zoo.model_process import ModelProcess, explain as in_child
+
+        if any(isinstance(model, ModelProcess) for model in models.values()):
+            explain = in_child  # in the child for a model file, here for a zoo model
     pre = preprocess_options.with_class(pre, args, next(iter(models.values())))  # names: the first model's
     # Ray's workers each read their own shard of the folder; the local engine gets it read here.
     images = read_folder(data, pre.size) if args.engine == "local" else data
@@ -103,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     table = audit(models, args.method, images, region, batch_size=args.batch_size,
                   percent=args.percent, out=args.out, progress=not args.no_progress,
                   preprocess=pre, engine=args.engine, address=args.address, workers=args.workers,
-                  worker_resources=cpus, **shard)
+                  worker_resources=cpus, explain=explain, **shard)
     print(_compact(summarize(table)).to_string(index=False))
     if args.out:
         print(f"{len(table)} rows in {args.out}")
