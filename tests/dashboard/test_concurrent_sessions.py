@@ -217,7 +217,8 @@ def gradients_session(root: str, models: dict[str, nn.Module], pick: int, names:
         at.run()
         clean(at, "gradients")
         assert chips_in(at) == expected, (chips_in(at), expected)
-        assert len(at.image) == len(pairs) + len(names) * (1 + len(methods)) + 3  # strip, grid, footnote
+        # strip, grid, its colour bar, the signed section (input, signed map, colour bar), the footnote (4)
+        assert len(at.image) == len(pairs) + len(names) * (1 + len(methods)) + 1 + 3 + 4
 
     return drive
 

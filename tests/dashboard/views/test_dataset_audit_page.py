@@ -75,7 +75,8 @@ def test_stale_cache_is_shown_with_a_warning_not_recomputed(
         app_test: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zoo: bool) -> None:
     synthetic_report(tmp_path / "cache" / BUILTIN_SET, fingerprint="made-with-other-weights")
     monkeypatch.setenv("SALIENCY_AUDIT_CACHE", str(tmp_path / "cache"))
-    at = app_test(AUDIT)
+    monkeypatch.delenv("SALIENCY_DATA", raising=False)  # the built-in set, whose report is stale here
+    at = app_test(AUDIT, data=BUILTIN_DIR)
     assert not at.exception
     assert any("other zoo weights" in w.value for w in at.warning)
     assert at.button(key="audit_recompute").label == "Recompute the report"
