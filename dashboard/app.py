@@ -18,17 +18,19 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
-from dashboard.common import sidebar  # noqa: E402
+from dashboard.common import sidebar, story  # noqa: E402
 
 # (file under dashboard/, title, icon) in the explorable's order, then beyond it.
 PAGES: list[tuple[str, str, str]] = [
+    ("views/introduction.py", "Introduction", ":material/menu_book:"),
     ("views/two_models.py", "Two models", ":material/compare:"),
     ("views/occlusion.py", "Occlusion", ":material/grid_on:"),
     ("views/gradients.py", "Gradients", ":material/gradient:"),
     ("views/quadrants.py", "Quadrants", ":material/scatter_plot:"),
     ("views/mystery.py", "Mystery models", ":material/help:"),
-    ("views/your_model.py", "Your model & images", ":material/upload:"),
+    ("views/beyond.py", "Beyond simple saliency", ":material/explore:"),
     ("views/dataset_audit.py", "Dataset audit", ":material/fact_check:"),
+    ("views/your_model.py", "Your model & images", ":material/upload:"),
 ]
 
 st.set_page_config(page_title="Saliency Lab", page_icon=":material/visibility:", layout="wide")
@@ -37,3 +39,6 @@ pages = [st.Page(path, title=title, icon=icon, default=(i == 0)) for i, (path, t
 page = st.navigation(pages, position="sidebar")
 sidebar.render()
 page.run()
+# The story's "Next" link at the foot of the page just run (not reached when the page stopped early).
+files = {p.url_path: path for p, (path, _, _) in zip(pages, PAGES)}
+story.next_link(files[page.url_path])

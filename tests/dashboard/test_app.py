@@ -21,13 +21,15 @@ from saliency_core.cli import main
 STORY_PAGES = ("views/two_models.py", "views/occlusion.py", "views/gradients.py", "views/quadrants.py")
 # (file under dashboard/, URL path) for every page of the app; the first is the default page.
 PAGES = [
-    ("views/two_models.py", ""),
+    ("views/introduction.py", ""),
+    ("views/two_models.py", "two_models"),
     ("views/occlusion.py", "occlusion"),
     ("views/gradients.py", "gradients"),
     ("views/quadrants.py", "quadrants"),
     ("views/mystery.py", "mystery"),
-    ("views/your_model.py", "your_model"),
+    ("views/beyond.py", "beyond"),
     ("views/dataset_audit.py", "dataset_audit"),
+    ("views/your_model.py", "your_model"),
 ]
 
 

@@ -14,8 +14,9 @@ from dashboard.common.photos import BUILTIN, PHOTO_SET_KEY
 from saliency_core.data import BUILTIN_DIR
 
 PAGES = ("views/two_models.py", "views/occlusion.py", "views/gradients.py", "views/quadrants.py",
-         "views/mystery.py", "views/your_model.py", "views/dataset_audit.py")
-STORY_PAGES = PAGES[:5]
+         "views/mystery.py", "views/your_model.py", "views/dataset_audit.py", "views/introduction.py",
+         "views/beyond.py")
+STORY_PAGES = PAGES[:5]  # the pages that show photos
 
 
 def sidebar_text(at: Any) -> str:
