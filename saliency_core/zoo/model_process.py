@@ -46,8 +46,10 @@ from __future__ import annotations
 
 import io
 import math
+import contextlib
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.spawn
 import os
 import signal
 import tempfile
@@ -337,6 +339,31 @@ def _context() -> Any:
                 context = multiprocessing.get_context("spawn")
             _CONTEXT = context
         return _CONTEXT
+
+
+_START_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_main() -> Any:
+    """Start children without re-running the caller's ``__main__``: multiprocessing's spawn and
+    forkserver children import it by default, which re-runs a Streamlit page (under AppTest the app
+    script is ``__main__``) or an unguarded user script. The child's target lives in this module,
+    so it needs nothing from ``__main__``."""
+    original = multiprocessing.spawn.get_preparation_data
+
+    def preparation(name: str) -> dict[str, Any]:
+        data = original(name)
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+        return data
+
+    with _START_LOCK:
+        multiprocessing.spawn.get_preparation_data = preparation
+        try:
+            yield
+        finally:
+            multiprocessing.spawn.get_preparation_data = original
 
 
 class _Child:
@@ -631,7 +658,8 @@ class ModelProcess(nn.Module):
                                   name=f"model:{self.name[:40]}", daemon=True)
         self._child.process, self._child.conn = process, ours
         try:
-            process.start()
+            with _without_main():
+                process.start()
         except Exception as error:  # noqa: BLE001 - e.g. a script without a __main__ guard
             self._child.kill()
             raise ValueError(f"{self.name}: the model process could not start ({one_line_error(error)}); "
