@@ -15,6 +15,7 @@ first visit <= 3 s, warm <= 1 s, peak <= 800 MB.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import shutil
 import sys
@@ -26,9 +27,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from deploy_check import PAGES, browser, fresh_clone, start_app, stop_app, visit  # noqa: E402
+from deploy_check import browser, fresh_clone, start_app, stop_app, visit  # noqa: E402
 
 GOALS = {"cold": 3.0, "warm": 1.0, "peak_mb": 800.0}
+
+
+def app_pages(where: Path) -> list[tuple[str, str]]:
+    """(url path, title) of every page ``dashboard/app.py`` registers, in its order: read from its
+    ``PAGES`` list (not imported: that would start Streamlit), the first being the default ("")."""
+    tree = ast.parse((where / "dashboard" / "app.py").read_text())
+    for node in ast.walk(tree):
+        target = node.target if isinstance(node, ast.AnnAssign) else (
+            node.targets[0] if isinstance(node, ast.Assign) else None)
+        if isinstance(target, ast.Name) and target.id == "PAGES":
+            rows = ast.literal_eval(node.value)
+            return [("" if i == 0 else Path(path).stem, title) for i, (path, title, *_) in enumerate(rows)]
+    raise SystemExit("dashboard/app.py has no PAGES list")
 
 
 def tree_rss(pid: int) -> int:
@@ -71,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     try:
         where = fresh_clone(tmp / "repo") if args.clone else ROOT
+        pages = app_pages(where)
         env = {k: v for k, v in os.environ.items() if k not in ("SALIENCY_DATA", "SALIENCY_AUDIT_CACHE", "PYTHONPATH")}
         env["SALIENCY_CACHE"] = str(tmp / "cache")
         t0 = time.monotonic()
@@ -87,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 context = chromium.new_context(viewport={"width": 1400, "height": 1000})
                 for visit_kind in ("cold", "warm"):
                     page = context.new_page()
-                    for path, title in PAGES:
+                    for path, title in pages:
                         seconds, exceptions, errors = visit(page, url, path)
                         times.setdefault(title, {})[visit_kind] = seconds
                         if exceptions or errors:
@@ -118,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
               f"peak <= {GOALS['peak_mb']:g} MB ({verdict(peak_mb, GOALS['peak_mb'], 'MB')})")
         for problem in problems:
             print("PROBLEM:", problem)
+        if problems:  # the redacted browser message says nothing: the server's log has the cause
+            log = (tmp / "app.log").read_text(errors="replace").splitlines()
+            print("server log (errors):", *[line for line in log if "Error" in line][-10:], sep="\n  ")
         return 1 if problems else 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -10,6 +10,7 @@ import hashlib
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 import torch
 
@@ -110,12 +111,24 @@ def predict(name: str, images: torch.Tensor, *, batch_size: int = 256) -> torch.
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _predict_cached(name: str, key: tuple[Any, ...], _images: torch.Tensor) -> np.ndarray:
-    return predict(name, _images).numpy()
+def _predict_cached(name: str, key: tuple[Any, ...], _images: torch.Tensor, _ids: tuple[str, ...] = ()) -> np.ndarray:
+    # A demo set of the built-in photos: the shipped table (dashboard/data/page_cache) when it
+    # matches the installed zoo and photos; else computed once and kept in the cache folder.
+    from dashboard.common.diskcache import cached_frame, shipped_probabilities
+
+    root = key[1] if len(key) > 1 and key[0] == "demo" and isinstance(key[1], str) else None
+    if root is not None and _ids:
+        shipped = shipped_probabilities(name, root, _ids)
+        if shipped is not None:
+            return shipped
+    frame = cached_frame("predictions", (name, model_fingerprint(name), key),
+                         lambda: pd.DataFrame(predict(name, _images).numpy(), columns=list(CLASSES)))
+    return frame.to_numpy(dtype=np.float32)
 
 
 def predict_set(name: str, demo: Any) -> np.ndarray:
-    """Probabilities ``[N,K]`` (numpy) of model ``name`` on a demo set, cached by ``demo.key``."""
+    """Probabilities ``[N,K]`` (numpy) of model ``name`` on a demo set, cached by ``demo.key`` (and
+    shipped with the app for the built-in photos' demo sets)."""
     if not demo.key:
         return predict(name, demo.images).numpy()
-    return _predict_cached(name, tuple(demo.key), demo.images)
+    return _predict_cached(name, tuple(demo.key), demo.images, tuple(demo.ids))

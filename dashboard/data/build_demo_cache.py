@@ -1,7 +1,14 @@
 """Precompute the Dataset audit page's report for one photo set (run after training the zoo).
 
     .venv/bin/python dashboard/data/build_demo_cache.py                       # the built-in photos
+    .venv/bin/python dashboard/data/build_demo_cache.py --what pages          # only the page tables
     SALIENCY_DATA=../shared/data/cats-vs-dogs .venv/bin/python dashboard/data/build_demo_cache.py
+
+For the built-in photos it also writes the pages' shipped tables (``--what pages``; seconds):
+``dashboard/data/page_cache/builtin/predictions.csv`` (every zoo model's probabilities on every
+image of the pages' demo sets) and its ``meta.json``, fingerprinted as
+``dashboard.common.diskcache.page_cache_fingerprint`` says; the pages use them when the
+fingerprint matches what is installed.
 
 Writes small CSVs and ``meta.json`` to ``dashboard/data/demo_audit/<set>/`` (``builtin`` or
 ``kaggle``; commit them). The page compares ``meta.json``'s fingerprint (a hash of the zoo's weight
@@ -44,13 +51,59 @@ from saliency_core.audit.report import (  # noqa: E402
 from saliency_core.data import data_dir  # noqa: E402
 
 
+def build_page_cache(out: Path | None = None) -> Path:
+    """The pages' shipped tables for the built-in photos (see the module's docstring)."""
+    import json
+
+    import pandas as pd
+
+    from dashboard.common.demo_sets import build_demo_set
+    from dashboard.common.diskcache import (
+        PAGE_CACHE_DIR,
+        PAGE_CACHE_MODELS,
+        PAGE_CACHE_PER_CLASS,
+        PAGE_CACHE_VERSION,
+        page_cache_fingerprint,
+    )
+    from dashboard.common.models import CLASSES, predict
+
+    root = data_dir()
+    if photo_set(root) != "builtin":
+        raise SystemExit("the page tables are shipped for the built-in photos only (unset SALIENCY_DATA)")
+    out = out or PAGE_CACHE_DIR / "builtin"
+    start = time.monotonic()
+    demo = build_demo_set(str(root), PAGE_CACHE_PER_CLASS, "both", "both", 0)
+    names = [name for name in PAGE_CACHE_MODELS if name in set(zoo.names())]
+    rows = []
+    for name in names:
+        probs = predict(name, demo.images).numpy()
+        rows += [{"model": name, "id": image_id, "p_cat": float(p[0]), "p_dog": float(p[1])}
+                 for image_id, p in zip(demo.ids, probs, strict=True)]
+    assert tuple(CLASSES) == ("cat", "dog"), CLASSES
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(out / "predictions.csv", index=False, float_format="%.7g")
+    meta = {"version": PAGE_CACHE_VERSION, "fingerprint": page_cache_fingerprint(root), "photo_set": "builtin",
+            "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "models": names,
+            "per_class": PAGE_CACHE_PER_CLASS, "images": len(demo),
+            "seconds": round(time.monotonic() - start, 1)}
+    (out / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {out} ({len(demo)} images, {len(names)} models, {meta['seconds']} s)")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--what", choices=("all", "audit", "pages"), default="all",
+                        help="the audit report, the pages' tables (built-in photos only) or both")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"output folder (default: {cache_dir()}/<set>, the set being builtin or kaggle)")
     parser.add_argument("--per-class", type=int, default=PER_CLASS, help="test photos per class")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny models on a shared CPU: one thread is the fastest here
+    if args.what in ("all", "pages") and photo_set(data_dir()) == "builtin":
+        build_page_cache()
+    if args.what == "pages":
+        return 0
 
     available = set(zoo.names())
     names = [name for name in AUDIT_MODELS if name in available]

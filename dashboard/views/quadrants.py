@@ -34,7 +34,7 @@ SELECTED_KEY = "quadrant_selected"   # the pinned image id (app-owned: AppTest c
 CHART_KEY = "quadrant_chart"
 OVERLAY_KEY = "quadrant_overlay"
 QUADRANTS = (("cat", True), ("dog", True), ("cat", False), ("dog", False))
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2  # 2: vanilla thumbnails apart (made when the grid shows them)
 
 
 def _quadrant(label: str, marked: bool) -> str:
@@ -65,20 +65,23 @@ def _swarm(x: np.ndarray, diameter: float) -> np.ndarray:
 @st.cache_data(max_entries=16, show_spinner=False)
 def quadrant_results(name: str, key: tuple, fingerprint: str, version: int = RESULTS_VERSION) -> pd.DataFrame:
     """Per image: truth, watermark, prediction, share and thumbnails (data URIs), for one model;
-    kept on disk too (a new server reads it instead of recomputing)."""
+    kept on disk too (a new server reads it instead of recomputing). The predictions of the
+    built-in photos are shipped with the app (``predict_set``); the vanilla-gradient thumbnails
+    are made only when the image grid asks for them (:func:`vanilla_thumbs`)."""
     return cached_frame("quadrants", (name, key, fingerprint, version), lambda: _compute(name))
+
+
+def _maps(name: str, method: str) -> torch.Tensor:
+    demo = quadrant_set(N_PER_QUADRANT)
+    model = load_zoo_model(name)
+    return torch.cat([explain_locked(model, demo.images[start : start + 50].contiguous(), method).maps
+                      for start in range(0, len(demo), 50)])
 
 
 def _compute(name: str) -> pd.DataFrame:
     demo = quadrant_set(N_PER_QUADRANT)
     probs = predict_set(name, demo)
-    model = load_zoo_model(name)
-    vanilla, squared = [], []
-    for start in range(0, len(demo), 50):
-        batch = demo.images[start : start + 50].contiguous()
-        vanilla.append(explain_locked(model, batch, "vanilla_gradient").maps)
-        squared.append(explain_locked(model, batch, "gradient_squared").maps)
-    van, sq = torch.cat(vanilla), torch.cat(squared)
+    sq = _maps(name, "gradient_squared")
     share = top_percent_share(sq, demo.boxes.long(), percent=PERCENT).numpy()
     rows = []
     for i in range(len(demo)):
@@ -91,11 +94,22 @@ def _compute(name: str) -> pd.DataFrame:
             "share": float(share[i]), "predicted": CLASSES[pred], "confidence": float(probs[i][pred]),
             "p_dog": float(probs[i][1]),
             "thumb_input": data_uri(img, fmt="JPEG", quality=85),
-            "thumb_vanilla": data_uri(overlay(img, van[i], alpha=1.0), fmt="JPEG", quality=85),
             "thumb_squared": data_uri(sq_over, fmt="JPEG", quality=85),
             "image": data_uri(side_by_side(img, sq_over, gap=3), fmt="JPEG", quality=80),
         })
     return pd.DataFrame(rows)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def vanilla_thumbs(name: str, key: tuple, fingerprint: str, version: int = RESULTS_VERSION) -> pd.Series:
+    """The vanilla-gradient thumbnails by image id (for the image grid; on disk too)."""
+    def build() -> pd.DataFrame:
+        demo = quadrant_set(N_PER_QUADRANT)
+        van = _maps(name, "vanilla_gradient")
+        return pd.DataFrame({"id": list(demo.ids), "thumb_vanilla": [
+            data_uri(overlay(upscale(demo.images[i], 96), van[i], alpha=1.0), fmt="JPEG", quality=85)
+            for i in range(len(demo))]})
+    return cached_frame("quadrants-vanilla", (name, key, fingerprint, version), build).set_index("id")["thumb_vanilla"]
 
 
 def _load(name: str) -> pd.DataFrame:
@@ -206,6 +220,10 @@ with images:
                                 default="squared",
                                 format_func={"input": "Input images", "vanilla": "Vanilla gradient",
                                              "squared": "Gradient squared"}.get) or "squared"
+    if view == "vanilla":
+        demo = quadrant_set(N_PER_QUADRANT)
+        with st.spinner(f"Computing vanilla gradients of {len(demo)} images (once)…"):
+            df = df.assign(thumb_vanilla=df["id"].map(vanilla_thumbs(model, tuple(demo.key), model_fingerprint(model))))
     grid = st.columns(2, gap="large")
     for k, (label, marked) in enumerate(QUADRANTS):
         q = df[df["quadrant"] == _quadrant(label, marked)]
