@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from deploy_check import browser, fresh_clone, start_app, stop_app, visit  # noqa: E402
+from deploy_check import browser, start_app, stop_app, visit  # noqa: E402
+from fresh_clone import fresh_clone  # noqa: E402
 
 GOALS = {"cold": 3.0, "warm": 1.0, "peak_mb": 800.0}
 

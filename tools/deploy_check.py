@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fresh_clone import fresh_clone  # tools/: the script's own folder is on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES: list[tuple[str, str]] = [  # (url path, title) as dashboard/app.py registers them
     ("", "Two models"), ("occlusion", "Occlusion"), ("gradients", "Gradients"), ("quadrants", "Quadrants"),
@@ -39,25 +41,6 @@ PAGES: list[tuple[str, str]] = [  # (url path, title) as dashboard/app.py regist
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-extensions", "--mute-audio"]
-
-
-def git(*args: str, cwd: Path = ROOT) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def fresh_clone(target: Path) -> Path:
-    """HEAD cloned into ``target`` with the working tree's uncommitted (not ignored) files over it."""
-    head = git("rev-parse", "HEAD").strip()
-    subprocess.run(["git", "clone", "--quiet", "--no-checkout", f"file://{ROOT}", str(target)], check=True)
-    git("checkout", "--quiet", head, cwd=target)
-    for name in filter(None, git("ls-files", "--modified", "--others", "--exclude-standard", "-z").split("\0")):
-        source = ROOT / name
-        if source.is_file() and not source.is_symlink():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target / name)
-    for name in filter(None, git("ls-files", "--deleted", "-z").split("\0")):
-        (target / name).unlink(missing_ok=True)
-    return target
 
 
 def local_requirements(text: str) -> str:

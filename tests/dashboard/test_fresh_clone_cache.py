@@ -23,6 +23,9 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from fresh_clone import fresh_clone  # noqa: E402 - tools/ holds the one clone helper
+
 ROOT = Path(__file__).resolve().parents[2]
 KAGGLE = ROOT.parent / "shared" / "data" / "cats-vs-dogs"
 
@@ -47,26 +50,6 @@ CHECK = textwrap.dedent('''
                       "warnings": [w.value for w in at.warning], "progress": len(at.get("progress")),
                       "precomputed": "Precomputed report" in texts}))
 ''')
-
-
-def git(*args: str, cwd: Path = ROOT) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def fresh_clone(target: Path) -> Path:
-    """HEAD cloned into ``target``, with the working tree's uncommitted files laid over it."""
-    head = git("rev-parse", "HEAD").strip()
-    subprocess.run(["git", "clone", "--quiet", "--no-checkout", f"file://{ROOT}", str(target)], check=True)
-    git("checkout", "--quiet", head, cwd=target)
-    changed = git("ls-files", "--modified", "--others", "--exclude-standard", "-z").split("\0")
-    for name in filter(None, changed):
-        source = ROOT / name
-        if source.is_file() and not source.is_symlink():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target / name)
-    for name in filter(None, git("ls-files", "--deleted", "-z").split("\0")):
-        (target / name).unlink(missing_ok=True)
-    return target
 
 
 @pytest.fixture(scope="module")

@@ -98,7 +98,8 @@ def test_a_stale_table_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_the_shipped_tables_are_fresh_on_a_fresh_clone(tmp_path: Path) -> None:
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    from test_fresh_clone_cache import fresh_clone
+    sys.path.insert(0, str(ROOT / "tools"))
+    from fresh_clone import fresh_clone  # tools/: the one clone helper
 
     clone = fresh_clone(tmp_path / "saliency-lab")
     env = {k: v for k, v in os.environ.items() if k not in ("SALIENCY_DATA", "SALIENCY_AUDIT_CACHE", "PYTHONPATH")}
