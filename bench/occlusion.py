@@ -249,6 +249,42 @@ def accuracy(count: int, photos: int, modes: tuple[str, ...], photo_modes: tuple
                     print(f"    {name:14s} {how:9s} {agreement(exact, approx, boxes)}", flush=True)
 
 
+def efficientnet_agreement(photos: int) -> None:
+    """Fast vs exact on EfficientNet-Lite0 (ImageNet weights, the zoo's backbone), per image:
+    Spearman over pixels and SSIM (Krypton's yardstick: SSIM >= 0.9), at 128² and 224²."""
+    from skimage.metrics import structural_similarity
+
+    from saliency_core.zoo.efficientnet import imagenet_model
+
+    model = imagenet_model()
+    for size in (128, 224):
+        images = load_photos(photos, size)
+        if images is None:
+            print("\nEfficientNet-Lite0 agreement: SALIENCY_DATA not found, skipped")
+            return
+        with torch.no_grad():
+            target = model(images).argmax(1)
+            exact = approximate_maps(model, images, target, "exact")
+            fast = approximate_maps(model, images, target, "fast")
+        rho = [spearmanr(e.flatten().numpy(), f.flatten().numpy()).statistic for e, f in zip(exact, fast)]
+        ssim = [structural_similarity(e.numpy(), f.numpy(), data_range=float(e.max() - e.min()) or 1.0)
+                for e, f in zip(exact, fast)]
+        print(f"  EfficientNet-Lite0 {size}², {photos} photos, fast vs exact per image: Spearman min {min(rho):.3f} "
+              f"mean {np.mean(rho):.3f}; SSIM min {min(ssim):.3f} mean {np.mean(ssim):.3f} "
+              f"({sum(v >= 0.9 for v in ssim)}/{len(ssim)} >= 0.9)", flush=True)
+
+
+def efficientnet_rows(photos: int, quick: bool) -> None:
+    """The zoo's backbone: depthwise convolutions, ReLU6, 'same' padding; 1000-class head."""
+    from saliency_core.zoo.efficientnet import imagenet_model
+
+    model = imagenet_model()
+    run_config("EfficientNet-Lite0", model, 128, 16, 8, run_captum=True, sample=64, repeats=1)
+    if not quick:
+        run_config("EfficientNet-Lite0", model, 224, 16, 8, run_captum=True, sample=64, repeats=1)
+    efficientnet_agreement(photos)
+
+
 def gradient_rows() -> None:
     try:
         from saliency_core.methods import explain
@@ -288,6 +324,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=96, help="demo test images for the accuracy rows")
     parser.add_argument("--photos", type=int, default=32, help="224² photos for the accuracy rows")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the accuracy rows")
+    parser.add_argument("--efficientnet", action="store_true",
+                        help="only the EfficientNet-Lite0 rows (128² and 224², fast-mode Spearman and SSIM)")
     parser.add_argument("--sweep", action="store_true",
                         help="only the accuracy rows, for refine fractions 0.2–0.8 (how many windows fast mode "
                              "must compute to reach the accuracy goal)")
@@ -298,6 +336,9 @@ def main() -> None:
         accuracy(args.images, args.photos, ("fast=0.2", "fast=0.4", "fast=0.6", "fast=0.7"), ("fast=0.4", "fast=0.6"))
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, kernels: {kernels.backend()}")
+    if args.efficientnet:
+        efficientnet_rows(args.photos, args.quick)
+        return
     demo = demo_model()
     image = torch.rand(1, 3, 128, 128)
     from saliency_core import cell_occlusion
@@ -316,6 +357,7 @@ def main() -> None:
     if not args.quick:
         run_config("ResNet-18", resnet, 224, 16, 4, run_captum=False, sample=64, repeats=1,
                    run_exact=args.full, run_fast=args.full)
+    efficientnet_rows(args.photos, args.quick)
     if not args.no_accuracy:
         accuracy(args.images, args.photos, ("fast", "tau=0.5") if args.quick else ("fast", "tau=0.75", "tau=0.5"))
     if not args.quick:
