@@ -5,6 +5,12 @@ those cells hidden plus the precomputed prediction with each further cell hidden
 blacks it out and shows both models' predictions for it, answered in the browser; mouse-out
 restores them. Clicking a cell sends a ``toggle`` trigger with its index; the page adds it to (or
 removes it from) the cumulative set and re-predicts in Python.
+
+Keyboard: the cells form an ARIA grid with one tab stop (roving tabindex). Tab enters it, the
+arrow keys (and Home/End, Ctrl+Home/End) move, Enter or Space toggles the focused cell; focusing a
+cell previews its predictions as hovering does, and each cell's label says its row, column and
+whether it is hidden. The image scales to the container's width (at most ``display`` pixels), so
+the grid fits a phone's screen.
 """
 
 from __future__ import annotations
@@ -17,17 +23,25 @@ import streamlit as st
 NAME = "saliency_lab_occlusion_grid"
 
 CSS = """
-.sl-occ { display: flex; gap: 1.25rem; align-items: flex-start; flex-wrap: wrap;
+.sl-occ { display: flex; gap: 1.25rem; align-items: flex-start; flex-wrap: wrap; max-width: 100%;
           font-family: var(--st-font, sans-serif); color: var(--st-text-color, #222); }
-.sl-occ-stage { position: relative; user-select: none; line-height: 0; flex: none; }
-.sl-occ-stage img { display: block; border-radius: 4px; }
+/* The stage scales down to its container (a phone's width) and never grows past ``display`` px. */
+.sl-occ-stage { position: relative; user-select: none; line-height: 0; flex: 0 1 auto; width: 100%;
+                min-width: 0; aspect-ratio: 1 / 1; }
+.sl-occ-stage img { display: block; width: 100%; height: 100%; border-radius: 4px; }
 .sl-occ-cells { position: absolute; inset: 0; }
+.sl-occ-rowgroup { display: contents; }
 .sl-occ-cell { position: absolute; box-sizing: border-box; border: 1px solid rgba(255,255,255,.35);
                cursor: pointer; }
 .sl-occ-cell.hidden { background: #000; border-color: rgba(255,255,255,.15); }
 .sl-occ-cell.hover { background: #000; outline: 2px solid #fdb863; outline-offset: -2px; }
 .sl-occ-cell.hidden.hover { background: rgba(0,0,0,.55); }
-.sl-occ-side { display: flex; flex-direction: column; gap: .6rem; min-width: 14rem; }
+/* Keyboard focus: a thick ring on a dark halo, visible on light and dark photos alike. */
+.sl-occ-cell:focus { outline: none; }
+.sl-occ-cell:focus-visible { background: #000; outline: 3px solid #fdb863; outline-offset: -3px;
+                             box-shadow: inset 0 0 0 5px rgba(0,0,0,.75); z-index: 1; }
+.sl-occ-cell.hidden:focus-visible { background: rgba(0,0,0,.55); }
+.sl-occ-side { display: flex; flex-direction: column; gap: .6rem; min-width: min(14rem, 100%); }
 .sl-occ-row { display: flex; flex-direction: column; gap: .15rem; }
 .sl-occ-title { font-weight: 600; font-size: .95rem; }
 .sl-occ-chip { display: inline-block; padding: 1px 10px; border-radius: 10px; font-weight: 600;
@@ -48,25 +62,34 @@ function chip(el, pDog) {
   el.dataset.label = dog ? "dog" : "cat";
 }
 
+function cellLabel(k, n, isHidden) {
+  return "cell row " + (Math.floor(k / n) + 1) + " column " + (k % n + 1) + ", " + (isHidden ? "hidden" : "shown");
+}
+
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   const root = parentElement.querySelector(".sl-occ");
   if (!root || !data) return;
   const n = data.n, edges = data.edges, size = data.size, px = data.display;
-  const scale = px / size;
+  const pct = (v) => (100 * v / size) + "%";
   const hidden = new Set(data.occluded || []);
+  // The keyboard's place survives Python's rerun (the DOM is rebuilt): it lives on the host element.
+  const kb = parentElement.__slOccKeyboard || (parentElement.__slOccKeyboard = { active: 0, refocus: false });
+  if (kb.active >= n * n) kb.active = 0;
   root.innerHTML = "";
 
   const stage = document.createElement("div");
   stage.className = "sl-occ-stage";
-  stage.style.width = px + "px";
-  stage.style.height = px + "px";
+  stage.style.maxWidth = px + "px";
   const img = document.createElement("img");
   img.src = data.image; img.width = px; img.height = px; img.alt = "image to occlude";
   img.draggable = false;
   stage.appendChild(img);
   const cells = document.createElement("div");
   cells.className = "sl-occ-cells";
+  cells.setAttribute("role", "grid");
+  cells.setAttribute("aria-label", "Occlusion grid, " + n + " by " + n + " cells: arrow keys move, "
+                     + "Enter or Space hides or shows a cell");
   stage.appendChild(cells);
 
   const side = document.createElement("div");
@@ -78,36 +101,94 @@ export default function (component) {
     t.className = "sl-occ-title"; t.textContent = m.title;
     const c = document.createElement("span");
     c.className = "sl-occ-chip sl-chip"; c.dataset.model = m.name;
+    c.setAttribute("aria-live", "polite");
     row.appendChild(t); row.appendChild(c); side.appendChild(row);
     chip(c, m.base);
     return c;
   });
   const hint = document.createElement("div");
   hint.className = "sl-occ-hint";
-  hint.textContent = "Hover a cell to hide it; click to keep it hidden (click again to restore).";
+  hint.textContent = "Hover a cell to hide it; click to keep it hidden (click again to restore). "
+                     + "Keyboard: Tab into the grid, arrow keys move, Enter or Space hides or shows the cell.";
   side.appendChild(hint);
 
   const showBase = () => data.models.forEach((m, i) => chip(chips[i], m.base));
-  for (let k = 0; k < n * n; k++) {
+  const preview = (k) => { if (!hidden.has(k)) data.models.forEach((m, i) => chip(chips[i], m.hover[k])); };
+  const all = [];
+  const setActive = (k) => {  // the grid's one tab stop
+    if (all[kb.active]) all[kb.active].tabIndex = -1;
+    kb.active = k;
+    all[k].tabIndex = 0;
+  };
+  const toggle = (k, fromKeyboard) => {
+    setActive(k); kb.refocus = fromKeyboard;
+    // Shown at once; Python answers with the new predictions and redraws the grid.
+    const cell = all[k];
+    if (hidden.has(k)) hidden.delete(k); else hidden.add(k);
+    cell.classList.toggle("hidden", hidden.has(k));
+    cell.setAttribute("aria-selected", String(hidden.has(k)));
+    cell.setAttribute("aria-label", cellLabel(k, n, hidden.has(k)));
+    setTriggerValue("toggle", { cell: k, t: Date.now() });
+  };
+  const moveTo = (k) => { setActive(k); all[k].focus({ focusVisible: true }); };
+  const onKey = (event, k) => {
     const iy = Math.floor(k / n), ix = k % n;
-    // Cell edges in model-frame pixels (an exact partition: cells differ by at most one pixel).
-    const x0 = edges[ix], y0 = edges[iy], x1 = edges[ix + 1], y1 = edges[iy + 1];
-    const cell = document.createElement("div");
-    cell.className = "sl-occ-cell" + (hidden.has(k) ? " hidden" : "");
-    cell.dataset.cell = String(k);
-    cell.style.left = (x0 * scale) + "px"; cell.style.top = (y0 * scale) + "px";
-    cell.style.width = ((x1 - x0) * scale) + "px"; cell.style.height = ((y1 - y0) * scale) + "px";
-    cell.onmouseenter = () => {
-      cell.classList.add("hover");
-      if (!hidden.has(k)) data.models.forEach((m, i) => chip(chips[i], m.hover[k]));
-    };
-    cell.onmouseleave = () => { cell.classList.remove("hover"); showBase(); };
-    cell.onclick = () => setTriggerValue("toggle", { cell: k, t: Date.now() });
-    cells.appendChild(cell);
+    let next = null;
+    switch (event.key) {
+      case "ArrowLeft": next = iy * n + Math.max(ix - 1, 0); break;
+      case "ArrowRight": next = iy * n + Math.min(ix + 1, n - 1); break;
+      case "ArrowUp": next = Math.max(iy - 1, 0) * n + ix; break;
+      case "ArrowDown": next = Math.min(iy + 1, n - 1) * n + ix; break;
+      case "Home": next = event.ctrlKey ? 0 : iy * n; break;
+      case "End": next = event.ctrlKey ? n * n - 1 : iy * n + n - 1; break;
+      case "Enter": case " ": case "Spacebar":
+        event.preventDefault(); toggle(k, true); return;
+      default: return;
+    }
+    event.preventDefault();  // arrows would otherwise scroll the page
+    moveTo(next);
+  };
+
+  for (let iy = 0; iy < n; iy++) {
+    const row = document.createElement("div");
+    row.className = "sl-occ-rowgroup";
+    row.setAttribute("role", "row");
+    for (let ix = 0; ix < n; ix++) {
+      const k = iy * n + ix;
+      // Cell edges in model-frame pixels (an exact partition: cells differ by at most one pixel),
+      // placed in percent of the stage so the grid scales with it.
+      const x0 = edges[ix], y0 = edges[iy], x1 = edges[ix + 1], y1 = edges[iy + 1];
+      const cell = document.createElement("div");
+      cell.className = "sl-occ-cell" + (hidden.has(k) ? " hidden" : "");
+      cell.dataset.cell = String(k);
+      cell.setAttribute("role", "gridcell");
+      cell.setAttribute("aria-selected", String(hidden.has(k)));
+      cell.setAttribute("aria-label", cellLabel(k, n, hidden.has(k)));
+      cell.tabIndex = k === kb.active ? 0 : -1;  // roving tabindex: Tab enters the grid once
+      cell.style.left = pct(x0); cell.style.top = pct(y0);
+      cell.style.width = pct(x1 - x0); cell.style.height = pct(y1 - y0);
+      cell.onmouseenter = () => { cell.classList.add("hover"); preview(k); };
+      cell.onmouseleave = () => { cell.classList.remove("hover"); showBase(); };
+      cell.onfocus = () => { setActive(k); if (cell.matches(":focus-visible")) preview(k); };
+      cell.onblur = () => showBase();
+      cell.onkeydown = (event) => onKey(event, k);
+      cell.onclick = () => toggle(k, false);
+      row.appendChild(cell);
+      all.push(cell);
+    }
+    cells.appendChild(row);
   }
   root.appendChild(stage);
   root.appendChild(side);
-  return () => { root.innerHTML = ""; };
+  if (kb.refocus) all[kb.active].focus({ focusVisible: true });
+  kb.refocus = false;
+  return () => {
+    // A rebuild while the keyboard is in the grid keeps the focus on the same cell (not after a
+    // mouse click, which would leave a focus ring behind).
+    const focused = root.getRootNode().activeElement;  // the component lives in a shadow root
+    kb.refocus = kb.refocus || (root.contains(focused) && focused.matches(":focus-visible"));
+    root.innerHTML = "";
+  };
 }
 """
 
