@@ -27,10 +27,11 @@ from saliency_core.render import (
     to_uint8,
 )
 from saliency_core.render import draw_box as outline
+from saliency_core.render import share_picture as _share_picture
 
 __all__ = ["MAP_STYLES", "arrows_figure", "colorize", "colour_bar", "data_uri", "draw_box", "greyscale_map",
-           "grid_overlay", "map_picture", "overlay", "png_bytes", "scale_map", "side_by_side", "to_uint8",
-           "upscale"]
+           "grid_overlay", "map_picture", "overlay", "png_bytes", "scale_map", "share_picture", "side_by_side",
+           "to_uint8", "upscale"]
 BOX_COLOUR = (0, 229, 255)  # cyan: stands out on photos and on the saliency ramp
 WHITE_ON_BLACK, OVERLAY = "White on black", "Overlay"
 MAP_STYLES: tuple[str, ...] = (WHITE_ON_BLACK, OVERLAY)  # the first is the explorable's, the default
@@ -102,6 +103,17 @@ def map_picture(image: Any, saliency: Any, style: str = WHITE_ON_BLACK, *, size:
         raise ValueError(f"unknown map style {style!r}; expected one of {', '.join(MAP_STYLES)}")
     picture = colorize(saliency, cmap) if cmap in ("puor_signed", "signed") else greyscale_map(saliency)
     return upscale(picture, size)
+
+
+def share_picture(saliency: Any, box: Any, percent: float = 0.5, *, size: int = 256) -> np.ndarray:
+    """The region share's recipe drawn (:func:`saliency_core.render.share_picture`): the map white on
+    black, the watermark ``box`` (x0, y0, x1, y1 in map pixels, or a tensor of them) outlined in
+    cyan and the top-``percent``% pixels the share counts in orange, each map pixel a hard block, at
+    least ``size`` px (a whole multiple of the map's side)."""
+    shape = np.shape(saliency)[-2:]
+    scale = max(1, -(-int(size) // max(shape)))  # ceil: never smaller than asked
+    edges = None if box is None else tuple(int(v) for v in np.asarray(box).reshape(-1)[:4])
+    return _share_picture(saliency, edges, percent, scale=scale, box_colour=BOX_COLOUR)
 
 
 def colour_bar_picture(style: str = WHITE_ON_BLACK, *, length: int = 256, cmap: str = "saliency") -> np.ndarray:

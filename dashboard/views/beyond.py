@@ -27,6 +27,7 @@ import torch
 
 import saliency_core
 from dashboard.common.demo_sets import DemoSet, demo_images
+from dashboard.common.downloads import csv_download
 from dashboard.common.locks import lock_of
 from dashboard.common.messages import ZOO_HELP
 from dashboard.common.models import CLASSES, load_zoo_model, model_fingerprint, title, zoo_or_none
@@ -163,6 +164,7 @@ st.caption(
 with st.expander("The numbers, step by step"):
     st.dataframe(summary, hide_index=True, width="stretch", key="beyond_sanity_table",
                  column_config={s: st.column_config.NumberColumn(format="%.3f") for s in SIMILARITIES})
+csv_download("Sanity check, per photo and step (CSV)", table, "beyond-sanity-check.csv", "beyond_sanity_csv")
 
 # ----- 2. K-SSD, CCM, FAM
 st.header("2 · Would the map have shown a shortcut we did not know about?")
@@ -185,6 +187,10 @@ cols[2].metric("FAM (normal vs watermark)", f"{float(np.mean(scores['fam'])):.3f
                help="SSIM of the two models' maps on clean photos; low is a false alarm")
 st.caption(f"Means over {len(marked)} watermarked photos and the same {len(clean)} photos without "
            f"the mark ({N_PER_CLASS} cats and {N_PER_CLASS} dogs), {METHOD.replace('_', ' ')} maps.")
+csv_download("K-SSD, CCM and FAM per photo (CSV)",
+             pd.DataFrame({"photo": [i.removesuffix("_wm") for i in marked.ids], "truth": list(marked.labels),
+                           **{name.upper(): np.asarray(values) for name, values in scores.items()}}),
+             "beyond-kssd-ccm-fam.csv", "beyond_scores_csv")
 
 # ----- 3. counterfactual flips
 st.header("3 · Skip the map: change the photo")
@@ -202,6 +208,7 @@ st.dataframe(rates, hide_index=True, width="stretch", key="beyond_flip_rates",
                                                                          max_value=1)})
 with st.expander("Per class, with 95% Wilson intervals"):
     st.dataframe(flips, hide_index=True, width="stretch", key="beyond_flip_table")
+csv_download("Flip rates per class (CSV)", flips, "beyond-flip-rates.csv", "beyond_flips_csv")
 st.caption(f"On {len(clean)} clean photos only: the intervals are wide. The *Dataset audit* page "
            "runs the same tests on the whole photo set.")
 

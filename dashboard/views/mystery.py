@@ -3,23 +3,31 @@
 As in the explorable's "other cheats" section: a cage detector, a colour detector and the normal
 model, in an order shuffled once per session; five batches of four photos ("Shuffle"); vanilla or
 squared gradient overlays; clicking a model's title reveals its spoiler. Reveals live in this
-session's state only.
+session's state only. The photos and maps are one HTML grid that keeps its four labelled columns at
+any width (400 px phones included). It opens with the question and closes with Adebayo et al.'s
+finding and our models' measured numbers (``dashboard.common.lessons``).
 """
 
 from __future__ import annotations
 
+import html
 import random
+from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 import torch
 
 from dashboard.common.chips import chip_for
 from dashboard.common.demo_sets import demo_images
+from dashboard.common.downloads import csv_download, png_download
 from dashboard.common.explanations import zoo_batch_maps
+from dashboard.common.lessons import MysteryEvidence, measure_mystery, mystery_lesson, mystery_question
 from dashboard.common.messages import ZOO_HELP
-from dashboard.common.models import CLASSES, zoo_or_none
+from dashboard.common.models import CLASSES, model_fingerprint, zoo_or_none
 from dashboard.common.photos import require_data
-from dashboard.common.render import overlay, upscale
+from dashboard.common.render import data_uri, overlay, side_by_side, upscale
 from saliency_core.artefacts import cage
 
 MYSTERY_MODELS: tuple[str, ...] = ("cages", "colours", "normal")
@@ -53,8 +61,24 @@ METHODS = {"Vanilla gradient": "vanilla_gradient", "Gradient squared": "gradient
 INPUT_NOTES = ("cat", "dog", "cat behind bars", "dog behind bars")
 
 
-@st.cache_data(show_spinner="Preparing the mystery images…", max_entries=2)
-def mystery_batches(batches: int = 5, size: int = 4) -> list[torch.Tensor]:
+@dataclass(frozen=True)
+class MysteryPhotos:
+    """The mystery photos: ``images`` [N,3,H,W]; ``labels``; ``caged`` per photo; ``bars`` bool
+    [N,H,W] (the cage's pixels, empty when uncaged); ``pets`` bool [N,H,W] of the animal (None when
+    the photos have no pet masks)."""
+
+    images: torch.Tensor
+    labels: tuple[str, ...]
+    caged: tuple[bool, ...]
+    bars: torch.Tensor
+    pets: torch.Tensor | None
+
+    def batch(self, b: int, size: int) -> slice:
+        return slice(b * size, (b + 1) * size)
+
+
+@st.cache_resource(show_spinner="Preparing the mystery images…", max_entries=2)
+def mystery_photos(batches: int = 5, size: int = 4) -> MysteryPhotos:
     """``batches`` batches of ``size`` clean test photos, cats and dogs alternating.
 
     The second half of every batch goes behind cage bars (``saliency_core.artefacts.cage``) so the
@@ -66,10 +90,50 @@ def mystery_batches(batches: int = 5, size: int = 4) -> list[torch.Tensor]:
     dogs = [i for i, label in enumerate(demo.labels) if label == "dog"][:half]
     order = [i for pair in zip(cats, dogs) for i in pair]
     chosen = demo.images[order].clone()
+    bars = torch.zeros((len(order), *chosen.shape[2:]), dtype=torch.bool)
+    caged = tuple(j % size >= size // 2 for j in range(len(order)))
     for j in range(len(chosen)):
-        if j % size >= size // 2:
-            chosen[j] = cage(chosen[j], seed=j)[0]
-    return [chosen[b * size:(b + 1) * size] for b in range(len(chosen) // size)]
+        if caged[j]:
+            chosen[j], bars[j] = cage(chosen[j], seed=j)
+    pets = None if demo.pet_masks is None else demo.pet_masks[order]
+    return MysteryPhotos(chosen, tuple(demo.labels[i] for i in order), caged, bars, pets)
+
+
+@st.cache_data(show_spinner="Measuring the mystery models…", max_entries=2)
+def mystery_evidence(key: tuple, _photos: MysteryPhotos) -> MysteryEvidence:
+    """The lesson's numbers over all the mystery photos (``key``: the photos' and models' identity)."""
+    return measure_mystery(MYSTERY_MODELS, _photos.images, _photos.labels, _photos.caged, _photos.bars,
+                           _photos.pets)
+
+
+GRID_CSS = """<style>
+.sl-mystery{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:6px 6px;align-items:start;
+  width:100%;max-width:1100px}
+.sl-mystery .sl-mh{font-weight:600;font-size:0.95rem;line-height:1.2;overflow-wrap:anywhere}
+.sl-mystery figure{margin:0;min-width:0}
+.sl-mystery img{display:block;width:100%;height:auto;border-radius:4px}
+.sl-mystery figcaption{font-size:0.8rem;line-height:1.2;margin-top:2px;overflow-wrap:anywhere}
+.sl-mystery .sl-chip{white-space:normal!important;font-size:0.75rem!important}
+</style>"""
+
+
+def grid_html(inputs: list[str], notes: tuple[str, ...], columns: list[tuple[str, list[str], list[str]]]) -> str:
+    """One HTML grid (4 columns at any width: it never stacks, so every map keeps its model's
+    label): a heading row, then per photo the input and one map + chip per model. ``columns``:
+    (heading, map data URIs, chip HTML) per model."""
+    parts = [GRID_CSS, '<div class="sl-mystery" role="table" aria-label="Mystery models\' maps">',
+             '<div class="sl-mh" role="columnheader">Input images</div>']
+    parts += [f'<div class="sl-mh" role="columnheader" data-col="{k}">{html.escape(heading)}</div>'
+              for k, (heading, _, _) in enumerate(columns, start=1)]
+    for i, uri in enumerate(inputs):
+        parts.append(f'<figure><img src="{uri}" alt="input photo: {html.escape(notes[i])}"/>'
+                     f"<figcaption>{html.escape(notes[i])}</figcaption></figure>")
+        for heading, maps, chips in columns:
+            parts.append(f'<figure><img src="{maps[i]}" alt="{html.escape(heading)}: saliency map"/>'
+                         f'<figcaption><span class="sl-mlabel">{html.escape(heading)}</span><br>{chips[i]}'
+                         "</figcaption></figure>")
+    parts.append("</div>")
+    return "".join(parts)
 
 
 st.title("Mystery models")
@@ -78,6 +142,7 @@ st.markdown(
     "learned a shortcut. Look at their predictions and saliency maps: can you tell which is which, "
     "and what each one learned? Click a model's title to reveal it."
 )
+mystery_question()
 
 require_data()
 if any(zoo_or_none(name) is None for name in MYSTERY_MODELS):
@@ -128,38 +193,52 @@ def mystery_panel() -> None:
     method = METHODS[choice or "Vanilla gradient"]
     st.caption(f"Batch {batch + 1} of {BATCHES}. The last two photos of each batch are behind cage bars.")
 
-    images = mystery_batches(BATCHES, len(INPUT_NOTES))[batch]
+    photos = mystery_photos(BATCHES, len(INPUT_NOTES))
+    images = photos.images[photos.batch(batch, len(INPUT_NOTES))]
     with st.spinner("Computing saliency maps…"):
         results = {name: zoo_batch_maps(name, images, method) for name in order}
 
-    # Header row: the clickable titles, then a row for the spoilers, then one row per photo, so
-    # the photos stay aligned across the columns whatever the spoilers' lengths.
-    header = st.columns(4)
-    header[0].markdown("##### Input images")
+    # The titles are buttons (a click reveals the spoiler below them); the photos and maps are one
+    # HTML grid underneath, which keeps its four columns (and each map's label) at any width.
+    header = st.columns(3)
     for k, name in enumerate(order, start=1):
         shown = name in revealed
-        # The label stays short (a column is narrow); the identity opens the spoiler below it.
-        header[k].button(f"Mystery model {k}", key=f"mystery_reveal_{k}", on_click=_reveal, args=(name,),
-                         type="primary" if shown else "secondary", width="stretch",
-                         icon=":material/lock_open:" if shown else ":material/lock:",
-                         help=None if shown else "Click to reveal what this model learned")
-    if revealed:
-        spoiler_row = st.columns(4)
-        for k, name in enumerate(order, start=1):
-            if name in revealed:
-                spoiler_row[k].success(f"**Mystery model {k} is {SPOILERS[name][0]}.** {SPOILERS[name][1]}",
-                                       icon=":material/lightbulb:")
+        header[k - 1].button(f"Mystery model {k}", key=f"mystery_reveal_{k}", on_click=_reveal, args=(name,),
+                             type="primary" if shown else "secondary", width="stretch",
+                             icon=":material/lock_open:" if shown else ":material/lock:",
+                             help=None if shown else "Click to reveal what this model learned")
+    for k, name in enumerate(order, start=1):
+        if name in revealed:
+            st.success(f"**Mystery model {k} is {SPOILERS[name][0]}.** {SPOILERS[name][1]}",
+                       icon=":material/lightbulb:")
 
     truths = ("cat", "dog", "cat", "dog")
-    for i in range(images.shape[0]):
-        row = st.columns(4)
-        row[0].image(upscale(images[i], 256), caption=INPUT_NOTES[i], width="stretch")
-        for k, name in enumerate(order, start=1):
-            result = results[name]
-            with row[k]:
-                st.image(upscale(overlay(images[i], result.maps[i], alpha=0.75), 256), width="stretch")
-                st.markdown(chip_for(result.probabilities[i], CLASSES, truth=truths[i]),
-                            unsafe_allow_html=True)
+    pictures = {name: [overlay(upscale(images[i], 192), results[name].maps[i], alpha=0.75)
+                       for i in range(images.shape[0])] for name in order}
+    inputs = [upscale(images[i], 192) for i in range(images.shape[0])]
+    columns = [(f"Mystery model {k}", [data_uri(p, fmt="JPEG", quality=85) for p in pictures[name]],
+                [chip_for(results[name].probabilities[i], CLASSES, truth=truths[i]) for i in range(len(inputs))])
+               for k, name in enumerate(order, start=1)]
+    st.markdown(grid_html([data_uri(p, fmt="JPEG", quality=88) for p in inputs], INPUT_NOTES, columns),
+                unsafe_allow_html=True)
+
+    rows = [{"photo": i + 1, "truth": truths[i], "behind bars": INPUT_NOTES[i].endswith("bars"),
+             "model": f"mystery model {k}" + (f" ({name})" if name in revealed else ""),
+             "predicted": CLASSES[int(np.argmax(results[name].probabilities[i]))],
+             "P(dog)": float(results[name].probabilities[i][CLASSES.index("dog")])}
+            for i in range(len(inputs)) for k, name in enumerate(order, start=1)]
+    picture = np.concatenate([side_by_side(inputs[i], *(pictures[name][i] for name in order), gap=4)
+                              for i in range(len(inputs))], axis=0)
+    left, right = st.columns(2)
+    with left:
+        png_download("These maps (PNG)", picture, f"mystery-batch{batch + 1}-{method}.png", "mystery_png")
+    with right:
+        csv_download("These predictions (CSV)", pd.DataFrame(rows), f"mystery-batch{batch + 1}.csv", "mystery_csv")
 
 
 mystery_panel()
+
+photos = mystery_photos(BATCHES, len(INPUT_NOTES))
+evidence = mystery_evidence(("mystery", BATCHES, len(INPUT_NOTES), str(require_data()),
+                             *(model_fingerprint(name) for name in MYSTERY_MODELS)), photos)
+mystery_lesson(evidence, revealed_all=len(st.session_state["mystery_revealed"]) == len(MYSTERY_MODELS))

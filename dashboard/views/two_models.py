@@ -9,11 +9,14 @@ second.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from dashboard.common.chips import chip_for
 from dashboard.common.demo_sets import demo_images
+from dashboard.common.downloads import csv_download
 from dashboard.common.gallery import gallery_html
+from dashboard.common.lessons import two_model_scores, two_models_lesson, two_models_question
 from dashboard.common.models import CLASSES, predict_set, require_models, title
 from dashboard.common.photos import require_data
 from dashboard.common.render import data_uri
@@ -30,8 +33,9 @@ st.title("Two models")
 st.markdown(
     "Two models learned to tell cats from dogs. **Model A** saw ordinary photos; **model B** saw "
     "the same photos, except that every training cat carried a stock-photo watermark. Both are "
-    "shown the same 50 test photos. Which model would you trust?"
+    "shown the same 50 test photos."
 )
+two_models_question()
 
 require_data()
 require_models(*MODELS)
@@ -53,9 +57,12 @@ def _thumbs(key: tuple, _images) -> list[str]:  # noqa: ANN001 - tensors are not
 thumbs = _thumbs(demo.key, demo.images)
 truth = np.array([CLASSES.index(label) for label in demo.labels])
 cols = st.columns(len(MODELS), gap="large")
+table = pd.DataFrame({"image": demo.ids, "truth": demo.labels, "watermarked": demo.watermarked})
 for letter, name, col in zip("AB", MODELS, cols, strict=True):
     probs = predict_set(name, demo)
     correct = int((probs.argmax(1) == truth).sum())
+    table[f"{name} P(dog)"] = probs[:, CLASSES.index("dog")]
+    table[f"{name} predicted"] = [CLASSES[k] for k in probs.argmax(1)]
     with col:
         st.subheader(f"Model {letter}: {title(name)}")
         st.markdown(
@@ -76,3 +83,8 @@ else:
         "Without the watermark, model B calls most cats dogs: it had learned *watermark → cat*. "
         "The next pages show how saliency maps can expose such a shortcut before it fails."
     )
+
+scores = two_model_scores(MODELS, N_PER_CLASS)
+two_models_lesson(scores, *MODELS)
+csv_download("Predictions on these photos (CSV)", table, f"two-models-{choice}.csv", "two_models_csv")
+csv_download("Correct per test set (CSV)", scores, "two-models-scores.csv", "two_models_scores_csv", index=True)

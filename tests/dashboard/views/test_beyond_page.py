@@ -53,6 +53,8 @@ def test_beyond_page_runs_the_three_tests(app_test: Callable[..., Any], needs_da
     flips = frame_with(at, "flip rate")
     assert set(flips["transform"]) == {"greyscale", "hue shifted 180°"} and set(flips["n"]) == {8}
     assert [(link.value, link.proto.page) for link in at.page_link] == [("Next: Dataset audit", "dataset_audit")]
+    assert [b.label for b in at.get("download_button")] == [
+        "Sanity check, per photo and step (CSV)", "K-SSD, CCM and FAM per photo (CSV)", "Flip rates per class (CSV)"]
 
 
 def test_the_sanity_numbers_match_the_library(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:

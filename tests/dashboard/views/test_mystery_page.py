@@ -7,10 +7,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_harness import goto_page, no_browser_exception, screenshot, texts, wait_for_app, zoo_loads
+import torch
+from app_harness import (
+    goto_page,
+    needs_trained,
+    no_browser_exception,
+    no_exception,
+    screenshot,
+    texts,
+    wait_for_app,
+    zoo_loads,
+)
 from playwright.sync_api import expect
 
+from saliency_core import zoo as zoo_module
+from saliency_core.artefacts import cage
+from saliency_core.data.quadrants import first_of_each, load_held_out, marked_photos
+from saliency_core.metrics import greyscale
+
 MYSTERY = "views/mystery.py"
+
+
+def mystery_grid(at: Any) -> str:
+    grids = [str(m.value) for m in at.markdown if 'class="sl-mystery"' in str(m.value)]
+    assert len(grids) == 1
+    return grids[0]
 
 
 def test_mystery_reveal_sets_the_spoiler(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
@@ -20,7 +41,11 @@ def test_mystery_reveal_sets_the_spoiler(app_test: Callable[..., Any], needs_dat
     assert sorted(order) == ["cages", "colours", "normal"]
     assert [b.label for b in at.button if b.key and b.key.startswith("mystery_reveal_")] == [
         "Mystery model 1", "Mystery model 2", "Mystery model 3"]
-    assert len(at.image) == 16  # 4 inputs + 3 models x 4 maps
+    grid = mystery_grid(at)
+    assert grid.count("<img ") == 16  # 4 inputs + 3 models x 4 maps, one HTML grid
+    assert grid.count('role="columnheader"') == 4
+    for k in (1, 2, 3):  # every map carries its model's label (the grid never stacks)
+        assert grid.count(f"<span class=\"sl-mlabel\">Mystery model {k}</span>") == 4
     assert not at.main.success  # nothing revealed yet
 
     colours_column = order.index("colours") + 1
@@ -53,10 +78,81 @@ def test_spoiler_reveal(streamlit_server: str, browser_page: Any, needs_data: Pa
     page = browser_page
     goto_page(page, streamlit_server, "mystery")
     no_browser_exception(page)
-    expect(page.get_by_test_id("stImage")).to_have_count(16)
+    expect(page.locator(".sl-mystery img")).to_have_count(16)
     page.get_by_role("button", name="Mystery model 2").click()
     wait_for_app(page)
     expect(page.get_by_test_id("stMain").get_by_test_id("stAlertContentSuccess")).to_have_count(1)
     expect(page.get_by_text("Mystery model 2 is the")).to_be_visible()
     no_browser_exception(page)
     screenshot(page, "mystery-revealed")
+
+
+def independent_evidence(root: Path) -> tuple[int, int, dict[str, int], dict[str, int]]:
+    """(caged dogs, uncaged photos, caged dogs called cats, greyscale flips on the uncaged photos)
+    per mystery model, rebuilt from the library alone: the first 10 test cats and dogs alternating,
+    the last two of every four behind cage bars (seed = position), as the page builds them."""
+    photos = load_held_out(root)
+    chosen = first_of_each(photos, 10, 0)
+    order = [p for pair in zip(chosen["cat"], chosen["dog"]) for p in pair]
+    marked = marked_photos(photos, [(p, False) for p in order])
+    images = marked.images.clone()
+    caged = [j % 4 >= 2 for j in range(len(order))]
+    for j in range(len(order)):
+        if caged[j]:
+            images[j] = cage(images[j], seed=j)[0]
+    dogs = [label == "dog" for label in marked.labels]
+    as_cat, grey = {}, {}
+    for name in ("cages", "colours", "normal"):
+        model = zoo_module.load(name).eval()
+        with torch.no_grad():
+            pred = model(images).argmax(1)
+            free = images[[not c for c in caged]]
+            grey_pred = model(greyscale(free)).argmax(1)
+        as_cat[name] = sum(int(pred[j]) == 0 and caged[j] and dogs[j] for j in range(len(order)))
+        grey[name] = int((grey_pred != model(free).argmax(1)).sum())
+    return sum(c and d for c, d in zip(caged, dogs)), caged.count(False), as_cat, grey
+
+
+def test_mystery_question_lesson_and_downloads(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
+    at = app_test(MYSTERY)
+    no_exception(at)
+    text = texts(at)
+    assert "Can you find the cheats" in text
+    assert "Post hoc Explanations may be Ineffective for Detecting Unknown Spurious Correlation" in text
+    assert "https://arxiv.org/abs/2212.04629" in text and "https://arxiv.org/abs/2011.05429" in text
+    assert text.index("The question.") < text.index("The lesson.")
+    assert [b.label for b in at.get("download_button")] == ["These maps (PNG)", "These predictions (CSV)"]
+    assert not at.expander[0].proto.expanded  # spoilers closed until every model is revealed
+    needs_trained(zoo)
+    caged_dogs, uncaged, as_cat, grey = independent_evidence(needs_data)
+    assert f"calls {as_cat['cages']} of {caged_dogs} caged dogs cats (normal model: {as_cat['normal']})" in text
+    assert f"Turn the {uncaged} uncaged photos grey and {grey['colours']} of its predictions change " \
+           f"(normal model: {grey['normal']})" in text
+
+
+@pytest.mark.e2e
+def test_mystery_at_phone_width(streamlit_server: str, chromium_browser: Any, needs_data: Path) -> None:
+    """At 400 x 800 the grid keeps its four columns and labels, and nothing scrolls sideways."""
+    if not zoo_loads("cages", "colours", "normal"):
+        pytest.skip("the mystery models' weights (cages, colours, normal) are not installed")
+    context = chromium_browser.new_context(viewport={"width": 400, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        goto_page(page, streamlit_server, "mystery")
+        no_browser_exception(page)
+        expect(page.locator(".sl-mystery img")).to_have_count(16)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 400
+        heads = page.locator(".sl-mystery [role=columnheader]")
+        expect(heads).to_have_count(4)
+        boxes = [heads.nth(i).bounding_box() for i in range(4)]
+        assert all(b is not None and b["width"] > 40 for b in boxes)
+        assert len({round(b["y"]) for b in boxes}) == 1  # one row: the columns did not stack
+        assert boxes[3]["x"] + boxes[3]["width"] <= 400
+        labels = page.locator(".sl-mystery .sl-mlabel")
+        expect(labels).to_have_count(12)
+        for i in range(12):
+            expect(labels.nth(i)).to_be_visible()
+        screenshot(page, "mystery-400px")
+    finally:
+        context.close()
