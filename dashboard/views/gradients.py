@@ -19,6 +19,13 @@ from dashboard.common.method_help import help_rows, help_text
 from dashboard.common.models import CLASSES, METHOD_LABELS, predict_set, require_models, title, zoo_names
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
 from dashboard.common.photos import require_data
+from dashboard.common.session_models import (
+    choice_of,
+    class_names_of,
+    model_choices,
+    run_upload,
+    upload_maps,
+)
 from dashboard.common.render import (
     MAP_STYLES,
     OVERLAY,
@@ -58,7 +65,8 @@ st.markdown(
 
 require_data()
 pairs = occlusion_pairs(6)
-available = zoo_names() or DEFAULT_MODELS
+available = [c.key for c in model_choices(zoo_names() or DEFAULT_MODELS)]  # the zoo, then this session's upload
+titles = {c.key: c.title for c in model_choices(zoo_names() or DEFAULT_MODELS)}
 
 idx, _ = image_strip(pairs, IMAGE_KEY, default=1)
 image = pairs.images[idx]
@@ -66,7 +74,8 @@ image_key = (*pairs.key, pairs.ids[idx])
 
 c1, c2, c3 = st.columns([2, 3, 1])
 models = c1.multiselect("Models (rows)", options=available, default=[m for m in DEFAULT_MODELS if m in available],
-                        format_func=title, key="gradients_models", max_selections=4)
+                        format_func=lambda key: titles.get(key, key), key="gradients_models", max_selections=4,
+                        help="The zoo's models and, once you upload one on the Your-model page, yours.")
 methods = c2.multiselect("Methods (columns)", options=list(METHODS), default=DEFAULT_METHODS,
                          format_func=METHODS.get, key="gradients_methods", help=help_text(METHODS, LABELS))
 style = c3.radio("Map style", MAP_STYLES, key="gradients_style",
@@ -79,7 +88,8 @@ with st.expander("What each method computes, and when it misleads"):
 if not models or not methods:
     st.info("Choose at least one model and one method.")
     st.stop()
-require_models(*models)
+zoo_models = [m for m in models if not m.startswith("upload:")]
+require_models(*zoo_models)
 
 
 @st.fragment
@@ -92,6 +102,10 @@ def grid_panel() -> None:
     bar = st.progress(0.0, text="Computing saliency maps…") if todo > 3 else None
     done = 0
     for name in models:
+        if name.startswith("upload:"):
+            done += len(methods)
+            upload_row(name)
+            continue
         probs = predict_set(name, pairs)[idx]
         row = st.columns([1] + [1] * len(methods))
         with row[0]:
@@ -113,6 +127,29 @@ def grid_panel() -> None:
                                         "scaled to its own 99.5th percentile)."))
 
 
+def upload_row(key: str) -> None:
+    """The row of this session's uploaded model: computed at its input size in its own process
+    (time limit, Cancel), shown on the page's frame; kept in the session only."""
+    choice = choice_of(key)
+    if choice is None:
+        st.warning("Your uploaded model is not loaded any more: upload it again on the Your-model page.")
+        return
+    row = st.columns([1] + [1] * len(methods))
+    probs = None
+    for col, method in zip(row[1:], methods, strict=True):
+        with col:
+            result = run_upload(choice, f"{METHODS[method]}", image_key_text, lambda on_wait, method=method:
+                                upload_maps(choice, image[None], method, on_wait, **OPTIONS.get(method, {})))
+        if result is not None:
+            probs = result.probabilities[0]
+            col.image(map_picture(image, result.maps[0], style, size=DISPLAY, alpha=alpha), width="stretch")
+    with row[0]:
+        st.image(upscale(image, DISPLAY), width="stretch")
+        chip = chip_for(probs, class_names_of(choice)) if probs is not None else ""
+        st.markdown(f"{choice.title} &nbsp; {chip}", unsafe_allow_html=True)
+
+
+image_key_text = repr(image_key)
 grid_panel()
 
 st.divider()
@@ -123,7 +160,10 @@ st.markdown(
     "(log P(cat) − log P(dog)), summed over the colour channels. "
     f"<span style='color:{CAT_COLOUR}'>**Orange**</span>: brightening the pixel pushes toward cat; "
     f"<span style='color:{DOG_COLOUR}'>**purple**</span>: toward dog.", unsafe_allow_html=True)
-arrow_model = st.selectbox("Model", models, index=models.index("watermark-100") if "watermark-100" in models else 0,
+arrow_models = zoo_models or ["watermark-100"]  # the signed cat/dog gradient: the zoo's models
+require_models(*arrow_models)
+arrow_model = st.selectbox("Model", arrow_models,
+                           index=arrow_models.index("watermark-100") if "watermark-100" in arrow_models else 0,
                            format_func=title, key="gradients_arrow_model")
 signed = saliency_map(arrow_model, image_key, image, "signed_gradient", target=CAT)
 frame = signed.shape[0]

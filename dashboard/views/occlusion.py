@@ -14,18 +14,29 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dashboard.common.chips import prediction_chip
+from dashboard.common.chips import chip_for
 from dashboard.common.demo_sets import occlusion_pairs
-from dashboard.common.models import CLASSES, require_models, title
+from dashboard.common.models import CLASSES, require_models
 from dashboard.common.occlusion import SIZES, cached_fine_map, cached_sweep, grid, is_cached, is_fine_cached
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
 from dashboard.common.photos import require_data
 from dashboard.common.render import data_uri, grid_overlay, overlay, upscale
+from dashboard.common.session_models import (
+    ModelChoice,
+    class_names_of,
+    is_cat_dog,
+    model_choices,
+    run_upload,
+    shown_class,
+    upload_cells,
+    upload_fine_map,
+)
 from dashboard.common.uploads import validate_image
 from dashboard.common.widgets import image_strip
 from dashboard.components.occlusion_grid import clicked_cell, occlusion_grid
 
-MODELS = ("normal", "watermark-100")
+MODELS = ("normal", "watermark-100")  # the default pair
+MODELS_KEY = "occlusion_models"
 N_PAIRS = 6                       # 6 photos, each clean and watermarked: a strip of 12
 IMAGE_KEY = "occlusion_image"     # id of the chosen image ("upload" for the uploaded one)
 CELLS_KEY = "occluded_cells"      # the cumulative set of hidden cells (list of cell indices)
@@ -35,11 +46,6 @@ UPLOAD_KEY = "occlusion_upload"
 UPLOADED = "occlusion_uploaded"   # (sha256, name, tensor [3,128,128]) of a validated upload
 COMPONENT_KEY = "occlusion_grid"
 DISPLAY = 384
-
-
-def _chip(probs: np.ndarray) -> str:
-    k = int(np.argmax(probs))
-    return prediction_chip(CLASSES[k], float(probs[k]))
 
 
 def _clear_cells() -> None:
@@ -87,7 +93,15 @@ st.markdown(
 )
 
 require_data()
-require_models(*MODELS)
+choices = {c.key: c for c in model_choices()}  # the zoo, then this session's uploaded model (if any)
+picked = st.multiselect("Models", list(choices), default=[m for m in MODELS if m in choices], key=MODELS_KEY,
+                        format_func=lambda key: choices[key].title if key in choices else key, max_selections=3,
+                        help="Your own model joins the zoo's here once you upload it on the Your-model page.")
+if not picked:
+    st.info("Choose at least one model.")
+    st.stop()
+require_models(*[k for k in picked if choices[k].zoo])
+chosen: list[ModelChoice] = [choices[k] for k in picked]
 pairs = occlusion_pairs(N_PAIRS)
 st.session_state.setdefault(IMAGE_KEY, pairs.ids[1])
 st.session_state.setdefault(CELLS_KEY, [])
@@ -121,6 +135,42 @@ else:
 manual, automatic = st.tabs(["Manual", "Automatic"])
 
 
+def sweeps(g: object, cells: list[int], text: str, where: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per chosen model: (probabilities with ``cells`` hidden, [n², K] with each further cell
+    hidden). Zoo models: cached for the server, a progress bar the first time; an uploaded model:
+    computed at its input size in its own process (time limit, Cancel), kept in the session only."""
+    results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    zoo = [c.key for c in chosen if c.zoo]
+    todo = [m for m in zoo if not is_cached(m, image_key, g, cells)]
+    bar = st.progress(0.0, text=text) if todo else None
+    for j, name in enumerate(zoo):
+        def report(f: float, j: int = j) -> None:
+            if bar is not None:
+                bar.progress(min(1.0, (j + f) / len(zoo)), text=text)
+        results[name] = cached_sweep(name, image_key, image, g, cells, progress=report)
+    if bar is not None:
+        bar.empty()
+    for choice in chosen:
+        if not choice.zoo:
+            done = run_upload(choice, f"occluding each of {g.n}×{g.n} cells", repr(image_key),
+                              lambda on_wait: upload_cells(choice, image, g.n, cells, on_wait), where=where)
+            if done is not None:
+                results[choice.key] = done  # type: ignore[assignment]
+    return results
+
+
+def fine_map(choice: ModelChoice) -> np.ndarray | None:
+    """The fine occlusion map of one chosen model on the page's frame (None: the upload failed)."""
+    if not choice.zoo:
+        return run_upload(choice, "the occlusion map", repr(image_key),  # type: ignore[return-value]
+                          lambda on_wait: upload_fine_map(choice, image, on_wait=on_wait))
+    bar = None if is_fine_cached(choice.key, image_key) else st.progress(0.0, text="Occlusion map…")
+    fine = cached_fine_map(choice.key, image_key, image, progress=(lambda f, b=bar: b.progress(f)) if bar else None)
+    if bar is not None:
+        bar.empty()
+    return fine
+
+
 # ------------------------------------------------------------------------------------------ manual
 @st.fragment
 def manual_panel() -> None:
@@ -131,26 +181,19 @@ def manual_panel() -> None:
     g = grid(requested)
     cells = sorted({int(c) for c in (st.session_state.get(CELLS_KEY) or []) if 0 <= int(c) < g.n * g.n})
     st.session_state[CELLS_KEY] = cells
-    results = {}
-    todo = [m for m in MODELS if not is_cached(m, image_key, g, cells)]
-    bar = st.progress(0.0, text="Occluding each cell…") if todo else None
-    for j, name in enumerate(MODELS):
-        def report(f: float, j: int = j) -> None:
-            if bar is not None:
-                bar.progress(min(1.0, (j + f) / len(MODELS)), text="Occluding each cell…")
-        results[name] = cached_sweep(name, image_key, image, g, cells, progress=report)
-    if bar is not None:
-        bar.empty()
-
+    results = sweeps(g, cells, "Occluding each cell…", "manual")
+    shown = [c for c in chosen if c.key in results and is_cat_dog(c)]  # the grid's chips say cat / dog
+    dog = CLASSES.index("dog")
     occlusion_grid(
         image_uri=data_uri(upscale(image, DISPLAY)), n=g.n, edges=g.col_edges.tolist(), size=g.width,
         occluded=cells, key=COMPONENT_KEY, on_toggle=_toggle_cell, display=DISPLAY,
-        models=[{"name": m, "title": title(m), "base": float(results[m][0][1]),
-                 "hover": results[m][1][:, 1].tolist()} for m in MODELS],
+        models=[{"name": c.key, "title": c.title, "base": float(results[c.key][0][dog]),
+                 "hover": results[c.key][1][:, dog].tolist()} for c in shown],
     )
 
     hidden = f"{len(cells)} cell{'s' if len(cells) != 1 else ''} hidden" if cells else "nothing hidden"
-    readout = " &nbsp; ".join(f"{title(m)}: {_chip(results[m][0])}" for m in MODELS)
+    readout = " &nbsp; ".join(f"{c.title}: {chip_for(results[c.key][0], class_names_of(c))}"
+                              for c in chosen if c.key in results)
     st.markdown(f'<div class="sl-occ-readout">Predictions with {hidden}: &nbsp; {readout}</div>',
                 unsafe_allow_html=True)
     with st.expander("Pick cells without the mouse", expanded=False):
@@ -173,34 +216,32 @@ def automatic_panel() -> None:
     requested = c1.select_slider("Grid resolution", options=SIZES, key=AUTO_KEY)
     alpha = c2.slider("Colour opacity", 0.0, 1.0, 0.6, 0.05, key="occlusion_auto_alpha")
     g = grid(requested)
-    cols = st.columns(len(MODELS))
-    for name, col in zip(MODELS, cols, strict=True):
+    results = sweeps(g, [], "Occluding each cell…", "automatic")
+    cols = st.columns(len(chosen))
+    for choice, col in zip(chosen, cols, strict=True):
         with col:
-            st.subheader(title(name))
-            bar = None if is_cached(name, image_key, g) else st.progress(0.0, text=f"Occluding for {title(name)}…")
-            base, hover = cached_sweep(name, image_key, image, g,
-                                       progress=(lambda f, b=bar: b.progress(f)) if bar else None)
-            if bar is not None:
-                bar.empty()
-            st.markdown(f"Unoccluded: {_chip(base)}", unsafe_allow_html=True)
-            picture = grid_overlay(upscale(image, DISPLAY), hover[:, 1].reshape(g.n, g.n), alpha=alpha,
+            st.subheader(choice.title)
+            if choice.key not in results:
+                continue
+            base, hover = results[choice.key]
+            k = shown_class(choice, base)
+            name = class_names_of(choice)[k]
+            st.markdown(f"Unoccluded: {chip_for(base, class_names_of(choice))}", unsafe_allow_html=True)
+            picture = grid_overlay(upscale(image, DISPLAY), hover[:, k].reshape(g.n, g.n), alpha=alpha,
                                    edges=g.col_edges, frame=g.width)
-            st.image(picture, caption=f"P(dog) with each of {g.n}×{g.n} cells hidden", width=DISPLAY)
+            st.image(picture, caption=f"P({name}) with each of {g.n}×{g.n} cells hidden", width=DISPLAY)
 
     st.markdown("##### Fine occlusion map")
     st.caption("`saliency_core.occlusion`: a 16-pixel black window slid in steps of 8; each pixel "
                "shows how much hiding it lowers the score of the predicted class (red) or raises "
                "it (blue).")
-    cols = st.columns(len(MODELS))
-    for name, col in zip(MODELS, cols, strict=True):
+    cols = st.columns(len(chosen))
+    for choice, col in zip(chosen, cols, strict=True):
         with col:
-            bar = None if is_fine_cached(name, image_key) else st.progress(0.0, text="Occlusion map…")
-            fine = cached_fine_map(name, image_key, image,
-                                   progress=(lambda f, b=bar: b.progress(f)) if bar else None)
-            if bar is not None:
-                bar.empty()
-            st.image(overlay(upscale(image, DISPLAY), fine, alpha=alpha, cmap="signed"),
-                     caption=f"{title(name)}: occlusion attribution", width=DISPLAY)
+            fine = fine_map(choice)
+            if fine is not None:
+                st.image(overlay(upscale(image, DISPLAY), fine, alpha=alpha, cmap="signed"),
+                         caption=f"{choice.title}: occlusion attribution", width=DISPLAY)
 
 
 with automatic:

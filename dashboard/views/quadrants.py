@@ -18,12 +18,24 @@ import torch
 from dashboard.common.chips import prediction_chip
 from dashboard.common.demo_sets import quadrant_set
 from dashboard.common.diskcache import cached_frame
+from dashboard.common.explanations import digest_of
 from dashboard.common.gallery import gallery_html
 from dashboard.common.locks import explain_locked
 from dashboard.common.models import CLASSES, load_zoo_model, model_fingerprint, predict_set, require_models, title
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
 from dashboard.common.photos import require_data
 from dashboard.common.render import data_uri, overlay, side_by_side, upscale
+from dashboard.common.session_models import (
+    ModelChoice,
+    choice_of,
+    class_names_of,
+    model_choices,
+    preprocess_of,
+    remembered,
+    run_upload,
+    upload_maps,
+)
+from dashboard.common.user_models import WaitCallback
 from saliency_core.metrics import top_percent_share
 
 MODELS = ("normal", "watermark-25", "watermark-50", "watermark-75", "watermark-100")
@@ -80,9 +92,15 @@ def _maps(name: str, method: str) -> torch.Tensor:
 
 def _compute(name: str) -> pd.DataFrame:
     demo = quadrant_set(N_PER_QUADRANT)
-    probs = predict_set(name, demo)
-    sq = _maps(name, "gradient_squared")
+    return _rows(predict_set(name, demo), _maps(name, "gradient_squared"), CLASSES)
+
+
+def _rows(probs: np.ndarray, sq: torch.Tensor, classes: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """The table of :func:`quadrant_results` from a model's probabilities [N,K] and gradient-squared
+    maps [N,128,128] on the quadrant set."""
+    demo = quadrant_set(N_PER_QUADRANT)
     share = top_percent_share(sq, demo.boxes.long(), percent=PERCENT).numpy()
+    dog = list(classes).index("dog") if "dog" in classes else None
     rows = []
     for i in range(len(demo)):
         img = upscale(demo.images[i], 96)
@@ -91,8 +109,8 @@ def _compute(name: str) -> pd.DataFrame:
         rows.append({
             "id": demo.ids[i], "truth": demo.labels[i], "watermarked": demo.watermarked[i],
             "quadrant": _quadrant(demo.labels[i], demo.watermarked[i]),
-            "share": float(share[i]), "predicted": CLASSES[pred], "confidence": float(probs[i][pred]),
-            "p_dog": float(probs[i][1]),
+            "share": float(share[i]), "predicted": classes[pred], "confidence": float(probs[i][pred]),
+            "p_dog": float(probs[i][dog]) if dog is not None else float("nan"),
             "thumb_input": data_uri(img, fmt="JPEG", quality=85),
             "thumb_squared": data_uri(sq_over, fmt="JPEG", quality=85),
             "image": data_uri(side_by_side(img, sq_over, gap=3), fmt="JPEG", quality=80),
@@ -118,6 +136,25 @@ def _load(name: str) -> pd.DataFrame:
         return quadrant_results(name, tuple(demo.key), model_fingerprint(name))
 
 
+def upload_results(choice: ModelChoice, on_wait: WaitCallback) -> pd.DataFrame:
+    """:func:`quadrant_results` of this session's uploaded model: its gradient-squared maps at its
+    input size, computed in its own process and brought back to the 128-px frame; kept in the
+    session only (with the maps), never in a cache another session reads."""
+    demo = quadrant_set(N_PER_QUADRANT)
+    result = upload_maps(choice, demo.images, "gradient_squared", on_wait)
+    key = ("quadrants-table", digest_of(demo.images), str(preprocess_of(choice).target), str(RESULTS_VERSION))
+    return remembered(choice, key,  # type: ignore[return-value]
+                      lambda: _rows(result.probabilities, torch.from_numpy(result.maps), class_names_of(choice)))
+
+
+def upload_vanilla(choice: ModelChoice, on_wait: WaitCallback) -> pd.Series:
+    """:func:`vanilla_thumbs` of this session's uploaded model (kept in the session)."""
+    demo = quadrant_set(N_PER_QUADRANT)
+    van = upload_maps(choice, demo.images, "vanilla_gradient", on_wait).maps
+    return pd.Series([data_uri(overlay(upscale(demo.images[i], 96), van[i], alpha=1.0), fmt="JPEG", quality=85)
+                      for i in range(len(demo))], index=list(demo.ids))
+
+
 def _on_select() -> None:
     state = st.session_state.get(CHART_KEY)
     points = []
@@ -136,15 +173,34 @@ st.markdown(
     "when a watermark is present."
 )
 require_data()
+uploaded = [c for c in model_choices([]) if not c.zoo]  # this session's uploaded model, if any
+options = [*MODELS, *(c.key for c in uploaded)]
+names = {**{m: f"{_percent(m)}%" for m in MODELS}, **{c.key: c.title for c in uploaded}}
+if st.session_state.get(MODEL_KEY) not in (None, *options):  # an upload that was removed or replaced
+    st.session_state[MODEL_KEY] = "watermark-100"
 model = st.segmented_control(
-    "Model", options=list(MODELS), format_func=lambda m: f"{_percent(m)}%",
+    "Model", options=options, format_func=lambda m: names.get(m, m),
     key=MODEL_KEY, default="watermark-100",
-    help="The share of training cats that carried a watermark (dogs never did).",
+    help="The share of training cats that carried a watermark (dogs never did)"
+         + ("; or your model, uploaded on the Your-model page." if uploaded else "."),
 ) or "watermark-100"
-require_models(model)
-st.caption(f"**{title(model)}** model: " + ("trained without watermarks." if model == "normal" else
-           f"{_percent(model)}% of its training cats carried the watermark, no dog did."))
-df = _load(model)
+choice = choice_of(model)
+if choice is None or choice.zoo:
+    require_models(model)
+    model_title = title(model)
+    st.caption(f"**{model_title}** model: " + ("trained without watermarks." if model == "normal" else
+               f"{_percent(model)}% of its training cats carried the watermark, no dog did."))
+    df = _load(model)
+    classes: tuple[str, ...] = tuple(CLASSES)
+else:
+    model_title = choice.title
+    classes = class_names_of(choice)
+    st.caption(f"**{model_title}**: your model, at its own input size (maps brought back to the 128-px frame).")
+    demo_key = repr(quadrant_set(N_PER_QUADRANT).key)
+    df = run_upload(choice, f"gradients of {2 * 2 * N_PER_QUADRANT} images", demo_key,  # type: ignore[assignment]
+                    lambda on_wait: upload_results(choice, on_wait))
+    if df is None:
+        st.stop()
 
 scatter, images = st.tabs(["Scatter", "Image grid"])
 
@@ -169,7 +225,8 @@ def scatter_panel(df: pd.DataFrame, model: str) -> None:
             x=alt.X("share:Q", scale=alt.Scale(domain=[0, 1], padding=8), axis=alt.Axis(format="%"),
                     title="top-0.5% pixels inside the watermark box"),
             y=alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-reach, reach])),
-            color=alt.Color("predicted:N", scale=alt.Scale(domain=list(CLASSES), range=[CAT_COLOUR, DOG_COLOUR]),
+            color=alt.Color("predicted:N", scale=(alt.Scale(domain=list(CLASSES), range=[CAT_COLOUR, DOG_COLOUR])
+                                                  if classes == tuple(CLASSES) else alt.Scale(domain=list(classes))),
                             legend=alt.Legend(title="predicted", orient="top")),
             strokeWidth=alt.condition(dot, alt.value(2.5), alt.value(0)),
             tooltip=[alt.Tooltip("image:N"), alt.Tooltip("id:N"), alt.Tooltip("prediction:N"),
@@ -199,7 +256,7 @@ def scatter_panel(df: pd.DataFrame, model: str) -> None:
         else:
             r = row.iloc[0]
             st.markdown(f"**{r['id']}** — a {r['truth']}, {'with' if r['watermarked'] else 'without'} watermark")
-            st.markdown(f"{title(model)}: {prediction_chip(r['predicted'], r['confidence'])}",
+            st.markdown(f"{model_title}: {prediction_chip(r['predicted'], r['confidence'])}",
                         unsafe_allow_html=True)
             st.markdown(
                 '<div style="display:flex;gap:6px">'
@@ -220,7 +277,10 @@ with images:
                                 default="squared",
                                 format_func={"input": "Input images", "vanilla": "Vanilla gradient",
                                              "squared": "Gradient squared"}.get) or "squared"
-    if view == "vanilla":
+    if view == "vanilla" and choice is not None and not choice.zoo:
+        thumbs = run_upload(choice, "vanilla gradients", demo_key, lambda on_wait: upload_vanilla(choice, on_wait))
+        df = df.assign(thumb_vanilla=df["id"].map(thumbs) if thumbs is not None else "")
+    elif view == "vanilla":
         demo = quadrant_set(N_PER_QUADRANT)
         with st.spinner(f"Computing vanilla gradients of {len(demo)} images (once)…"):
             df = df.assign(thumb_vanilla=df["id"].map(vanilla_thumbs(model, tuple(demo.key), model_fingerprint(model))))

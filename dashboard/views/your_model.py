@@ -21,7 +21,6 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 import torch
-from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.common.chips import chip_for
 from dashboard.common.explanations import Maps, digest_of, zoo_batch_maps
@@ -29,6 +28,7 @@ from dashboard.common.messages import ZOO_HELP, plain_error
 from dashboard.common.models import CLASSES, METHOD_LABELS, title, zoo_names, zoo_or_none
 from dashboard.common.render import draw_box, overlay, png_bytes, to_uint8
 from dashboard.common.uploads import IMAGE_TYPES, Upload, unique_names, validate_image
+from dashboard.common.session_models import waiting
 from dashboard.common.user_models import (
     CANCELLED_KEY,
     MODEL_TYPES,
@@ -36,6 +36,7 @@ from dashboard.common.user_models import (
     WaitCallback,
     architectures,
     cancel_run,
+    current_user_model,
     default_time_limit,
     load_user_model,
     release_user_model,
@@ -44,7 +45,9 @@ from dashboard.common.user_models import (
     user_maps,
 )
 from saliency_core.checks import Box, check_box
-from saliency_core.data.frame import FRAME
+from saliency_core.data.frame import FRAME, MAX_FRAME
+from saliency_core.data.image_file import read_image
+from saliency_core.data.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess, parse_normalize
 from saliency_core.metrics import top_percent_share
 from saliency_core.zoo.model_process import TimeLimitExceeded
 
@@ -66,6 +69,25 @@ class Choice:
     def key(self) -> str:
         return self.user.key if self.user is not None else f"zoo:{self.zoo}"
 
+    @property
+    def preprocess(self) -> Preprocess:
+        """How photos are framed for this model: the zoo's 128-px crop, or the upload's settings."""
+        return self.user.preprocess if self.user is not None else Preprocess()
+
+    def frames(self, uploads: list[Upload], photos: dict[str, bytes]) -> torch.Tensor:
+        """The images as this model sees them: the 128-px frames for the zoo; framed again from the
+        uploaded photos at an uploaded model's input size and resize policy."""
+        if (self.preprocess.size, self.preprocess.resize) == (FRAME, "crop"):  # the zoo's frame
+            return torch.stack([u.image for u in uploads])
+        return torch.stack([self.preprocess.frame(read_image(photos[u.name], name=u.name)) for u in uploads])
+
+    def box(self, box: Box | None, upload: Upload, photos: dict[str, bytes]) -> Box | None:
+        """The suspect box (typed in the 128-px frame) in this model's frame: the same part of the photo."""
+        if box is None or self.user is None:
+            return box
+        photo_size = Preprocess.photo_size(read_image(photos[upload.name], name=upload.name))
+        return self.preprocess.to_frame_box(frame_box_on_photo(box, photo_size), photo_size)
+
     def maps(self, images: torch.Tensor, method: str, on_wait: WaitCallback | None = None) -> Maps:
         """An uploaded model's maps come from its process (``on_wait`` is called while it computes)."""
         if self.user is not None:
@@ -74,11 +96,79 @@ class Choice:
         return zoo_batch_maps(self.zoo, images, method)
 
 
+def frame_box_on_photo(box: Box, photo_size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """A box in the 128-px frame (shorter side to 128, centre crop) in the photo's pixels."""
+    width, height = photo_size
+    resized_w, resized_h, left, top = Preprocess().geometry(photo_size)
+    sx, sy = width / resized_w, height / resized_h
+    return ((box[0] + left) * sx, (box[1] + top) * sy, (box[2] + left) * sx, (box[3] + top) * sy)
+
+
 def class_names(choice: Choice, outputs: int) -> tuple[str, ...]:
     """The choice's class names, or "class k" when their number does not match the model's outputs."""
     if len(choice.classes) == outputs:
         return choice.classes
     return tuple(f"class {k}" for k in range(outputs))
+
+
+NORMALISATIONS = {"none": "None", "imagenet": "ImageNet mean and std", "custom": "Custom mean and std"}
+RESIZES = {"crop": "Shorter side to the input size, centre crop", "stretch": "Stretch to a square"}
+PREDICTION = "the predicted class"  # the class-of-interest choice meaning "each image's prediction"
+
+
+def _model_file_changed() -> None:
+    """The upload widget changed: a removed file removes the session's model (and ends its process)."""
+    if st.session_state.get("ym_model_file") is None:
+        release_user_model()
+
+
+def settings_of(user: UserModel) -> dict[str, object]:
+    """The page's widget values that load ``user`` as it is (restored after a visit to another page)."""
+    p = user.preprocess
+    norm = "none" if p.mean is None else "imagenet" if (p.mean, p.std) == (IMAGENET_MEAN, IMAGENET_STD) else "custom"
+    values: dict[str, object] = {"ym_size": p.size, "ym_resize": p.resize, "ym_normalize": norm,
+                                 "ym_classes": ", ".join(user.classes),
+                                 "ym_target": PREDICTION if p.target is None else p.class_name(int(p.target))}
+    if norm == "custom":
+        values["ym_mean"] = ", ".join(f"{v:g}" for v in p.mean or ())
+        values["ym_std"] = ", ".join(f"{v:g}" for v in p.std or ())
+    if user.architecture is not None:
+        values["ym_architecture"] = user.architecture
+    return values
+
+
+def preprocessing_inputs(classes: tuple[str, ...]) -> Preprocess | None:
+    """The uploaded model's preprocessing as the user sets it (None, with an error shown, when a
+    field is not valid). Normalisation is applied outside the model, in its process."""
+    with st.expander("Preprocessing: input size, resize, normalisation, class of interest",
+                     expanded=st.session_state.get("ym_size", FRAME) != FRAME):
+        cols = st.columns(3)
+        size = cols[0].number_input("Input size (pixels, square)", 1, MAX_FRAME, FRAME, step=1, key="ym_size",
+                                    help="What your model takes, e.g. 224 or 299 (the zoo's is 128).")
+        resize = cols[1].radio("Resize", list(RESIZES), format_func=RESIZES.__getitem__, key="ym_resize")
+        norm = cols[2].radio("Normalisation", list(NORMALISATIONS), format_func=NORMALISATIONS.__getitem__,
+                             key="ym_normalize",
+                             help="Applied to the [0, 1] pixels before your model: (pixel − mean) / std.")
+        mean_std = None
+        if norm == "custom":
+            c1, c2 = st.columns(2)
+            mean = c1.text_input("Mean (R, G, B; pixels in [0, 1])", "0.5, 0.5, 0.5", key="ym_mean")
+            std = c2.text_input("Std (R, G, B)", "0.25, 0.25, 0.25", key="ym_std")
+            text = f"{mean}/{std}"
+        else:
+            text = norm
+        target = st.selectbox("Class of interest (explained and plotted on the other pages)",
+                              [PREDICTION, *classes], key="ym_target",
+                              help="For a model with many outputs: the output whose evidence the maps show. "
+                                   "The predicted class of each image by default.")
+    try:
+        mean_std = parse_normalize(text.replace(" ", ""), "normalisation")
+        return Preprocess(size=int(size), resize=resize, mean=None if mean_std is None else mean_std[0],
+                          std=None if mean_std is None else mean_std[1], classes=classes or None,
+                          target=None if target == PREDICTION or target not in classes else target)
+    except ValueError as error:
+        st.error(f"The preprocessing is not valid: {plain_error(error)}", icon=":material/error:")
+        return None
 
 
 st.title("Your model & images")
@@ -94,6 +184,7 @@ files = st.file_uploader("Upload images (PNG, JPEG, WebP, …)", type=IMAGE_TYPE
                          help="Each image is resized (shorter side 128) and centre-cropped to the "
                               "128×128 model frame.")
 uploads: list[Upload] = []
+photos: dict[str, bytes] = {}  # by unique name: an uploaded model frames them again at its input size
 names = unique_names([file.name for file in files or []])  # two "img.png" must not share results
 if names != [file.name for file in files or []]:
     st.warning("Some files have the same name; the repeats are numbered ("
@@ -102,6 +193,7 @@ if names != [file.name for file in files or []]:
 for name, file in zip(names, files or []):
     try:
         uploads.append(validate_image(name, file.getvalue()))
+        photos[name] = file.getvalue()
     except ValueError as error:
         st.error(f"**{name}** was skipped: {error}.", icon=":material/broken_image:")
     except Exception as error:  # noqa: BLE001 - one bad file never stops the others
@@ -112,11 +204,17 @@ if uploads:  # the model frames, small: what the models will actually see
 
 # ------------------------------------------------------------------------------------- 2. models
 st.subheader("2. Model")
+held = current_user_model()  # a model uploaded earlier in this session (on this page, before a visit elsewhere)
+if held is not None:  # the widgets were reset by leaving the page: show the loaded model's settings again
+    st.session_state.setdefault("ym_source", "Upload a model")
+    for key, value in settings_of(held).items():
+        st.session_state.setdefault(key, value)
 source = st.radio("Which model?", ["Built-in zoo models", "Upload a model"], horizontal=True,
-                  key="ym_source")
+                  key="ym_source",
+                  help="An uploaded model stays loaded for this session (until you remove it): the Occlusion, "
+                       "Gradients and Quadrants pages offer it next to the zoo's.")
 choices: list[Choice] = []
 if source == "Built-in zoo models":
-    release_user_model()  # the upload widget is gone, and its file with it
     names = zoo_names()
     if not names:
         st.info(ZOO_HELP, icon=":material/model_training:")
@@ -129,10 +227,13 @@ if source == "Built-in zoo models":
                 st.warning(f"The zoo model `{name}` could not be loaded. {ZOO_HELP}")
             else:
                 choices.append(Choice(title(name), CLASSES, zoo=name))
+    if held is not None:
+        st.caption(f"Your model **{held.file_name}** stays loaded for the other pages (choose *Upload a model* "
+                   "to change or remove it).")
 else:
     model_file = st.file_uploader(
         "Model file: TorchScript (`.pt`/`.ts`), `torch.export` (`.pt2`) or safetensors weights",
-        type=MODEL_TYPES, key="ym_model_file",
+        type=MODEL_TYPES, key="ym_model_file", on_change=_model_file_changed,
         help="Pickled checkpoints are never loaded: a file you upload cannot run code here.")
     left, middle, right = st.columns(3)
     architecture = left.selectbox("Architecture (for safetensors weights)", architectures(),
@@ -144,28 +245,36 @@ else:
         value=max(1, min(3600, round(default_time_limit()))), step=10, key="ym_time_limit",
         help="Your model runs in a process of its own. A forward pass that takes longer than this "
              "is stopped (a model stuck in a loop cannot hang the page); raise it for a slow model.")
-    if model_file is None:
-        release_user_model()
+    preprocess = preprocessing_inputs(classes)
+    if model_file is not None:
+        data, file_name = model_file.getvalue(), model_file.name
+    elif held is not None:  # uploaded earlier (the upload widget was reset by a visit to another page)
+        data, file_name = held.data, held.file_name
+        kept = st.columns([4, 1], vertical_alignment="center")
+        kept[0].caption(f":material/check_circle: **{held.file_name}** is loaded (uploaded earlier in this "
+                        "session). Upload another file to replace it.")
+        kept[1].button("Remove", key="ym_remove_model", on_click=release_user_model, icon=":material/delete:")
     else:
-        data = model_file.getvalue()
-        suffix = Path(model_file.name).suffix.lower()
+        data, file_name = None, ""
+    if data is not None and preprocess is not None:
+        suffix = Path(file_name).suffix.lower()
         loading = st.empty()
         shown = [-1]
 
         def loading_for(seconds: float) -> None:  # also where a click interrupts the loading
             if int(seconds) != shown[0]:
                 shown[0] = int(seconds)
-                loading.caption(f":material/hourglass_top: Loading **{model_file.name}** in its own process… "
+                loading.caption(f":material/hourglass_top: Loading **{file_name}** in its own process… "
                                 f"{int(seconds)} s")
 
         try:
-            user = load_user_model(data, model_file.name, architecture if suffix == ".safetensors" else None,
-                                   classes, float(time_limit), on_wait=loading_for)
+            user = load_user_model(data, file_name, architecture if suffix == ".safetensors" else None,
+                                   classes, float(time_limit), on_wait=loading_for, preprocess=preprocess)
         except Exception as error:  # noqa: BLE001 - a bad model file is bad input, never a traceback
-            st.error(f"**{model_file.name}** could not be loaded as a model: {plain_error(error)}",
+            st.error(f"**{file_name}** could not be loaded as a model: {plain_error(error)}",
                      icon=":material/error:")
         else:
-            choices.append(Choice(Path(model_file.name).stem, user.classes, user=user))
+            choices.append(Choice(Path(file_name).stem, user.classes, user=user))
         finally:
             loading.empty()
 
@@ -195,27 +304,13 @@ if uploads:
 
 
 # ------------------------------------------------------------------------------------- 4. results
-def waiting(bar: DeltaGenerator, fraction: float, text: str) -> WaitCallback:
-    """While an uploaded model computes: the seconds so far on the progress bar, once a second.
-
-    Each update is also where Streamlit stops this run when the user clicks something (Cancel or
-    any other widget): the exception it raises ends the model's process.
-    """
-    shown = [-1]
-
-    def update(seconds: float) -> None:
-        if int(seconds) != shown[0]:
-            shown[0] = int(seconds)
-            bar.progress(fraction, text=f"{text} {int(seconds)} s")
-
-    return update
-
-
 @st.fragment
-def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
+def results(uploads: list[Upload], photos: dict[str, bytes], choices: list[Choice], methods: list[str],
             box: Box | None, alpha: float) -> None:
-    """Maps, metric table and downloads; a download choice reruns only this panel."""
-    images = torch.stack([u.image for u in uploads])
+    """Maps, metric table and downloads; a download choice reruns only this panel. Each model sees
+    (and its maps are shown on) the photos framed for it: an uploaded model at its input size."""
+    frames = {c.label: c.frames(uploads, photos) for c in choices}
+    boxes_of = {c.label: [c.box(box, u, photos) for u in uploads] for c in choices}
     pairs = [(c, m) for c in choices for m in methods]
     bar = st.progress(0.0, text="Computing saliency maps…")
     computed: dict[tuple[str, str], Maps] = {}
@@ -227,7 +322,7 @@ def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
         bar.progress(step / len(pairs), text=text)
         try:
             on_wait = waiting(bar, step / len(pairs), text)
-            computed[(choice.label, method)] = choice.maps(images, method, on_wait)
+            computed[(choice.label, method)] = choice.maps(frames[choice.label], method, on_wait)
         except TimeLimitExceeded as error:
             stopped.add(choice.label)
             skipped = [METHOD_LABELS[m] for m in methods[methods.index(method) + 1:]]
@@ -243,7 +338,6 @@ def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
 
     rows = []
     pictures: dict[str, bytes] = {}
-    boxes = torch.tensor([box] * len(uploads), dtype=torch.float32) if box else None
     by_label = {c.label: c for c in choices}
     warned: set[str] = set()
     for (label, method), result in computed.items():
@@ -252,6 +346,7 @@ def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
             warned.add(label)
             st.warning(f"**{label}** has {len(classes)} outputs but {len(by_label[label].classes)} class "
                        "names were given; showing them as class 0, class 1, …")
+        boxes = torch.tensor(boxes_of[label], dtype=torch.float32) if box else None
         shares = (top_percent_share(torch.from_numpy(result.maps), boxes, percent=PERCENT).tolist()
                   if boxes is not None else [float("nan")] * len(uploads))
         for i, upload in enumerate(uploads):
@@ -273,12 +368,12 @@ def results(uploads: list[Upload], choices: list[Choice], methods: list[str],
         cells[0].image(draw_box(to_uint8(upload.image), box, scale=2),
                        caption="input" + (" + box" if box else ""), width="stretch")
         for j, ((label, method), result) in enumerate(computed.items(), start=1):
-            picture = overlay(upload.image, result.maps[i], alpha=alpha)
+            picture = overlay(frames[label][i], result.maps[i], alpha=alpha)
             pictures[f"{stems[i]}__{label}__{method}.png"] = png_bytes(picture)
             share = table[(table.image == upload.name) & (table.model == label)
                           & (table.method == method)]["share_top_0.5%_in_box"].iloc[0]
             with cells[j % len(cells)]:
-                st.image(draw_box(picture, box, scale=2),
+                st.image(draw_box(picture, boxes_of[label][i], scale=max(1, round(2 * FRAME / picture.shape[0]))),
                          caption=f"{label} · {METHOD_LABELS[method]}", width="stretch")
                 classes = class_names(by_label[label], result.probabilities.shape[1])
                 st.markdown(chip_for(result.probabilities[i], classes), unsafe_allow_html=True)
@@ -329,5 +424,5 @@ else:
                 st.caption(f"Your model runs in its own process, stopped when a forward pass takes more than "
                            f"{uploaded[0].process.timeout:g} s. **Cancel** stops it now; any other change on "
                            "this page stops it too (and starts again with the change).")
-        results(uploads, choices, methods, box, alpha)
+        results(uploads, photos, choices, methods, box, alpha)
         controls.empty()

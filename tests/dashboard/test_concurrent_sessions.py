@@ -163,7 +163,7 @@ def new_app(page: str, state: dict[str, Any] | None = None) -> AppTest:
 
 
 def clean(at: AppTest, what: str) -> None:
-    assert not at.exception, f"{what}: {[e.value for e in at.exception]}"
+    assert not at.exception, f"{what}: {[(e.value, e.stack_trace[-6:]) for e in at.exception]}"
     assert not at.error, f"{what}: {[e.value for e in at.error]}"
 
 

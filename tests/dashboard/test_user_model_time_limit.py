@@ -134,9 +134,15 @@ def test_a_cancelled_computation_stays_stopped_until_run_again(app_test: Callabl
     assert "Stopped." in texts(at)
     at.button(key="ym_run_again").click().run()
     assert not at.exception and len(at.dataframe) == 1
-    # removing the upload (here: choosing the zoo, which removes the upload widget) ends the process
+    # choosing the zoo keeps the upload loaded for the session's other pages (the upload widget is
+    # gone, and empty when it comes back: the page says the model is loaded); Remove ends it
     pid = process.pid
     at.radio(key="ym_source").set_value("Built-in zoo models").run()
+    assert not at.exception and process.running and process.pid == pid
+    at.radio(key="ym_source").set_value("Upload a model").run()
+    assert "fine.pt** is loaded" in texts(at)
+    at.button(key="ym_remove_model").click().run()
+    assert not at.exception and "_ym_user_model" not in at.session_state
     assert not process.running and pid is not None and not _alive(pid)
     assert not processes_named("fine.pt")
 
