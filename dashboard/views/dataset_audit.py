@@ -5,13 +5,19 @@ the report is precomputed in ``dashboard/data/demo_audit/<set>/`` (see
 ``dashboard/data/build_demo_cache.py``) so the page opens instantly. When there is none, or it
 was made with other zoo weights or other photos, the page computes it with a progress bar and
 saves it under ``saliency_core.data.cache_dir()`` (``demo_audit/<set>/``), where it survives a
-restart. A folder on the server can be audited too. Every number comes from ``saliency_core``.
+restart.
+
+A user's own test set (a zip of class folders with optional masks, or a folder on the server) is
+audited with any model of the session, zoo or uploaded (:mod:`dashboard.common.dataset_upload`);
+its results stay in the session. Every number comes from ``saliency_core``.
 """
 
 from __future__ import annotations
 
+import io
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +38,30 @@ from dashboard.common.audit_cache import (
     save_report,
     stored_reports,
 )
+from dashboard.common.dataset_upload import (
+    LAYOUT,
+    LIMITS_TEXT,
+    UPLOAD_MB,
+    audit_dataset,
+    forget_zip,
+    frame_key,
+    zip_dataset,
+)
 from dashboard.common.locks import explain_locked
 from dashboard.common.messages import NO_DATA_MESSAGE, ZOO_HELP, plain_error
 from dashboard.common.models import METHOD_LABELS, title, zoo_names, zoo_or_none
 from dashboard.common.palette import CLASS_COLOURS
 from dashboard.common.photos import data_status
+from dashboard.common.session_models import model_choices, preprocess_of
 from saliency_core import audit
 from saliency_core.audit.report import AUDIT_METHOD, AuditReport, build_report, demo_audit_data
 from saliency_core.checks import parse_box
-from saliency_core.data import load_any
+from saliency_core.data.archive import MASKS, ArchiveError
 from saliency_core.data.files import shown_name
 from saliency_core.data.frame import FRAME
+from saliency_core.data.loaders import ImageSet
+from saliency_core.data.mask_folders import load_dataset
+from saliency_core.data.preprocess import Preprocess
 
 STATISTICS = {
     "share": "share of the top-0.5% salient pixels inside the watermark box",
@@ -354,79 +373,229 @@ def demo_section() -> None:
     show_report(report, meta)
 
 
-def folder_section() -> None:
-    """Audit a folder on the server (one subfolder per class, a MANIFEST.csv, or Oxford-IIIT Pet)."""
+# ---------------------------------------------------------------------------- your own dataset
+SOURCES = ["Built-in demo", "Upload a zip", "A folder on this server"]
+RESULT_KEY = "_audit_dataset_result"  # session state: the last audit of a brought dataset
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    """A brought dataset's audit, kept in this session only (``st.session_state``)."""
+
+    source: str  # which dataset: the zip's digest or the folder's path
+    where: str  # its name, for the page
+    table: pd.DataFrame
+    method: str
+    has_region: bool
+
+
+def _three(value: Any) -> str:
+    """A number for a sentence: 3 significant digits (``0.123``, ``1.23e-05``)."""
+    return f"{value:.3g}" if isinstance(value, (int, float)) and value == value else "–"
+
+
+def rounded_columns(table: pd.DataFrame) -> dict[str, Any]:
+    """Column settings that show every float column with 3 decimals (never 17 digits of noise)."""
+    return {column: st.column_config.NumberColumn(format="%.3f")
+            for column in table.columns if pd.api.types.is_float_dtype(table[column])}
+
+
+def share_chart(table: pd.DataFrame, by: str) -> go.Figure:
+    """Box plots of the share of saliency in the region, per class (``by``: truth or prediction)."""
+    rows = table.dropna(subset=["share"])
+    word = {"truth": "true class", "prediction": "predicted class"}[by]
+    fig = px.box(rows, x=by, y="share", color="model_title", points="all",
+                 category_orders={by: sorted(rows[by].unique())},
+                 labels={by: word, "share": "share of the top-0.5% saliency in the region", "model_title": "model"})
+    fig.update_layout(height=400, margin={"t": 40, "b": 10}, yaxis_range=[-0.02, 1.02], boxmode="group",
+                      title=f"Where the saliency goes, per {word}")
+    return fig
+
+
+def accuracy_chart(summary: pd.DataFrame) -> go.Figure:
+    """Accuracy per true class and model, with Wilson 95% intervals."""
+    fig = go.Figure()
+    for model, part in summary.groupby("model_title", sort=False):
+        fig.add_bar(x=part["truth"], y=part["accuracy"], name=str(model),
+                    error_y={"type": "data", "array": part["accuracy_ci_high"] - part["accuracy"],
+                             "arrayminus": part["accuracy"] - part["accuracy_ci_low"], "thickness": 1.5})
+    fig.update_layout(barmode="group", height=380, margin={"t": 40, "b": 10}, yaxis_range=[0, 1.02],
+                      xaxis_title="true class", yaxis_title="accuracy", legend_title="model",
+                      title="Accuracy per class (95% Wilson CI)")
+    return fig
+
+
+def flip_rates_chart(summary: pd.DataFrame) -> go.Figure:
+    """How often each transform flips the prediction, per true class and model."""
+    columns = [c for c in summary.columns if c.startswith("flip_")]
+    long = summary.melt(id_vars=["model_title", "truth"], value_vars=columns, var_name="transform", value_name="rate")
+    long["transform"] = long["transform"].str.removeprefix("flip_")
+    fig = px.bar(long, x="truth", y="rate", color="model_title", facet_col="transform", barmode="group",
+                 labels={"truth": "true class", "rate": "share of predictions that flip", "model_title": "model"})
+    fig.update_layout(height=380, margin={"t": 60, "b": 10}, yaxis_range=[0, 1.02],
+                      title="Counterfactual flips: change one thing, count changed predictions")
+    return fig
+
+
+def show_dataset_result(result: DatasetResult) -> None:
+    """Charts, the summary and the table of a brought dataset's audit, with downloads."""
+    table = result.table
+    models = list(dict.fromkeys(table["model_title"]))
+    summary = audit.summarize(table, by=("model_title", "truth"))
+    st.success(f"Audited {table['id'].nunique()} images with {len(models)} model(s) "
+               f"({', '.join(models)}; {METHOD_LABELS.get(result.method, result.method)}) from {result.where}.")
+    tabs = st.tabs(["Saliency in the region", "Accuracy", "Counterfactual flips", "Table"])
+    with tabs[0]:
+        if result.has_region and table["share"].notna().any():
+            st.caption("The share of each image's top-0.5% salient pixels that fall inside its region (mask or "
+                       "box): one point per image. A model that looks at the region puts most of it there.")
+            st.plotly_chart(share_chart(table, "truth"), key="audit_ds_share_truth")
+            st.plotly_chart(share_chart(table, "prediction"), key="audit_ds_share_prediction")
+        else:
+            st.info(f"No region to measure: add masks (`{MASKS}/<class>/<name>.png`) to the zip, or give a suspect "
+                    "region, to see where the saliency goes.", icon=":material/crop_free:")
+    with tabs[1]:
+        st.plotly_chart(accuracy_chart(summary), key="audit_ds_accuracy")
+        worst = summary.loc[summary["accuracy"].idxmin()] if len(summary) else None
+        if worst is not None:
+            st.caption(f"Lowest: {worst['model_title']} on {worst['truth']}, accuracy {_three(worst['accuracy'])} "
+                       f"({int(worst['n'])} images).")
+    with tabs[2]:
+        st.caption("Greyscale and a 180° hue shift of every image: how often the prediction changes. A model "
+                   "that relies on colour flips often, whatever its saliency maps show.")
+        st.plotly_chart(flip_rates_chart(summary), key="audit_ds_flips")
+    with tabs[3]:
+        shown = summary.rename(columns={"model_title": "model", "truth": "class"})
+        st.dataframe(shown, hide_index=True, width="stretch", column_config=rounded_columns(shown))
+        with st.expander("One row per image and model"):
+            st.dataframe(table, hide_index=True, width="stretch", column_config=rounded_columns(table))
+    left, right = st.columns(2)
+    left.download_button("Audit table (CSV)", table.to_csv(index=False, float_format="%.6g").encode(), "audit.csv",
+                         "text/csv", key="audit_folder_download", icon=":material/download:")
+    right.download_button("Audit table (Parquet)", parquet_bytes(table), "audit.parquet",
+                          "application/vnd.apache.parquet", key="audit_parquet_download", icon=":material/download:")
+
+
+def parquet_bytes(table: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def dataset_source(source: str) -> tuple[Path, str, str] | None:
+    """The dataset's folder, its identity and its name for the page (None: nothing to audit yet)."""
+    if source == "Upload a zip":
+        st.markdown(f"**Layout.** {LAYOUT}")
+        st.caption(LIMITS_TEXT)
+        upload = st.file_uploader("Your dataset (.zip)", type=["zip"], key="audit_zip", max_upload_size=UPLOAD_MB)
+        if upload is None:
+            forget_zip()
+            return None
+        try:
+            dataset = zip_dataset(upload.name, upload.getvalue())
+        except ArchiveError as error:
+            st.error(f"`{upload.name.replace('`', chr(39))}` cannot be audited: {plain_error(error)}")
+            return None
+        found = dataset.extracted
+        classes = ", ".join(f"{name} ({n})" for name, n in found.images.items())
+        skipped = f"; {len(found.skipped)} other file(s) skipped" if found.skipped else ""
+        st.caption(f"{found.count} images in {len(found.images)} classes: {classes}; {found.masks} mask(s){skipped}.")
+        return dataset.root, dataset.digest, f"`{upload.name.replace('`', chr(39))}`"
     path = st.text_input("Folder on this server", key="audit_folder",
                          placeholder="/data/my-test-set (one subfolder per class)")
-    names = zoo_names()
-    if not names:
+    st.caption(f"Class folders as in a zip (with `{MASKS}/` for masks), a folder with a MANIFEST.csv, or the "
+               "Oxford-IIIT Pet layout.")
+    return (Path(path).expanduser(), f"folder:{path}", f"`{path.replace('`', chr(39))}`") if path else None
+
+
+def load_images(root: Path, preprocess: Preprocess) -> ImageSet | None:
+    """The photos at ``root`` in the model's frame, the skipped files named (None: none readable)."""
+    try:
+        with st.spinner("Reading the images…"):
+            images = load_dataset(root, preprocess)
+    except Exception as error:  # noqa: BLE001 - an unreadable folder is bad input
+        st.error(f"Could not read images from `{root}`: {plain_error(error)}")
+        return None
+    if images.skipped or images.problems:  # corrupt files and masks: say which, never drop them silently
+        shown = ", ".join(f"`{shown_name(name).replace('`', chr(39))}`" for name in images.skipped[:10])
+        more = f" and {len(images.skipped) - 10} more" if len(images.skipped) > 10 else ""
+        masks = len(images.problems) - len(images.skipped)
+        st.warning(f"Skipped {len(images.skipped)} unreadable or corrupt image(s){': ' if shown else ''}{shown}{more}"
+                   + (f"; {masks} mask(s) not used" if masks else "") + ".", icon=":material/warning:")
+        with st.expander(f"Why each was skipped ({len(images.problems)})"):
+            st.code("\n".join(images.problems), language=None)
+    if len(images) == 0:
+        st.error(f"`{root}` holds no readable images, so there is nothing to audit.")
+        return None
+    return images
+
+
+def bring_section(source: str) -> None:
+    """Audit the user's dataset (a zip, or a folder on the server) with any model of the session."""
+    found = dataset_source(source)
+    choices = {choice.key: choice for choice in model_choices()}
+    if not choices:
         st.info(ZOO_HELP, icon=":material/model_training:")
         return
-    picked = st.multiselect("Models", names, default=[n for n in ("normal", "watermark-100") if n in names],
-                            format_func=title, key="audit_folder_models")
+    picked = st.multiselect("Models", list(choices),
+                            default=[n for n in ("normal", "watermark-100") if n in choices],
+                            format_func=lambda key: choices[key].title, key="audit_folder_models",
+                            help="The zoo models, and the model you uploaded on the Your-model page.")
     method = st.selectbox("Saliency method", list(METHOD_LABELS)[:-1], index=1,
                           format_func=METHOD_LABELS.__getitem__, key="audit_folder_method")
-    box_text = st.text_input("Suspect region x0,y0,x1,y1 in the 128×128 frame (optional)", key="audit_folder_box")
-    if not st.button("Run the audit", type="primary", key="audit_folder_run", disabled=not (path and picked)):
+    box_text = st.text_input(f"Suspect region x0,y0,x1,y1 in the {FRAME}×{FRAME} frame (optional; replaces the masks, "
+                             "scaled to each model's input)", key="audit_folder_box")
+    clicked = st.button("Run the audit", type="primary", key="audit_folder_run", disabled=not (found and picked))
+    held = st.session_state.get(RESULT_KEY)
+    if not clicked:
+        if found is not None and held is not None and held.source == found[1]:
+            show_dataset_result(held)
         return
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        st.error(f"`{folder}` is not a folder on this server.")
+    assert found is not None
+    root, identity, where = found
+    if not root.is_dir():
+        st.error(f"`{root}` is not a folder on this server.")
         return
-    region = None
+    box = None
     if box_text.strip():
         try:
-            region = parse_box(box_text.strip(), width=FRAME, height=FRAME, integers=False)
+            box = parse_box(box_text.strip(), width=FRAME, height=FRAME, integers=False)
         except ValueError:
             st.error(f"The region `{box_text.strip()[:80].replace('`', '')}` is not usable: it must be four numbers "
                      f"x0,y0,x1,y1 inside the {FRAME}×{FRAME} frame (0 ≤ x0 < x1 ≤ {FRAME}, "
                      f"0 ≤ y0 < y1 ≤ {FRAME}).")
             return
+    chosen = [choices[key] for key in picked]
     try:
-        with st.spinner("Reading the images…"):
-            images = load_any(folder)
-    except Exception as error:  # noqa: BLE001 - an unreadable folder is bad input
-        st.error(f"Could not read images from `{folder}`: {plain_error(error)}")
+        frames = {frame_key(preprocess_of(choice)): preprocess_of(choice) for choice in chosen}
+    except ValueError as error:  # an upload that is no longer loaded
+        st.error(plain_error(error))
         return
-    if images.skipped:  # corrupt files the loader skipped: say which, never drop them silently
-        shown = ", ".join(f"`{shown_name(name).replace('`', chr(39))}`" for name in images.skipped[:10])
-        more = f" and {len(images.skipped) - 10} more" if len(images.skipped) > 10 else ""
-        st.warning(f"Skipped {len(images.skipped)} unreadable or corrupt image(s): {shown}{more}.",
-                   icon=":material/warning:")
-        with st.expander(f"Why each was skipped ({len(images.problems)})"):
-            st.code("\n".join(images.problems), language=None)
-    if len(images) == 0:
-        st.error(f"`{folder}` holds no readable images, so there is nothing to audit.")
-        return
-    models = {n: zoo_or_none(n) for n in picked}
-    if any(model is None for model in models.values()):
-        st.error("These zoo models could not be loaded: "
-                 + ", ".join(f"`{n}`" for n, model in models.items() if model is None) + f". {ZOO_HELP}")
-        return
+    image_sets: dict[tuple[int, str], ImageSet] = {}
+    for key, preprocess in frames.items():
+        images = load_images(root, preprocess)
+        if images is None:
+            return
+        image_sets[key] = images
     bar = st.progress(0.0, text="Auditing…")
-    n = len(images)
+    start = time.monotonic()
 
-    def items() -> Any:
-        for start in range(0, n, 32):
-            bar.progress(start / n, text=f"Auditing images {start + 1}-{min(start + 32, n)} of {n}…")
-            stop = min(start + 32, n)
-            yield {"ids": list(images.files[start:stop]), "images": images.images(list(range(start, stop))),
-                   "labels": images.labels[start:stop]}
+    def progress(done: int, total: int, model: str) -> None:
+        bar.progress(min(done / max(total, 1), 1.0),
+                     text=f"Auditing with {model}: {done} of {total} images × models "
+                          f"({time.monotonic() - start:.0f} s so far)…")
 
     try:
-        table = audit.run(models, [method], items(), regions=region, progress=False,  # type: ignore[arg-type]
-                          explain=explain_locked)
-    except Exception as error:  # noqa: BLE001 - bad input (images, region) is a message, not a traceback
+        table = audit_dataset(image_sets, chosen, method, box, progress)
+    except Exception as error:  # noqa: BLE001 - bad input (classes, images, a model's time limit) is a message
         bar.empty()
-        st.error(f"The audit of `{folder}` failed: {plain_error(error)}")
+        st.error(f"The audit of {where} failed: {plain_error(error)}")
         return
     bar.empty()
-    table["truth"] = table["truth"].map(lambda k: images.classes[int(k)])
-    table["prediction"] = table["prediction"].map(lambda k: images.classes[int(k)])
-    st.success(f"Audited {n} images with {len(picked)} model(s).")
-    st.dataframe(audit.summarize(table, by=("model", "method", "truth")), hide_index=True, width="stretch")
-    st.download_button("Audit table (CSV)", table.to_csv(index=False).encode(), "audit.csv", "text/csv",
-                       key="audit_folder_download")
+    has_region = box is not None or any(images.masks is not None for images in image_sets.values())
+    result = DatasetResult(identity, where, table, method, has_region)
+    st.session_state[RESULT_KEY] = result
+    show_dataset_result(result)
 
 
 st.title("Dataset audit")
@@ -434,10 +603,12 @@ st.markdown(
     "Single maps can mislead; statistics over a whole test set are harder to fool. This page runs "
     "the audit pipeline (`saliency_core.audit`) over a test set and shows where the models' saliency "
     "goes, whether it predicts their mistakes, whether the maps pass a sanity check, and the "
-    "counterfactual tests that catch what maps miss."
+    "counterfactual tests that catch what maps miss. Bring your own test set too: a zip of class "
+    "folders (with masks of the region to measure, if you have them) or a folder on this server, "
+    "audited with the zoo models or the model you uploaded."
 )
-source = st.radio("Test set", ["Built-in demo", "A folder on this server"], horizontal=True, key="audit_source")
+source = st.radio("Test set", SOURCES, horizontal=True, key="audit_source")
 if source == "Built-in demo":
     demo_section()
 else:
-    folder_section()
+    bring_section(source)

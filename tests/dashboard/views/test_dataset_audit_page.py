@@ -208,3 +208,159 @@ def test_audit_page(streamlit_server: str, browser_page: Any) -> None:
         page.get_by_role("tab", name="Counterfactual flips").click()
         page.wait_for_timeout(500)
         screenshot(page, "dataset_audit-flips")
+
+
+# ------------------------------------------------------------------------------ a zip of your own
+def builtin_zip(per_class: int = 3, masks: bool = True) -> tuple[bytes, dict[str, np.ndarray]]:
+    """A zip of a few built-in photos in the class-folder layout, each with its pet as the mask
+    (white where the Oxford trimap is not background); also the masks by image id."""
+    import csv
+    import io
+    import zipfile
+
+    rows = list(csv.DictReader((BUILTIN_DIR / "MANIFEST.csv").open()))
+    buffer = io.BytesIO()
+    pets: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for species in ("cat", "dog"):
+            for row in [r for r in rows if r["species"] == species][:per_class]:
+                name = Path(row["file"]).name
+                archive.write(BUILTIN_DIR / row["file"], f"my-pets/{species}/{name}")
+                pet = np.where(np.asarray(Image.open(BUILTIN_DIR / row["mask_file"])) == 2, 0, 255).astype(np.uint8)
+                pets[f"{species}/{name}"] = pet
+                if masks:
+                    png = io.BytesIO()
+                    Image.fromarray(pet).save(png, "PNG")
+                    archive.writestr(f"my-pets/masks/{species}/{Path(name).stem}.png", png.getvalue())
+        archive.writestr("my-pets/README.txt", "six pets")
+    return buffer.getvalue(), pets
+
+
+def upload_zip(app_test: Callable[..., Any], name: str, data: bytes) -> Any:
+    at = app_test(AUDIT, data=False, state={"audit_source": "Upload a zip"})
+    at.file_uploader(key="audit_zip").set_value((name, data, "application/zip")).run()
+    return at
+
+
+def test_a_zip_with_masks_is_audited_with_charts_and_downloads(app_test: Callable[..., Any], zoo: bool) -> None:
+    import torch
+
+    from saliency_core import explain, zoo as zoo_module
+    from saliency_core.data.frame import frame_array, mask_frame
+    from saliency_core.data.image_file import read_image
+    from saliency_core.metrics import top_percent_share
+
+    data, pets = builtin_zip()
+    at = upload_zip(app_test, "pets.zip", data)
+    assert not at.exception, [e.value for e in at.exception]
+    shown = texts(at)
+    assert "`masks/`" in shown and "1000 images" in shown and "50 MB" in shown  # the layout and limits stated
+    assert "6 images in 2 classes: cat (3), dog (3); 6 mask(s); 1 other file(s) skipped" in shown
+    at.multiselect(key="audit_folder_models").set_value(["normal", "colours"])
+    at.button(key="audit_folder_run").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    assert any("Audited 6 images with 2 model(s) (Normal, Colours" in s.value for s in at.success)
+    assert len(at.get("plotly_chart")) == 4  # share per class and per prediction, accuracy, flips
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Audit table (CSV)", "Audit table (Parquet)"]
+    table = at.session_state["_audit_dataset_result"].table
+    assert len(table) == 12 and set(table["model_title"]) == {"Normal", "Colours"}
+    assert set(table["truth"]) == {"cat", "dog"} and {"flip_greyscale", "flip_hue shift 180°"} <= set(table.columns)
+    # the share of one image, computed here from its photo, its mask and the model: the same number
+    row = table[(table["model"] == "normal") & (table["id"] == "dog/" + Path(sorted(pets)[-1]).name)].iloc[0]
+    image_id = row["id"]
+    photo = read_image((BUILTIN_DIR / "images" / Path(image_id).name))
+    image = torch.from_numpy(frame_array(photo)).permute(2, 0, 1).float().div(255)[None]
+    mask = torch.from_numpy(mask_frame(pets[image_id]) > 127)[None]
+    maps = explain(zoo_module.load("normal").eval(), image, "gradient_squared").maps
+    assert row["share"] == pytest.approx(float(top_percent_share(maps, mask, percent=0.5)[0]), abs=1e-5)
+    # a rerun (e.g. another tab) shows the stored result without computing again
+    at.run()
+    assert len(at.get("plotly_chart")) == 4 and not at.progress
+
+
+def test_a_zip_without_masks_says_there_is_no_region(app_test: Callable[..., Any], zoo: bool) -> None:
+    data, _ = builtin_zip(per_class=1, masks=False)
+    at = upload_zip(app_test, "pets.zip", data)
+    at.button(key="audit_folder_run").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    assert any("No region to measure" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) == 2  # accuracy and flips
+
+
+def bad_zip(kind: str) -> bytes:
+    import io
+    import zipfile
+
+    if kind == "not a zip":
+        return b"GIF89a this is no zip"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        png = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(png, "PNG")
+        members = {"traversal": {"cat/a.png": 1, "../../evil.png": 1},
+                   "too many files": {f"cat/{i}.png": 1 for i in range(6)},
+                   "no class folders": {"notes.txt": 1, "docs/readme.txt": 1},
+                   "an image outside the class folders": {"cat/a.png": 1, "b.png": 1}}[kind]
+        for name in members:
+            archive.writestr(name, png.getvalue())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("kind", "words"), [("traversal", "path traversal"), ("too many files", "more than 5 images"),
+                                             ("not a zip", "not a zip archive"),
+                                             ("no class folders", "no class folders"),
+                                             ("an image outside the class folders", "b.png is not in a class folder")])
+def test_a_bad_zip_is_one_line_naming_the_problem(app_test: Callable[..., Any], zoo: bool,
+                                                  monkeypatch: pytest.MonkeyPatch, kind: str, words: str) -> None:
+    from dashboard.common import dataset_upload
+    from saliency_core.data.archive import Limits
+
+    monkeypatch.setattr(dataset_upload, "LIMITS", Limits(images=5))
+    at = upload_zip(app_test, "set.zip", bad_zip(kind))
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(errors(at)) == 1 and "\n" not in errors(at)[0], errors(at)
+    assert "`set.zip` cannot be audited" in errors(at)[0] and words in errors(at)[0]
+    assert at.button(key="audit_folder_run").disabled
+
+
+def test_the_unpacked_zip_lives_in_the_session_and_goes_with_it(app_test: Callable[..., Any], zoo: bool) -> None:
+    first, _ = builtin_zip(per_class=1)
+    at = upload_zip(app_test, "one.zip", first)
+    root = at.session_state["_audit_zip_dataset"].root
+    assert (root / "cat").is_dir() and (root / "masks" / "dog").is_dir()
+    second, _ = builtin_zip(per_class=2)
+    at.file_uploader(key="audit_zip").set_value(("two.zip", second, "application/zip")).run()
+    assert not root.exists()  # replaced: the first folder is gone
+    again = at.session_state["_audit_zip_dataset"].root
+    at.file_uploader(key="audit_zip").set_value(None).run()
+    assert not again.exists()  # removed by the user: so is its folder
+
+
+def test_the_sessions_uploaded_model_audits_a_zip(app_test: Callable[..., Any], zoo: bool, tmp_path: Path) -> None:
+    """The model uploaded on the Your-model page is offered here (its file name as title) and runs
+    in its own process, next to a zoo model."""
+    import torch
+    from safetensors.torch import save_file
+
+    from saliency_core.zoo.architecture import DemoCNN
+
+    torch.manual_seed(0)
+    save_file({k: v.contiguous() for k, v in DemoCNN().state_dict().items()}, tmp_path / "mine.safetensors")
+    at = app_test("views/your_model.py", data=False, state={"ym_source": "Upload a model"})
+    at.file_uploader(key="ym_model_file").set_value(
+        ("mine.safetensors", (tmp_path / "mine.safetensors").read_bytes(), "application/octet-stream")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.switch_page(AUDIT)
+    at.session_state["audit_source"] = "Upload a zip"
+    at.run()
+    at.file_uploader(key="audit_zip").set_value(("pets.zip", builtin_zip(per_class=2)[0], "application/zip")).run()
+    models = at.multiselect(key="audit_folder_models")
+    upload = next(o for o in models.options if "mine" in o)
+    models.set_value(["normal", upload]).run()
+    at.button(key="audit_folder_run").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    table = at.session_state["_audit_dataset_result"].table
+    assert set(table["model_title"]) == {"Normal", "mine.safetensors"} and len(table) == 8
+    assert table["share"].notna().all() and set(table["prediction"]) <= {"cat", "dog"}
+    assert len(at.get("plotly_chart")) == 4
