@@ -196,12 +196,17 @@ class HookContext(ABC):
             self._handles.pop().remove()
 
 
+RELUS = (nn.ReLU, nn.ReLU6)  # ReLU6: MobileNet/EfficientNet-Lite (the zoo's backbone)
+
+
 class ReluGradientRule(HookContext):
-    """Replaces the gradient arriving at every ``nn.ReLU`` output by ``rule(activation, grad)``.
+    """Replaces the gradient arriving at every ``nn.ReLU`` / ``nn.ReLU6`` output by ``rule(activation, grad)``.
 
     A forward hook on each ReLU module attaches a tensor hook to that call's output, so in-place
     ReLUs and one ReLU module reused at several places are handled call by call. Autograd then
-    applies the ReLU's own derivative (the gate ``input > 0``) to the rule's result.
+    applies the ReLU's own derivative (the gate ``input > 0``; ``0 < input < 6`` for ReLU6) to the
+    rule's result. (Captum hooks ``nn.ReLU`` only: on a ReLU6 network its guided backprop is the
+    plain gradient.)
     """
 
     @abstractmethod
@@ -209,10 +214,10 @@ class ReluGradientRule(HookContext):
         """The modified gradient w.r.t. a ReLU output, given that output and its gradient."""
 
     def register(self, model: nn.Module) -> Iterator[RemovableHandle]:
-        relus = [module for module in model.modules() if isinstance(module, nn.ReLU)]
+        relus = [module for module in model.modules() if isinstance(module, RELUS)]
         if not relus:
             raise ValueError(
-                f"{type(self).__name__} modifies nn.ReLU modules and the model has none "
+                f"{type(self).__name__} modifies nn.ReLU / nn.ReLU6 modules and the model has none "
                 "(functional relu calls cannot be hooked)"
             )
         for relu in relus:
