@@ -47,6 +47,7 @@ from dashboard.common.dataset_upload import (
     frame_key,
     zip_dataset,
 )
+from dashboard.common.downloads import csv_download
 from dashboard.common.locks import explain_locked
 from dashboard.common.messages import NO_DATA_MESSAGE, ZOO_HELP, plain_error
 from dashboard.common.models import METHOD_LABELS, title, zoo_names, zoo_or_none
@@ -242,6 +243,10 @@ def show_pet_masks(report: AuditReport) -> None:
             st.markdown(sentence)
     with st.expander("The numbers"):
         st.dataframe(pet.assign(model=pet["model"].map(title)), hide_index=True, width="stretch")
+        csv_download("These numbers (CSV)", pet, "audit-animal-vs-background.csv", key="audit_pet_csv")
+        if not core.empty:
+            csv_download("Core vs spurious on the animal (CSV)", core, "audit-animal-core-vs-spurious.csv",
+                         key="audit_pet_core_csv")
 
 
 # ---------------------------------------------------------------------------------------- report
@@ -256,6 +261,8 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
                    "put more of their saliency on the mark as the share of watermarked training cats "
                    "grows; the normal model (and the colour model) barely look at it.")
         st.plotly_chart(global_saliency_chart(report.global_saliency, statistic), key="audit_global")
+        csv_download("Global saliency, every statistic (CSV)", report.global_saliency, "audit-global-saliency.csv",
+                     key="audit_global_csv")
     with tabs[1]:
         show_pet_masks(report)
     with tabs[2]:
@@ -269,6 +276,10 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
         right.dataframe(areas, hide_index=True, width="stretch",
                         column_config={"aurrac": st.column_config.NumberColumn("AURRAC", format="%.3f"),
                                        "accuracy": st.column_config.NumberColumn(format="percent")})
+        with right:
+            csv_download("AURRAC (CSV)", report.aurrac, "audit-aurrac.csv", key="audit_aurrac_csv")
+            csv_download("The curves (CSV)", report.response_curve, "audit-response-curves.csv",
+                         key="audit_response_csv")
     with tabs[3]:
         st.caption("Adebayo et al.'s model-randomisation test on the normal model: re-initialise its "
                    "layers from the top down. A saliency method that explains the *model* must give "
@@ -277,6 +288,8 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
         left, right = st.columns([3, 2])
         left.plotly_chart(sanity_chart(report.sanity), key="audit_sanity")
         right.dataframe(report.sanity, hide_index=True, width="stretch")
+        with right:
+            csv_download("Sanity checks (CSV)", report.sanity, "audit-sanity-checks.csv", key="audit_sanity_csv")
         data_test = report.sanity[report.sanity["test"] == "data"]
         if len(data_test):
             row = data_test.iloc[0]
@@ -289,6 +302,8 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
                    "it (core). A shortcut model collapses when the spurious region is noised and "
                    "shrugs off noise on the animal; a sound model does the opposite.")
         st.plotly_chart(core_spurious_chart(report.core_spurious), key="audit_core")
+        csv_download("Core vs spurious (CSV)", report.core_spurious, "audit-core-vs-spurious.csv",
+                     key="audit_core_csv")
     with tabs[5]:
         flips = report.counterfactual
         transform = st.segmented_control("Transform", sorted(flips["transform"].unique()),
@@ -305,11 +320,13 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
                      hide_index=True, width="stretch",
                      column_order=["model", "class", "n", "flips", "rate", "ci_low", "ci_high"],
                      column_config={"rate": percent, "ci_low": percent, "ci_high": percent})
+        csv_download("Flips, every transform (CSV)", flips, "audit-counterfactual-flips.csv", key="audit_flips_csv")
     with tabs[6]:
         st.caption(f"One row per image × model ({METHOD_LABELS.get(meta.get('method', AUDIT_METHOD), AUDIT_METHOD)}); "
                    "the summary groups them by model, true class and watermark.")
-        st.dataframe(audit.summarize(report.audit, by=("model", "truth", "watermarked")), hide_index=True,
-                     width="stretch")
+        summary = audit.summarize(report.audit, by=("model", "truth", "watermarked"))
+        st.dataframe(summary, hide_index=True, width="stretch")
+        csv_download("Summary (CSV)", summary, "demo_audit_summary.csv", key="audit_summary_csv")
         st.download_button("Audit table (CSV)", report.audit.to_csv(index=False).encode(),
                            "demo_audit.csv", "text/csv", key="audit_download", icon=":material/download:")
 

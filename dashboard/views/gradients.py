@@ -5,15 +5,18 @@ bar (the explorable's look) or, by choice, overlaid on the photo. One line per m
 computes and when it misleads. "Which way does each pixel push?" shows the signed gradient in the
 cat/dog palette and, on a 12×12 patch (the watermark's box by default), one arrow per pixel. A
 footnote shows one image as input, vanilla gradient, gradient squared and signed gradient, with a
-live count of what squaring throws away.
+live count of what squaring throws away. The maps grid downloads as one PNG, the arrows' patch as CSV.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 from dashboard.common.chips import chip_for
 from dashboard.common.demo_sets import occlusion_pairs
+from dashboard.common.downloads import csv_download, png_download
 from dashboard.common.explanations import saliency_map
 from dashboard.common.method_help import help_rows, help_text
 from dashboard.common.models import CLASSES, METHOD_LABELS, predict_set, require_models, title, zoo_names
@@ -33,6 +36,7 @@ from dashboard.common.render import (
     colour_bar_picture,
     draw_box,
     map_picture,
+    side_by_side,
     to_uint8,
     upscale,
 )
@@ -101,22 +105,28 @@ def grid_panel() -> None:
     todo = len(models) * len(methods)
     bar = st.progress(0.0, text="Computing saliency maps…") if todo > 3 else None
     done = 0
+    pictures: list[np.ndarray] = []  # per model: the input and its maps side by side, for the PNG
     for name in models:
         if name.startswith("upload:"):
             done += len(methods)
-            upload_row(name)
+            row_picture = upload_row(name)
+            if row_picture is not None:
+                pictures.append(row_picture)
             continue
         probs = predict_set(name, pairs)[idx]
         row = st.columns([1] + [1] * len(methods))
         with row[0]:
             st.image(upscale(image, DISPLAY), width="stretch")
             st.markdown(f"{title(name)} &nbsp; {chip_for(probs, CLASSES)}", unsafe_allow_html=True)
+        shown = [upscale(image, DISPLAY)]
         for col, method in zip(row[1:], methods, strict=True):
             m = saliency_map(name, image_key, image, method, **OPTIONS.get(method, {}))
             done += 1
             if bar is not None:
                 bar.progress(done / todo, text=f"{title(name)}: {METHODS[method]}")
-            col.image(map_picture(image, m, style, size=DISPLAY, alpha=alpha), width="stretch")
+            shown.append(map_picture(image, m, style, size=DISPLAY, alpha=alpha))
+            col.image(shown[-1], width="stretch")
+        pictures.append(side_by_side(*shown))
     if bar is not None:
         bar.empty()
     legend = st.columns([1] + [1] * len(methods))
@@ -125,28 +135,46 @@ def grid_panel() -> None:
                                         "its own 99.5th percentile)." if style != OVERLAY else
                                         "dark = no effect, pale yellow = the map's top 0.5% (each map "
                                         "scaled to its own 99.5th percentile)."))
+    if pictures:
+        png_download("These maps (PNG)", stack_rows(pictures), f"gradients-{pairs.ids[idx]}.png", key="gradients_png")
 
 
-def upload_row(key: str) -> None:
+def stack_rows(rows: list[np.ndarray], gap: int = 2) -> np.ndarray:
+    """The grid's rows (each one model: input and maps side by side) one above the other, white
+    gaps between them as between the columns."""
+    width = max(r.shape[1] for r in rows)
+    parts: list[np.ndarray] = []
+    for k, r in enumerate(rows):
+        if k:
+            parts.append(np.full((gap, width, 3), 255, np.uint8))
+        parts.append(np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255))
+    return np.concatenate(parts, axis=0)
+
+
+def upload_row(key: str) -> np.ndarray | None:
     """The row of this session's uploaded model: computed at its input size in its own process
-    (time limit, Cancel), shown on the page's frame; kept in the session only."""
+    (time limit, Cancel), shown on the page's frame; kept in the session only. Returns the row as
+    one picture (input and maps side by side) when every map came back, else None."""
     choice = choice_of(key)
     if choice is None:
         st.warning("Your uploaded model is not loaded any more: upload it again on the Your-model page.")
-        return
+        return None
     row = st.columns([1] + [1] * len(methods))
     probs = None
+    shown = [upscale(image, DISPLAY)]
     for col, method in zip(row[1:], methods, strict=True):
         with col:
             result = run_upload(choice, f"{METHODS[method]}", image_key_text, lambda on_wait, method=method:
                                 upload_maps(choice, image[None], method, on_wait, **OPTIONS.get(method, {})))
         if result is not None:
             probs = result.probabilities[0]
-            col.image(map_picture(image, result.maps[0], style, size=DISPLAY, alpha=alpha), width="stretch")
+            shown.append(map_picture(image, result.maps[0], style, size=DISPLAY, alpha=alpha))
+            col.image(shown[-1], width="stretch")
     with row[0]:
         st.image(upscale(image, DISPLAY), width="stretch")
         chip = chip_for(probs, class_names_of(choice)) if probs is not None else ""
         st.markdown(f"{choice.title} &nbsp; {chip}", unsafe_allow_html=True)
+    return side_by_side(*shown) if len(shown) == 1 + len(methods) else None
 
 
 image_key_text = repr(image_key)
@@ -192,6 +220,12 @@ sc[2].plotly_chart(arrows_figure(values, to_uint8(image)[py:py + PATCH, px:px + 
 sc[2].caption(f"One arrow per pixel of the {PATCH}×{PATCH} patch: **up, orange** = brightening this pixel "
               "pushes toward cat; **down, purple** = toward dog; longer arrows and bigger heads = larger "
               "gradient (relative to the patch's largest). Hover an arrow for its value.")
+patch_rows, patch_cols = np.mgrid[py:py + PATCH, px:px + PATCH]
+with sc[2]:  # one row per pixel: x, y in the 128-px frame and the signed value (positive = toward cat)
+    patch_table = pd.DataFrame({"x": patch_cols.ravel(), "y": patch_rows.ravel(),
+                                "gradient": np.asarray(values).ravel()})
+    csv_download("This patch's signed gradient (CSV)", patch_table,
+                 f"signed-gradient-{arrow_model}-{pairs.ids[idx]}-x{px}-y{py}.csv", key="gradients_patch_csv")
 
 st.divider()
 st.markdown("##### Footnote: vanilla gradient vs gradient squared")

@@ -5,19 +5,24 @@
 clicking keeps it hidden (the cumulative set, session key ``occluded_cells``, re-predicted in
 Python). A cell picker writes the same key, so the page works and tests without JavaScript.
 *Automatic*: every cell hidden in turn; colour = P(dog) with that cell hidden (PuOr), plus the
-fine occlusion attribution map of ``saliency_core.occlusion``.
+fine occlusion attribution map of ``saliency_core.occlusion``; each grid downloads as PNG and as a CSV
+of P(class) per cell. The page opens with the explorable's question and, for the demo photos, ends
+with the lesson measured on the photo on show (``dashboard.common.lessons``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 import torch
 
 from dashboard.common.chips import chip_for
 from dashboard.common.demo_sets import occlusion_pairs
-from dashboard.common.models import CLASSES, require_models
-from dashboard.common.occlusion import SIZES, cached_fine_map, cached_sweep, grid, is_cached, is_fine_cached
+from dashboard.common.downloads import csv_download, png_download
+from dashboard.common.lessons import occlusion_lesson, occlusion_question
+from dashboard.common.models import CLASSES, require_models, zoo_names
+from dashboard.common.occlusion import SIZES, CellGrid, cached_fine_map, cached_sweep, grid, is_cached, is_fine_cached
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
 from dashboard.common.photos import require_data
 from dashboard.common.render import data_uri, grid_overlay, overlay, upscale
@@ -46,6 +51,8 @@ UPLOAD_KEY = "occlusion_upload"
 UPLOADED = "occlusion_uploaded"   # (sha256, name, tensor [3,128,128]) of a validated upload
 COMPONENT_KEY = "occlusion_grid"
 DISPLAY = 384
+LESSON_MODEL = "watermark-100"  # the lesson's model: the one the question asks to flip
+LESSON_GRID = 18                  # the finest automatic grid, the one that misses the mark
 
 
 def _clear_cells() -> None:
@@ -91,6 +98,7 @@ st.markdown(
     "Pick a photo, then hide parts of it and watch both models: **Normal** and **Watermark** "
     "(trained with a watermark on every cat)."
 )
+occlusion_question()
 
 require_data()
 choices = {c.key: c for c in model_choices()}  # the zoo, then this session's uploaded model (if any)
@@ -122,6 +130,7 @@ if uploaded is not None and uploaded[0] == "error":
     st.error(f"That file can't be used: {uploaded[1]}")
 if st.session_state[IMAGE_KEY] == "upload" and uploaded is not None and uploaded[0] != "error":
     image_key: tuple = ("upload", uploaded[0])
+    lesson_photo: tuple[list[float], bool] | None = None  # an uploaded photo has no watermark box: no lesson
     image: torch.Tensor = uploaded[2]
     caption = f"Your image: {uploaded[1]}"
 else:
@@ -129,6 +138,7 @@ else:
         st.session_state[IMAGE_KEY] = pairs.ids[1]
     idx = pairs.index(st.session_state[IMAGE_KEY])
     image_key = (*pairs.key, pairs.ids[idx])
+    lesson_photo = (pairs.boxes[idx].tolist(), bool(pairs.watermarked[idx]))  # (its box, marked)
     image = pairs.images[idx]
     caption = f"{pairs.labels[idx]} photo {pairs.ids[idx]}" + (" with a watermark" if pairs.watermarked[idx] else "")
 
@@ -207,6 +217,23 @@ with manual:
 
 
 # --------------------------------------------------------------------------------------- automatic
+def file_part(choice: ModelChoice) -> str:
+    """The model's part of a download's file name (an upload's key holds a colon)."""
+    return choice.key if choice.zoo else "your-model"
+
+
+def cell_table(g: CellGrid, probabilities: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
+    """One row per cell of the grid ``g``: where it is (1-based row/column, its pixel rectangle in
+    the 128-px frame) and the model's probability of each class with that cell hidden."""
+    rows = []
+    for cell in range(g.n * g.n):
+        x0, y0, x1, y1 = g.rect(cell)
+        rows.append({"cell": cell, "row": cell // g.n + 1, "column": cell % g.n + 1,
+                     "x0": x0, "y0": y0, "x1": x1, "y1": y1,
+                     **{f"P({name})": float(p) for name, p in zip(classes, probabilities[cell], strict=True)}})
+    return pd.DataFrame(rows)
+
+
 @st.fragment
 def automatic_panel() -> None:
     st.markdown("The colour of each box shows what the model would predict if that box was hidden: "
@@ -230,6 +257,10 @@ def automatic_panel() -> None:
             picture = grid_overlay(upscale(image, DISPLAY), hover[:, k].reshape(g.n, g.n), alpha=alpha,
                                    edges=g.col_edges, frame=g.width)
             st.image(picture, caption=f"P({name}) with each of {g.n}×{g.n} cells hidden", width=DISPLAY)
+            png_download("This grid (PNG)", picture, f"occlusion-{g.n}x{g.n}-{file_part(choice)}.png",
+                         key=f"occlusion_grid_png_{choice.key}")
+            csv_download("P(class) per cell (CSV)", cell_table(g, hover, class_names_of(choice)),
+                         f"occlusion-{g.n}x{g.n}-{file_part(choice)}.csv", key=f"occlusion_grid_csv_{choice.key}")
 
     st.markdown("##### Fine occlusion map")
     st.caption("`saliency_core.occlusion`: a 16-pixel black window slid in steps of 8; each pixel "
@@ -246,3 +277,9 @@ def automatic_panel() -> None:
 
 with automatic:
     automatic_panel()
+
+# The lesson measures (four 18×18 sweeps, ~2 s the first time per photo, cached): last, so the
+# page's own content is already on screen while it runs.
+if lesson_photo is not None and LESSON_MODEL in zoo_names():
+    box, marked = lesson_photo
+    occlusion_lesson(LESSON_MODEL, image_key, image, box, LESSON_GRID, marked=marked)

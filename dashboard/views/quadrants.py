@@ -4,7 +4,10 @@ Four quadrants: cats/dogs × with/without a watermark. Each dot is one image; x 
 top-0.5% gradient-squared pixels inside the watermark box (``saliency_core.metrics
 .top_percent_share``), colour = the predicted class. Hovering a dot shows the image, its map and
 prediction (a Vega-Lite image tooltip); clicking pins it in the detail panel (session key
-``quadrant_selected``). The image-grid view shows the same images with an overlay toggle.
+``quadrant_selected``); so does choosing it in the "Pin a photo" box, which lists every dot, so
+the keyboard reaches them all. The maps in the tooltip and the panel draw the share's recipe: the
+box in cyan, the top-0.5% pixels it counts in orange. The image-grid view shows the same images
+with an overlay toggle. Below the chart, for the zoo's models, the lesson in our models' numbers.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ import torch
 from dashboard.common.chips import prediction_chip
 from dashboard.common.demo_sets import quadrant_set
 from dashboard.common.diskcache import cached_frame
+from dashboard.common.downloads import csv_download
 from dashboard.common.explanations import digest_of
 from dashboard.common.gallery import gallery_html
+from dashboard.common.lessons import missing_lesson, quadrant_narrative, quadrants_question
 from dashboard.common.locks import explain_locked
 from dashboard.common.models import CLASSES, load_zoo_model, model_fingerprint, predict_set, require_models, title
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
 from dashboard.common.photos import require_data
-from dashboard.common.render import data_uri, overlay, side_by_side, upscale
+from dashboard.common.render import data_uri, overlay, share_picture, side_by_side, upscale
 from dashboard.common.session_models import (
     ModelChoice,
     choice_of,
@@ -43,10 +48,12 @@ N_PER_QUADRANT = 50
 PERCENT = 0.5
 MODEL_KEY = "quadrant_model"
 SELECTED_KEY = "quadrant_selected"   # the pinned image id (app-owned: AppTest can set it)
+PICK_KEY = "quadrant_pick"           # the "Pin a photo" box: the same pin, by keyboard
 CHART_KEY = "quadrant_chart"
 OVERLAY_KEY = "quadrant_overlay"
 QUADRANTS = (("cat", True), ("dog", True), ("cat", False), ("dog", False))
-RESULTS_VERSION = 2  # 2: vanilla thumbnails apart (made when the grid shows them)
+RESULTS_VERSION = 3  # 2: vanilla thumbnails apart (made when the grid shows them); 3: share pictures
+TABLE_COLUMNS = ["id", "truth", "watermarked", "quadrant", "share", "predicted", "confidence"]  # the CSV
 
 
 def _quadrant(label: str, marked: bool) -> str:
@@ -105,6 +112,9 @@ def _rows(probs: np.ndarray, sq: torch.Tensor, classes: tuple[str, ...] | list[s
     for i in range(len(demo)):
         img = upscale(demo.images[i], 96)
         sq_over = overlay(img, sq[i], alpha=1.0)
+        # the share's recipe: the map, the box (cyan), the top-0.5% pixels it counts (orange); one
+        # block per map pixel, kept as PNG for the pinned panel (a JPEG smears the orange pixels)
+        recipe = share_picture(sq[i], demo.boxes[i], PERCENT, size=sq.shape[-1])
         pred = int(np.argmax(probs[i]))
         rows.append({
             "id": demo.ids[i], "truth": demo.labels[i], "watermarked": demo.watermarked[i],
@@ -113,7 +123,10 @@ def _rows(probs: np.ndarray, sq: torch.Tensor, classes: tuple[str, ...] | list[s
             "p_dog": float(probs[i][dog]) if dog is not None else float("nan"),
             "thumb_input": data_uri(img, fmt="JPEG", quality=85),
             "thumb_squared": data_uri(sq_over, fmt="JPEG", quality=85),
-            "image": data_uri(side_by_side(img, sq_over, gap=3), fmt="JPEG", quality=80),
+            "thumb_share": data_uri(recipe),
+            # the tooltip: the photo and the recipe (JPEG: 200 of them go to the browser with the chart)
+            "image": data_uri(side_by_side(upscale(demo.images[i], recipe.shape[0]), recipe, gap=3),
+                              fmt="JPEG", quality=80),
         })
     return pd.DataFrame(rows)
 
@@ -165,6 +178,24 @@ def _on_select() -> None:
     st.session_state[SELECTED_KEY] = points[0].get("id") if points else None
 
 
+def _on_pick() -> None:
+    st.session_state[SELECTED_KEY] = st.session_state.get(PICK_KEY)
+
+
+def pin_options(df: pd.DataFrame) -> dict[str, str]:
+    """Every dot as an option of the "Pin a photo" box: id -> "quadrant · id · share", by
+    quadrant (the chart's order) and, within one, by share (the dots' left-to-right order)."""
+    order = {_quadrant(label, marked): k for k, (label, marked) in enumerate(QUADRANTS)}
+    rows = df.assign(_q=df["quadrant"].map(order)).sort_values(["_q", "share", "id"], kind="stable")
+    return {r["id"]: f"{r['quadrant']} · {r['id']} · {100 * r['share']:.1f}% in the box"
+            for r in rows.to_dict("records")}
+
+
+def quadrant_means(df: pd.DataFrame) -> dict[str, float]:
+    """The mean share in the box per quadrant (the summary table's column, the narrative's numbers)."""
+    return {q: float(v) for q, v in df.groupby("quadrant", sort=False)["share"].mean().items()}
+
+
 st.title("Quadrants")
 st.markdown(
     "One image tells an anecdote; many images show a pattern. Each dot is a test photo, placed by "
@@ -172,6 +203,7 @@ st.markdown(
     "box, and coloured by the model's prediction. A model that uses the watermark looks there "
     "when a watermark is present."
 )
+quadrants_question()
 require_data()
 uploaded = [c for c in model_choices([]) if not c.zoo]  # this session's uploaded model, if any
 options = [*MODELS, *(c.key for c in uploaded)]
@@ -240,15 +272,24 @@ def scatter_panel(df: pd.DataFrame, model: str) -> None:
             # hover and click a dot
             usermeta={"embedOptions": {"renderer": "svg"}})
         st.altair_chart(chart, on_select=_on_select, selection_mode="dot", key=CHART_KEY, width="content")
-        st.caption("Hover a dot for its photo and gradient-squared map; click it to pin it on the right.")
+        st.caption("Hover a dot for its photo and gradient-squared map; click it (or choose it in *Pin a photo*) to "
+                   "pin it on the right.")
         summary = (df.assign(correct=df["predicted"] == df["truth"], inside=df["share"] > 0.5)
                    .groupby("quadrant", sort=False)
                    .agg(**{"images": ("id", "size"), "accuracy": ("correct", "mean"),
                            "mean share in box": ("share", "mean"), "images with share > 50%": ("inside", "mean")}))
         st.dataframe(summary.style.format("{:.0%}", subset=list(summary.columns[1:])), width="stretch")
+        csv_download("Every photo (CSV)", df[TABLE_COLUMNS],
+                     f"quadrants-{model if choice is None or choice.zoo else 'your-model'}.csv", key="quadrant_csv")
 
     with right, st.container(border=True, key="quadrant_detail"):
         selected = st.session_state.get(SELECTED_KEY)
+        options = pin_options(df)
+        # the box follows the pin however it was made (a click, Unpin, this box)
+        st.session_state[PICK_KEY] = selected if selected in options else None
+        st.selectbox("Pin a photo", list(options), format_func=options.__getitem__, key=PICK_KEY,
+                     on_change=_on_pick, placeholder="Type an id or a quadrant…",
+                     help="Every dot of the chart, by quadrant and share: the keyboard's way to pin one.")
         row = df[df["id"] == selected]
         if row.empty:
             st.markdown("**Detail**")
@@ -261,9 +302,11 @@ def scatter_panel(df: pd.DataFrame, model: str) -> None:
             st.markdown(
                 '<div style="display:flex;gap:6px">'
                 f'<img src="{r["thumb_input"]}" style="width:50%;border-radius:4px" alt="input"/>'
-                f'<img src="{r["thumb_squared"]}" style="width:50%;border-radius:4px" alt="gradient squared"/>'
+                f'<img src="{r["thumb_share"]}" style="width:50%;border-radius:4px;image-rendering:pixelated" '
+                'alt="gradient squared, the box and the top 0.5% pixels"/>'
                 "</div>", unsafe_allow_html=True)
-            st.caption("The photo and its gradient-squared map.")
+            st.caption("The photo and its gradient-squared map: cyan box; orange = the top 0.5% pixels "
+                       "counted in the share.")
             st.metric("Salient pixels in the box", f"{100 * r['share']:.1f}%",
                       help="Share of the top 0.5% gradient-squared pixels inside the watermark box.")
             st.button("Unpin", key="quadrant_unpin", on_click=lambda: st.session_state.update({SELECTED_KEY: None}))
@@ -271,6 +314,10 @@ def scatter_panel(df: pd.DataFrame, model: str) -> None:
 
 with scatter:
     scatter_panel(df, model)
+    if choice is None or choice.zoo:  # the lessons are told of the zoo's models (trained as they say)
+        quadrant_narrative(_percent(model), quadrant_means(df))
+        if model != "normal":
+            missing_lesson(model, quadrant_set(N_PER_QUADRANT), df, PERCENT)
 
 with images:
     view = st.segmented_control("Overlay", options=["input", "vanilla", "squared"], key=OVERLAY_KEY,

@@ -3,6 +3,7 @@ their bad input (regions, corrupt files, empty folders) as messages, never trace
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from app_harness import errors, goto_page, no_browser_exception, screenshot, texts
 from PIL import Image
 from playwright.sync_api import expect
+from story_pieces import Download, downloads  # noqa: F401 - downloads is a fixture
 
 from dashboard.common.audit_cache import BUILTIN_SET, CACHE_DIR, KAGGLE_SET, load_report, report_fingerprint
 from saliency_core.audit.report import TABLES
@@ -69,6 +71,42 @@ def test_audit_page_shows_its_charts_from_the_cache(app_test: Callable[..., Any]
     at.segmented_control(key="audit_transform").set_value("hue shift 180°").run()
     at.segmented_control(key="audit_statistic").set_value("n").run()
     assert not at.exception
+
+
+def test_every_table_of_the_report_downloads_as_csv(app_test: Callable[..., Any], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    downloads: dict[str, Download]) -> None:
+    synthetic_report(tmp_path / "cache" / KAGGLE_SET)
+    monkeypatch.setenv("SALIENCY_AUDIT_CACHE", str(tmp_path / "cache"))
+    at = app_test(AUDIT, data=False)
+    assert not at.exception, [e.value for e in at.exception]
+    folder = tmp_path / "cache" / KAGGLE_SET
+    for key, table in (("audit_global_csv", "global_saliency"), ("audit_aurrac_csv", "aurrac"),
+                       ("audit_response_csv", "response_curve"), ("audit_sanity_csv", "sanity"),
+                       ("audit_core_csv", "core_spurious"), ("audit_flips_csv", "counterfactual")):
+        got = pd.read_csv(io.BytesIO(downloads[key].data))
+        pd.testing.assert_frame_equal(got, pd.read_csv(folder / f"{table}.csv"), check_dtype=False, obj=key)
+        assert downloads[key].file_name.endswith(".csv")
+    summary = pd.read_csv(io.BytesIO(downloads["audit_summary_csv"].data))
+    audit_rows = pd.read_csv(folder / "audit.csv")
+    assert len(summary) == audit_rows.groupby(["model", "truth", "watermarked"]).ngroups == 6
+    assert summary["n"].sum() == len(audit_rows)
+    assert not any(key.startswith("audit_pet") for key in downloads)  # no pet tables in this report
+
+
+def test_the_animal_tables_download_as_csv(app_test: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path, downloads: dict[str, Download]) -> None:
+    loaded = load_report(CACHE_DIR / BUILTIN_SET) if (CACHE_DIR / BUILTIN_SET / "meta.json").is_file() else None
+    if loaded is None:
+        pytest.skip("no committed built-in report (the one with pet-mask tables)")
+    monkeypatch.delenv("SALIENCY_DATA", raising=False)
+    monkeypatch.setenv("SALIENCY_CACHE", str(tmp_path / "user-cache"))
+    at = app_test(AUDIT, data=BUILTIN_DIR)
+    assert not at.exception, [e.value for e in at.exception]
+    report = loaded[0]
+    for key, table in (("audit_pet_csv", report.pet_saliency), ("audit_pet_core_csv", report.pet_core_spurious)):
+        got = pd.read_csv(io.BytesIO(downloads[key].data))
+        assert len(got) == len(table) > 0 and list(got.columns) == list(table.columns)
 
 
 def test_stale_cache_is_shown_with_a_warning_not_recomputed(

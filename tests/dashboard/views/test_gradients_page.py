@@ -4,6 +4,7 @@ default; the signed gradient as arrows on a patch; the squared map's lost direct
 from __future__ import annotations
 
 import base64
+import io
 import json
 import math
 import re
@@ -12,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from app_harness import goto_page, no_browser_exception, no_exception, screenshot, texts, wait_for_app
+from PIL import Image
 from playwright.sync_api import expect
+from story_pieces import Download, downloads  # noqa: F401 - downloads is a fixture
 
 from saliency_core import explain
 from saliency_core import zoo as zoo_module
@@ -130,6 +134,35 @@ def _check_patch(heads: dict[str, np.ndarray], signed: np.ndarray, px: int, py: 
     assert sorted(zip(ys.tolist(), xs.tolist())) == [(r, c) for r in range(py, py + PATCH)
                                                      for c in range(px, px + PATCH)]
     np.testing.assert_allclose(rows[:, 2], signed[ys, xs], rtol=1e-5, atol=1e-9)
+
+
+def test_the_maps_grid_and_the_patch_download(app_test: Callable[..., Any], needs_data: Path, zoo: bool,
+                                             downloads: dict[str, Download]) -> None:
+    from dashboard.common.render import map_picture, upscale
+
+    at = app_test(GRADIENTS)
+    no_exception(at)
+    # the grid as one PNG: a row per model (normal, watermark-100), the input then a map per method
+    grid = np.asarray(Image.open(io.BytesIO(downloads["gradients_png"].data)).convert("RGB"))
+    side, gap = 256, 2
+    assert grid.shape == (2 * side + gap, 4 * side + 3 * gap, 3)
+    image = _image(1)
+    np.testing.assert_array_equal(grid[:side, :side], upscale(image, side))
+    for row, name in enumerate(("normal", "watermark-100")):
+        model = zoo_module.load(name).eval()
+        for col, method in enumerate(("vanilla_gradient", "gradient_squared", "grad_cam"), start=1):
+            expected = map_picture(image, explain(model, image[None], method).maps[0].numpy(), size=side)
+            top, left = row * (side + gap), col * (side + gap)
+            block = grid[top:top + side, left:left + side].astype(int)
+            assert np.abs(block - expected.astype(int)).mean() < 1.0, (name, method)
+    # the arrows' patch as CSV: one row per pixel, the signed gradient toward cat
+    x = next(s for s in at.slider if s.label == "Patch left (x)").value
+    y = next(s for s in at.slider if s.label == "Patch top (y)").value
+    patch = pd.read_csv(io.BytesIO(downloads["gradients_patch_csv"].data))
+    assert list(patch.columns) == ["x", "y", "gradient"] and len(patch) == PATCH * PATCH
+    assert sorted(zip(patch["y"], patch["x"])) == [(r, c) for r in range(y, y + PATCH) for c in range(x, x + PATCH)]
+    signed = _signed("watermark-100", image)
+    np.testing.assert_allclose(patch["gradient"], signed[patch["y"], patch["x"]], rtol=1e-5, atol=1e-9)
 
 
 def test_the_squared_lesson_counts_directions_like_an_independent_count(

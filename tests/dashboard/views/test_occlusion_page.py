@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 from app_harness import (
     errors,
     goto_page,
@@ -27,6 +29,7 @@ from app_harness import (
 )
 from PIL import Image
 from playwright.sync_api import expect
+from story_pieces import Download, block_keys, downloads  # noqa: F401 - downloads is a fixture
 
 OCCLUSION = "views/occlusion.py"
 
@@ -138,6 +141,56 @@ def test_uploaded_image_is_occluded(app_test: Callable[..., Any], needs_data: Pa
     at.session_state["occluded_cells"] = [0, 7]
     at.run()
     assert "2 cells hidden" in readout(at)
+
+
+def test_question_first_and_the_measured_lesson_last(app_test: Callable[..., Any], needs_data: Path,
+                                                     zoo: bool) -> None:
+    at = app_test(OCCLUSION)
+    no_exception(at)
+    keys = block_keys(at)
+    assert keys.index("lesson_q_occlusion") < keys.index("lesson_l_occlusion")
+    assert keys[-1] == "lesson_l_occlusion"  # measured last, after the page's own content
+    text = texts(at)
+    assert "What must you hide to flip the watermark model?" in text
+    assert "Why the fine 18×18 grid misses the mark" in text and "325 forward passes" in text
+    # a clean photo: its box is where the mark would be
+    at.button(key="occlusion_strip_pick_2").click().run()
+    no_exception(at)
+    assert "This photo has no watermark" in texts(at)
+
+
+def test_an_uploaded_photo_has_no_lesson(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(buffer, "PNG")
+    at = app_test(OCCLUSION)
+    at.file_uploader(key="occlusion_upload").set_value(("mine.png", buffer.getvalue(), "image/png")).run()
+    no_exception(at)
+    assert "lesson_q_occlusion" in block_keys(at) and "lesson_l_occlusion" not in block_keys(at)
+
+
+def test_each_automatic_grid_downloads_as_png_and_csv(app_test: Callable[..., Any], needs_data: Path, zoo: bool,
+                                                      downloads: dict[str, Download]) -> None:
+    from dashboard.common.demo_sets import occlusion_pairs
+    from saliency_core import cell_grid
+    from saliency_core import zoo as zoo_module
+
+    at = app_test(OCCLUSION)
+    no_exception(at)
+    image = occlusion_pairs(6).images[1]  # the page's default photo
+    g = cell_grid(6, 128)  # the automatic grid's default size
+    for name in ("normal", "watermark-100"):
+        png = Image.open(io.BytesIO(downloads[f"occlusion_grid_png_{name}"].data))
+        assert png.format == "PNG" and png.size == (384, 384)  # the picture as shown
+        table = pd.read_csv(io.BytesIO(downloads[f"occlusion_grid_csv_{name}"].data))
+        assert list(table.columns) == ["cell", "row", "column", "x0", "y0", "x1", "y1", "P(cat)", "P(dog)"]
+        assert table["cell"].tolist() == list(range(36)) and table[["row", "column"]].max().tolist() == [6, 6]
+        # independently: each cell blacked out in its own copy, one plain forward pass
+        hidden = image.repeat(36, 1, 1, 1)
+        for cell in range(36):
+            hidden[cell][:, g.mask([cell])] = 0
+        with torch.no_grad():
+            expected = zoo_module.load(name).eval()(hidden).softmax(-1).numpy()
+        np.testing.assert_allclose(table[["P(cat)", "P(dog)"]].to_numpy(), expected, atol=1e-4)
 
 
 # ------------------------------------------------------------------------------ in the browser
