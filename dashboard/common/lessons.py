@@ -14,7 +14,7 @@ not already have the numbers, a function that measures them.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -331,19 +331,42 @@ class MysteryEvidence(NamedTuple):
     grey_flips: dict[str, int]           # predictions that change when the uncaged photos turn grey
     uncaged: int
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per model (what the page keeps on disk: ``dashboard.common.diskcache``)."""
+        return pd.DataFrame([{"model": name, "caged_dogs_as_cats": self.caged_dogs_as_cats[name],
+                              "on_bars": self.on_bars[name], "on_animal": self.on_animal[name],
+                              "grey_flips": self.grey_flips[name], "caged_dogs": self.caged_dogs,
+                              "uncaged": self.uncaged} for name in self.caged_dogs_as_cats])
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> MysteryEvidence:
+        """The evidence :meth:`to_frame` wrote."""
+        rows = frame.set_index("model")
+        return cls({m: int(v) for m, v in rows["caged_dogs_as_cats"].items()}, int(rows["caged_dogs"].iloc[0]),
+                   {m: float(v) for m, v in rows["on_bars"].items()},
+                   {m: float(v) for m, v in rows["on_animal"].items()},
+                   {m: int(v) for m, v in rows["grey_flips"].items()}, int(rows["uncaged"].iloc[0]))
+
+
+MysteryProgress = Callable[[int, int, str], None]  # (models done, models, the model now measured)
+
 
 def measure_mystery(models: Sequence[str], images: torch.Tensor, labels: Sequence[str], caged: Sequence[bool],
-                    bars: torch.Tensor, pets: torch.Tensor | None, percent: float = 0.5) -> MysteryEvidence:
+                    bars: torch.Tensor, pets: torch.Tensor | None, percent: float = 0.5,
+                    progress: MysteryProgress | None = None) -> MysteryEvidence:
     """The evidence on the mystery photos (``bars``: the cage pixels; ``pets``: the animal's).
 
     Vanilla-gradient maps as the page shows them (``zoo_batch_maps``, cached), shares by
     ``metrics.top_percent_share``, colour flips by ``metrics.flips`` with ``greyscale``.
+    ``progress(done, total, model)`` is called before each model.
     """
     cage = torch.as_tensor(list(caged), dtype=torch.bool)
     dog = torch.as_tensor([label == "dog" for label in labels], dtype=torch.bool)
     free = ~cage
     out: dict[str, dict[str, Any]] = {"as_cat": {}, "bars": {}, "animal": {}, "flips": {}}
-    for name in models:
+    for done, name in enumerate(models):
+        if progress is not None:
+            progress(done, len(models), name)
         result = zoo_batch_maps(name, images, "vanilla_gradient")
         maps = torch.from_numpy(result.maps)
         called_cat = torch.from_numpy(result.probabilities.argmax(1) == CLASSES.index("cat"))
@@ -385,9 +408,22 @@ def mystery_text(e: MysteryEvidence, cages: str = "cages", colours: str = "colou
     )
 
 
-def mystery_lesson(evidence: MysteryEvidence | None, revealed_all: bool) -> None:
+MYSTERY_MEASURE_KEY = "mystery_measure"  # session state: the user asked for the measured numbers
+
+
+def _ask_to_measure() -> None:
+    st.session_state[MYSTERY_MEASURE_KEY] = True
+
+
+def mystery_lesson(evidence: MysteryEvidence | None, revealed_all: bool,
+                   measure: Callable[[MysteryProgress], MysteryEvidence] | None = None) -> None:
     """The finding of Adebayo et al., then our models' numbers behind a spoiler expander (open
-    once every model is revealed)."""
+    once every model is revealed).
+
+    ``evidence``: the numbers when already known; else ``measure(progress)`` measures them (about
+    ten seconds on a CPU), only once they are needed: every model revealed, or the expander's
+    button clicked. A first visit never waits for them.
+    """
     (a22, t22, u22), (a20, t20, u20) = ADEBAYO_2022, ADEBAYO_2020
     lesson(
         "Maps expose a shortcut that sits in one place, and stay quiet about one that does not. "
@@ -401,7 +437,21 @@ def mystery_lesson(evidence: MysteryEvidence | None, revealed_all: bool) -> None
         "models' predictions. Searching a map for a bias you have not imagined is the hard case.",
         "mystery",
     )
-    if evidence is not None:
-        with st.expander("Our mystery models, measured (spoilers)", expanded=revealed_all,
-                         icon=":material/analytics:"):
-            st.markdown(mystery_text(evidence))
+    if evidence is None and measure is None:
+        return
+    with st.expander("Our mystery models, measured (spoilers)", expanded=revealed_all, icon=":material/analytics:"):
+        if evidence is None:
+            if not (revealed_all or st.session_state.get(MYSTERY_MEASURE_KEY)):
+                st.caption("How often each model is fooled by cage bars and by colour, and where its top "
+                           "pixels lie, over all the mystery photos.")
+                st.button("Measure our three models", key="mystery_measure_button", on_click=_ask_to_measure,
+                          icon=":material/analytics:", help="About ten seconds the first time; then kept.")
+                return
+            bar = st.progress(0.0, text="Measuring the mystery models…")
+
+            def progress(done: int, total: int, name: str) -> None:
+                bar.progress(done / max(total, 1), text=f"Measuring the mystery models: {done + 1} of {total}…")
+
+            evidence = measure(progress)  # type: ignore[misc]  # not None: the return above
+            bar.empty()
+        st.markdown(mystery_text(evidence))

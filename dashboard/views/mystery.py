@@ -5,7 +5,9 @@ model, in an order shuffled once per session; five batches of four photos ("Shuf
 squared gradient overlays; clicking a model's title reveals its spoiler. Reveals live in this
 session's state only. The photos and maps are one HTML grid that keeps its four labelled columns at
 any width (400 px phones included). It opens with the question and closes with Adebayo et al.'s
-finding and our models' measured numbers (``dashboard.common.lessons``).
+finding and our models' measured numbers (``dashboard.common.lessons``): measured over all 20
+photos only once asked for (every model revealed, or the spoiler's button), then kept for the
+server and on disk (keyed on the photos' pixels and the models' weights): a first visit stays fast.
 """
 
 from __future__ import annotations
@@ -21,9 +23,16 @@ import torch
 
 from dashboard.common.chips import chip_for
 from dashboard.common.demo_sets import demo_images
+from dashboard.common.diskcache import cached_frame
 from dashboard.common.downloads import csv_download, png_download
-from dashboard.common.explanations import zoo_batch_maps
-from dashboard.common.lessons import MysteryEvidence, measure_mystery, mystery_lesson, mystery_question
+from dashboard.common.explanations import digest_of, zoo_batch_maps
+from dashboard.common.lessons import (
+    MysteryEvidence,
+    MysteryProgress,
+    measure_mystery,
+    mystery_lesson,
+    mystery_question,
+)
 from dashboard.common.messages import ZOO_HELP
 from dashboard.common.models import CLASSES, model_fingerprint, zoo_or_none
 from dashboard.common.photos import require_data
@@ -57,6 +66,8 @@ SPOILERS: dict[str, tuple[str, str]] = {
 }
 
 BATCHES = 5
+EVIDENCE_VERSION = 1  # part of the disk cache's key: bump it when the measurement changes
+RERUN_PAGE_KEY = "mystery_rerun_page"  # session state: the last model was revealed, the lesson opens
 METHODS = {"Vanilla gradient": "vanilla_gradient", "Gradient squared": "gradient_squared"}
 INPUT_NOTES = ("cat", "dog", "cat behind bars", "dog behind bars")
 
@@ -99,11 +110,30 @@ def mystery_photos(batches: int = 5, size: int = 4) -> MysteryPhotos:
     return MysteryPhotos(chosen, tuple(demo.labels[i] for i in order), caged, bars, pets)
 
 
-@st.cache_data(show_spinner="Measuring the mystery models…", max_entries=2)
-def mystery_evidence(key: tuple, _photos: MysteryPhotos) -> MysteryEvidence:
-    """The lesson's numbers over all the mystery photos (``key``: the photos' and models' identity)."""
-    return measure_mystery(MYSTERY_MODELS, _photos.images, _photos.labels, _photos.caged, _photos.bars,
-                           _photos.pets)
+@st.cache_resource
+def measured_evidence() -> dict[tuple, MysteryEvidence]:
+    """The lesson's numbers this server has measured (or read from disk), by :func:`evidence_key`:
+    once one session has them, every session shows them without measuring."""
+    return {}
+
+
+def evidence_key(photos: MysteryPhotos) -> tuple:
+    """What the numbers depend on: the photos' pixels (caged ones included) and the three models'
+    weights."""
+    return ("mystery", EVIDENCE_VERSION, digest_of(photos.images),
+            *(model_fingerprint(name) for name in MYSTERY_MODELS))
+
+
+def measure_evidence(key: tuple, photos: MysteryPhotos, progress: MysteryProgress) -> MysteryEvidence:
+    """The lesson's numbers over all the mystery photos: from disk when a server measured them
+    before, else measured now (``progress`` per model) and written there."""
+    def build() -> pd.DataFrame:
+        return measure_mystery(MYSTERY_MODELS, photos.images, photos.labels, photos.caged, photos.bars,
+                               photos.pets, progress=progress).to_frame()
+
+    evidence = MysteryEvidence.from_frame(cached_frame("mystery-evidence", key, build))
+    measured_evidence()[key] = evidence
+    return evidence
 
 
 GRID_CSS = """<style>
@@ -167,6 +197,8 @@ def _reveal(name: str) -> None:
     revealed: list[str] = st.session_state["mystery_revealed"]
     if name not in revealed:
         st.session_state["mystery_revealed"] = [*revealed, name]
+        if len(revealed) + 1 == len(MYSTERY_MODELS):  # the lesson below the panel opens: rerun the page
+            st.session_state[RERUN_PAGE_KEY] = True
 
 
 def _hide_all() -> None:
@@ -176,6 +208,8 @@ def _hide_all() -> None:
 @st.fragment
 def mystery_panel() -> None:
     """The controls and the image grid; an interaction here reruns only this panel."""
+    if st.session_state.pop(RERUN_PAGE_KEY, False):
+        st.rerun(scope="app")  # the last reveal: the lesson below (outside this fragment) opens too
     order: list[str] = st.session_state["mystery_order"]
     revealed: list[str] = st.session_state["mystery_revealed"]
     batch = int(st.session_state["mystery_batch"]) % BATCHES
@@ -239,6 +273,7 @@ def mystery_panel() -> None:
 mystery_panel()
 
 photos = mystery_photos(BATCHES, len(INPUT_NOTES))
-evidence = mystery_evidence(("mystery", BATCHES, len(INPUT_NOTES), str(require_data()),
-                             *(model_fingerprint(name) for name in MYSTERY_MODELS)), photos)
-mystery_lesson(evidence, revealed_all=len(st.session_state["mystery_revealed"]) == len(MYSTERY_MODELS))
+key = evidence_key(photos)
+mystery_lesson(measured_evidence().get(key),
+               revealed_all=len(st.session_state["mystery_revealed"]) == len(MYSTERY_MODELS),
+               measure=lambda progress: measure_evidence(key, photos, progress))

@@ -2,9 +2,11 @@
 
 Upload images (their content is validated, each bad file gets its own error and the rest still
 run), pick zoo models or upload one (TorchScript, ``.pt2`` or safetensors + an architecture name;
-``saliency_core.load_model`` never unpickles), type a suspect box in the 128×128 model frame, and
-get every chosen method's maps plus the share of the top-0.5% salient pixels inside the box.
-Maps download as PNG, the table as CSV. Needs no data directory.
+``saliency_core.load_model`` never unpickles), choose a suspect region on the first photo (drag or
+type a box in its own pixels, the watermark box, or a mask file: ``region_picker``), and get every
+chosen method's maps plus the share of the top-0.5% salient pixels inside the region, measured in
+the same place of every image's frame (a mask as the mask, not its box). Maps download as PNG, the
+table as CSV. Needs no data directory.
 
 An uploaded model runs in a process of its own with a time limit per forward pass (section 2):
 a model stuck in a loop is stopped, the page stays usable, and a Cancel button (or any other
@@ -18,6 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
@@ -26,7 +29,8 @@ from dashboard.common.chips import chip_for
 from dashboard.common.explanations import Maps, digest_of, zoo_batch_maps
 from dashboard.common.messages import ZOO_HELP, plain_error
 from dashboard.common.models import CLASSES, METHOD_LABELS, title, zoo_names, zoo_or_none
-from dashboard.common.render import draw_box, overlay, png_bytes, to_uint8
+from dashboard.common.region_picker import RegionChoice, region_picker
+from dashboard.common.render import BOX_COLOUR, draw_box, overlay, png_bytes, to_uint8
 from dashboard.common.uploads import IMAGE_TYPES, Upload, unique_names, validate_image
 from dashboard.common.session_models import waiting
 from dashboard.common.user_models import (
@@ -44,15 +48,16 @@ from dashboard.common.user_models import (
     run_signature,
     user_maps,
 )
-from saliency_core.checks import Box, check_box
+from saliency_core.checks import Box
 from saliency_core.data.frame import FRAME, MAX_FRAME
 from saliency_core.data.image_file import read_image
 from saliency_core.data.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess, parse_normalize
 from saliency_core.metrics import top_percent_share
+from saliency_core.render import resize
+from saliency_core.render.overlay import blend
 from saliency_core.zoo.model_process import TimeLimitExceeded
 
-PERCENT = 0.5  # the explorable's metric: share of the top-0.5% salient pixels inside the box
-DEFAULT_BOX = (0, 104, 64, 128)  # bottom-left corner, around the demo watermark
+PERCENT = 0.5  # the explorable's metric: share of the top-0.5% salient pixels inside the region
 DEFAULT_METHODS = ["gradient_squared", "vanilla_gradient"]
 
 
@@ -81,12 +86,10 @@ class Choice:
             return torch.stack([u.image for u in uploads])
         return torch.stack([self.preprocess.frame(read_image(photos[u.name], name=u.name)) for u in uploads])
 
-    def box(self, box: Box | None, upload: Upload, photos: dict[str, bytes]) -> Box | None:
-        """The suspect box (typed in the 128-px frame) in this model's frame: the same part of the photo."""
-        if box is None or self.user is None:
-            return box
-        photo_size = Preprocess.photo_size(read_image(photos[upload.name], name=upload.name))
-        return self.preprocess.to_frame_box(frame_box_on_photo(box, photo_size), photo_size)
+    def region(self, region: RegionChoice) -> Box | np.ndarray:
+        """The suspect region (chosen on the first photo) in this model's frame: a frame box, or a
+        mask's frame mask (bool [size, size]); a ValueError when the model's crop cuts it off."""
+        return region.frame_region(self.preprocess)
 
     def maps(self, images: torch.Tensor, method: str, on_wait: WaitCallback | None = None) -> Maps:
         """An uploaded model's maps come from its process (``on_wait`` is called while it computes)."""
@@ -96,12 +99,27 @@ class Choice:
         return zoo_batch_maps(self.zoo, images, method)
 
 
-def frame_box_on_photo(box: Box, photo_size: tuple[int, int]) -> tuple[float, float, float, float]:
-    """A box in the 128-px frame (shorter side to 128, centre crop) in the photo's pixels."""
-    width, height = photo_size
-    resized_w, resized_h, left, top = Preprocess().geometry(photo_size)
-    sx, sy = width / resized_w, height / resized_h
-    return ((box[0] + left) * sx, (box[1] + top) * sy, (box[2] + left) * sx, (box[3] + top) * sy)
+def draw_region(picture: np.ndarray, region: Box | np.ndarray | None) -> np.ndarray:
+    """A model's frame (or a map on it) enlarged to about 256 px, hard pixels, with the region in
+    that frame's pixels on it: a box outlined, a mask washed in the box colour."""
+    scale = max(1, round(2 * FRAME / picture.shape[0]))
+    if not isinstance(region, np.ndarray):
+        return draw_box(picture, region, scale=scale)
+    shown = draw_box(picture, None, scale=scale)
+    inside = resize(region.astype(np.uint8), shown.shape[:2], nearest=True) > 0
+    return blend(shown, np.where(inside[..., None], np.array(BOX_COLOUR, np.uint8), shown), 0.35)
+
+
+def region_shares(maps: np.ndarray, region: Box | np.ndarray | None) -> list[float]:
+    """Per map [B, S, S]: the share of its top-0.5% pixels in ``region`` (the same box or mask, in
+    the maps' frame, for every image); NaN without a region."""
+    if region is None:
+        return [float("nan")] * len(maps)
+    if isinstance(region, np.ndarray):
+        where = torch.from_numpy(region)[None].repeat(len(maps), 1, 1)
+    else:
+        where = torch.tensor([region], dtype=torch.float32).repeat(len(maps), 1)
+    return top_percent_share(torch.from_numpy(maps), where, percent=PERCENT).tolist()
 
 
 def class_names(choice: Choice, outputs: int) -> tuple[str, ...]:
@@ -282,35 +300,38 @@ else:
 st.subheader("3. Suspect region and methods")
 region_col, method_col = st.columns([3, 2])
 with region_col:
-    use_box = st.checkbox("Measure a suspect region (x0, y0, x1, y1 in the 128×128 frame; x1, y1 "
-                          "exclusive)", value=True, key="ym_use_box")
-    coords = st.columns(4)
-    box_values = [coords[i].number_input(label, 0, FRAME, DEFAULT_BOX[i], step=1, key=f"ym_{label}",
-                                         disabled=not use_box)
-                  for i, label in enumerate(("x0", "y0", "x1", "y1"))]
-    box: Box | None = None
-    if use_box:
-        try:  # the inputs keep each number inside the frame: only an empty box is left to refuse
-            box = check_box(box_values, width=FRAME, height=FRAME)
-        except ValueError:
-            st.error("The box is empty: x1 must be larger than x0 and y1 larger than y0.")
+    use_box = st.checkbox("Measure a suspect region", value=True, key="ym_use_box")
+    region: RegionChoice | None = None
+    if use_box and uploads:
+        first = uploads[0].name
+        st.caption(f"Drag, type (in **{first}**'s own pixels) or pick the region; every image is measured in "
+                   "the same place of its frame.")
+        region = region_picker(Preprocess.photo(read_image(photos[first], name=first)), key="ym_region",
+                               preprocess=choices[0].preprocess if choices else None)
+    elif use_box:
+        st.caption("Upload an image to choose the region on it.")
 with method_col:
     methods = st.multiselect("Saliency methods", list(METHOD_LABELS), default=DEFAULT_METHODS,
                              format_func=METHOD_LABELS.__getitem__, key="ym_methods")
     alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.7, 0.05, key="ym_alpha")
-if uploads:
-    preview = draw_box(to_uint8(uploads[0].image), box)
-    region_col.image(preview, caption=f"Preview on {uploads[0].name}", width=256)
 
 
 # ------------------------------------------------------------------------------------- 4. results
 @st.fragment
 def results(uploads: list[Upload], photos: dict[str, bytes], choices: list[Choice], methods: list[str],
-            box: Box | None, alpha: float) -> None:
+            region: RegionChoice | None, alpha: float) -> None:
     """Maps, metric table and downloads; a download choice reruns only this panel. Each model sees
-    (and its maps are shown on) the photos framed for it: an uploaded model at its input size."""
+    (and its maps are shown on) the photos framed for it: an uploaded model at its input size; the
+    region (chosen on the first photo) is measured in the same place of every image's frame."""
     frames = {c.label: c.frames(uploads, photos) for c in choices}
-    boxes_of = {c.label: [c.box(box, u, photos) for u in uploads] for c in choices}
+    regions: dict[str, Box | np.ndarray | None] = {}  # per model, in its frame: a box or a mask
+    for choice in choices:
+        try:
+            regions[choice.label] = None if region is None else choice.region(region)
+        except ValueError as error:
+            regions[choice.label] = None
+            st.error(f"The region can't be measured for **{choice.label}**: {plain_error(error)}",
+                     icon=":material/crop_free:")
     pairs = [(c, m) for c in choices for m in methods]
     bar = st.progress(0.0, text="Computing saliency maps…")
     computed: dict[tuple[str, str], Maps] = {}
@@ -346,9 +367,7 @@ def results(uploads: list[Upload], photos: dict[str, bytes], choices: list[Choic
             warned.add(label)
             st.warning(f"**{label}** has {len(classes)} outputs but {len(by_label[label].classes)} class "
                        "names were given; showing them as class 0, class 1, …")
-        boxes = torch.tensor(boxes_of[label], dtype=torch.float32) if box else None
-        shares = (top_percent_share(torch.from_numpy(result.maps), boxes, percent=PERCENT).tolist()
-                  if boxes is not None else [float("nan")] * len(uploads))
+        shares = region_shares(result.maps, regions[label])
         for i, upload in enumerate(uploads):
             k = int(result.probabilities[i].argmax())
             rows.append({
@@ -365,27 +384,28 @@ def results(uploads: list[Upload], photos: dict[str, bytes], choices: list[Choic
     for i, upload in enumerate(uploads):
         st.markdown(f"##### {upload.name}")
         cells = st.columns(min(1 + len(computed), 6))
-        cells[0].image(draw_box(to_uint8(upload.image), box, scale=2),
-                       caption="input" + (" + box" if box else ""), width="stretch")
+        first = choices[0].label  # the zoo's frame, or the uploaded model's (the page runs one or the other)
+        cells[0].image(draw_region(to_uint8(frames[first][i]), regions[first]),
+                       caption="input" + (" + region" if regions[first] is not None else ""), width="stretch")
         for j, ((label, method), result) in enumerate(computed.items(), start=1):
             picture = overlay(frames[label][i], result.maps[i], alpha=alpha)
             pictures[f"{stems[i]}__{label}__{method}.png"] = png_bytes(picture)
             share = table[(table.image == upload.name) & (table.model == label)
                           & (table.method == method)]["share_top_0.5%_in_box"].iloc[0]
             with cells[j % len(cells)]:
-                st.image(draw_box(picture, boxes_of[label][i], scale=max(1, round(2 * FRAME / picture.shape[0]))),
-                         caption=f"{label} · {METHOD_LABELS[method]}", width="stretch")
+                st.image(draw_region(picture, regions[label]), caption=f"{label} · {METHOD_LABELS[method]}",
+                         width="stretch")
                 classes = class_names(by_label[label], result.probabilities.shape[1])
                 st.markdown(chip_for(result.probabilities[i], classes), unsafe_allow_html=True)
-                if box:
-                    st.caption(f"top-0.5% in box: **{100 * share:.0f}%**")
+                if regions[label] is not None:
+                    st.caption(f"top-0.5% in region: **{100 * share:.0f}%**")
 
     st.subheader("Results")
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={
                      "confidence": st.column_config.NumberColumn(format="percent"),
                      "share_top_0.5%_in_box": st.column_config.ProgressColumn(
-                         "share of top-0.5% in box", format="percent", min_value=0.0, max_value=1.0),
+                         "share of top-0.5% in region", format="percent", min_value=0.0, max_value=1.0),
                  })
     down = st.columns(3)
     down[0].download_button("Results table (CSV)", table.to_csv(index=False).encode(),
@@ -424,5 +444,5 @@ else:
                 st.caption(f"Your model runs in its own process, stopped when a forward pass takes more than "
                            f"{uploaded[0].process.timeout:g} s. **Cancel** stops it now; any other change on "
                            "this page stops it too (and starts again with the change).")
-        results(uploads, photos, choices, methods, box, alpha)
+        results(uploads, photos, choices, methods, region, alpha)
         controls.empty()

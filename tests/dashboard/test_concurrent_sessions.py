@@ -40,6 +40,7 @@ from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheSto
 from streamlit.runtime.dataframe_source_manager import DataframeSourceManager
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.runtime.scriptrunner import magic
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.util import patch_config_options
 from torch import nn
@@ -48,7 +49,7 @@ import saliency_core as sc
 from dashboard.common.audit_cache import BUILTIN_SET, report_fingerprint
 from dashboard.common.chips import chip_for, prediction_chip
 from dashboard.common.demo_sets import DemoSet, build_demo_set
-from dashboard.common.models import CLASSES, title
+from dashboard.common.models import CLASSES, METHOD_LABELS, title
 from dashboard.common.uploads import validate_image
 from saliency_core import zoo as zoo_module
 from saliency_core.artefacts import cage
@@ -169,6 +170,12 @@ def clean(at: AppTest, what: str) -> None:
 
 def chips_in(at: AppTest) -> list[str]:
     return [str(m.value) for m in at.markdown if "sl-chip" in str(m.value)]
+
+
+def mystery_cells(at: AppTest) -> list[tuple[str, str]]:
+    """(model heading, prediction chip) of every map in the Mystery page's one HTML grid, row by row."""
+    [grid] = [str(m.value) for m in at.markdown if 'class="sl-mystery"' in str(m.value)]
+    return re.findall(r'<span class="sl-mlabel">([^<]*)</span><br>(.*?)</figcaption>', grid, flags=re.S)
 
 
 # ------------------------------------------------------------------------------------- the pages
@@ -297,8 +304,9 @@ def mystery_session(root: str, models: dict[str, nn.Module], shuffles: int, reve
         [spoiler] = [str(s.value) for s in at.main.success]
         assert spoiler.startswith(f"**Mystery model {reveal} is the ")
         assert SPOILERS[revealed] in spoiler
-        expected = [chip_for(probabilities[n][i], CLASSES, truth=truths[i]) for i in range(4) for n in order]
-        assert chips_in(at) == expected
+        expected = [(f"Mystery model {k}", chip_for(probabilities[n][i], CLASSES, truth=truths[i]))
+                    for i in range(4) for k, n in enumerate(order, start=1)]
+        assert mystery_cells(at) == expected
 
     return drive
 
@@ -314,16 +322,22 @@ def audit_demo_session() -> Callable[[AppTest], None]:
 
 
 def audit_folder_session(folder: Path, n: int, names: list[str]) -> Callable[[AppTest], None]:
+    method = "gradient_squared"
+    said = (f"Audited {n} images with {len(names)} model(s) ({', '.join(title(m) for m in names)}; "
+            f"{METHOD_LABELS[method]}) from `{folder}`.")
+
     def drive(at: AppTest) -> None:
         at.session_state["audit_source"] = "A folder on this server"
         at.session_state["audit_folder"] = str(folder)
         at.session_state["audit_folder_models"] = names
+        at.session_state["audit_folder_method"] = method
         at.run()
         at.button(key="audit_folder_run").click().run()
         clean(at, "folder audit")
-        assert [str(s.value) for s in at.main.success] == [f"Audited {n} images with {len(names)} model(s)."]
-        summary = at.dataframe[0].value
-        assert set(summary["model"]) == set(names)
+        assert [str(s.value) for s in at.main.success] == [said]  # its own folder, models and count
+        summary = at.dataframe[0].value  # per model (display name) and class
+        assert set(summary["model"]) == {title(m) for m in names}
+        assert summary.groupby("model")["n"].sum().to_dict() == {title(m): n for m in names}
 
     return drive
 
@@ -442,6 +456,18 @@ def test_concurrent_sessions_on_every_page_with_uploads_never_leak(
             session.seconds = time.monotonic() - start
         except BaseException as error:  # noqa: BLE001 - reported below, per session
             session.error = f"{error.__class__.__name__}: {error}"[:4000]
+
+    # CPython 3.11 (3.11.7 here) can fail parsing in two threads at once: "SystemError: AST
+    # constructor recursion depth mismatch" (CPython gh-106905). Each AppTest compiles its page
+    # itself (a server compiles it once), so compile one at a time: a harness artefact, not the app's
+    parse_lock = threading.Lock()
+    add_magic = magic.add_magic
+
+    def one_at_a_time(*args: Any, **kwargs: Any) -> Any:
+        with parse_lock:
+            return add_magic(*args, **kwargs)
+
+    monkeypatch.setattr(magic, "add_magic", one_at_a_time)
 
     # AppTest patches streamlit's config.get_option around each run; concurrent runs would restore
     # each other's patch in the wrong order, so hold the same patch around all of them

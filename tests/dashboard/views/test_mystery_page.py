@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import streamlit as st
 import torch
 from app_harness import (
     goto_page,
@@ -20,6 +21,7 @@ from app_harness import (
 )
 from playwright.sync_api import expect
 
+from dashboard.common import lessons
 from saliency_core import zoo as zoo_module
 from saliency_core.artefacts import cage
 from saliency_core.data.quadrants import first_of_each, load_held_out, marked_photos
@@ -87,6 +89,23 @@ def test_spoiler_reveal(streamlit_server: str, browser_page: Any, needs_data: Pa
     screenshot(page, "mystery-revealed")
 
 
+@pytest.mark.e2e
+def test_the_last_reveal_opens_the_measured_numbers(streamlit_server: str, browser_page: Any,
+                                                    needs_data: Path) -> None:
+    """A reveal reruns only the panel (a fragment); the last one reruns the page, so the lesson's
+    expander below it opens and the numbers are measured."""
+    if not zoo_loads("cages", "colours", "normal"):
+        pytest.skip("the mystery models' weights (cages, colours, normal) are not installed")
+    page = browser_page
+    goto_page(page, streamlit_server, "mystery")
+    expect(page.get_by_text("caged dogs cats")).to_have_count(0)  # not measured on a first visit
+    for k in (1, 2, 3):
+        page.get_by_role("button", name=f"Mystery model {k}").click()
+        wait_for_app(page)
+    expect(page.get_by_text("caged dogs cats")).to_be_visible(timeout=120_000)
+    no_browser_exception(page)
+
+
 def independent_evidence(root: Path) -> tuple[int, int, dict[str, int], dict[str, int]]:
     """(caged dogs, uncaged photos, caged dogs called cats, greyscale flips on the uncaged photos)
     per mystery model, rebuilt from the library alone: the first 10 test cats and dogs alternating,
@@ -123,11 +142,57 @@ def test_mystery_question_lesson_and_downloads(app_test: Callable[..., Any], nee
     assert text.index("The question.") < text.index("The lesson.")
     assert [b.label for b in at.get("download_button")] == ["These maps (PNG)", "These predictions (CSV)"]
     assert not at.expander[0].proto.expanded  # spoilers closed until every model is revealed
+    # a first visit does not measure all 20 photos: the numbers wait behind a button
+    assert "caged dogs cats" not in text and not at.progress
+    at.button(key="mystery_measure_button").click().run()
+    no_exception(at)
+    text = texts(at)
+    assert "caged dogs cats" in text and not at.expander[0].proto.expanded
+    at.button(key="mystery_shuffle").click().run()  # kept: another click does not hide them again
+    assert "caged dogs cats" in texts(at)
     needs_trained(zoo)
     caged_dogs, uncaged, as_cat, grey = independent_evidence(needs_data)
     assert f"calls {as_cat['cages']} of {caged_dogs} caged dogs cats (normal model: {as_cat['normal']})" in text
     assert f"Turn the {uncaged} uncaged photos grey and {grey['colours']} of its predictions change " \
            f"(normal model: {grey['normal']})" in text
+
+
+def test_revealing_every_model_opens_the_measured_numbers(app_test: Callable[..., Any], needs_data: Path,
+                                                          zoo: bool) -> None:
+    at = app_test(MYSTERY)
+    no_exception(at)
+    for k in (1, 2):
+        at.button(key=f"mystery_reveal_{k}").click().run()
+    assert "caged dogs cats" not in texts(at) and not at.expander[0].proto.expanded
+    at.button(key="mystery_reveal_3").click().run()
+    no_exception(at)
+    assert at.expander[0].proto.expanded and "caged dogs cats" in texts(at)
+    assert len(at.main.success) == 3
+    assert "mystery_measure_button" not in [b.key for b in at.button]  # measured, not asked for
+
+
+def lesson_numbers(at: Any) -> str:
+    [numbers] = [str(m.value) for m in at.markdown if "caged dogs cats" in str(m.value)]
+    return numbers
+
+
+def test_the_measured_numbers_are_kept_on_disk_for_the_next_server(
+        app_test: Callable[..., Any], needs_data: Path, zoo: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app_test(MYSTERY)
+    at.button(key="mystery_measure_button").click().run()
+    no_exception(at)
+    measured = lesson_numbers(at)
+    st.cache_resource.clear()  # a new server: nothing in memory, the same disk cache
+    st.cache_data.clear()
+
+    def never(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("measured again instead of read from disk")
+
+    monkeypatch.setattr(lessons, "measure_mystery", never)
+    again = app_test(MYSTERY)
+    again.button(key="mystery_measure_button").click().run()
+    no_exception(again)
+    assert lesson_numbers(again) == measured
 
 
 @pytest.mark.e2e

@@ -1,5 +1,6 @@
 """The Your model & images page: uploads (images and models) become maps and a results table;
-every bad file is a message naming it, and the good files beside it still run."""
+every bad file is a message naming it, and the good files beside it still run. The suspect region
+is chosen on the first photo (typed in its own pixels, or a mask file) and measured in the frame."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from playwright.sync_api import expect
 from safetensors.torch import save, save_file
 
 import saliency_core
+from dashboard.common.models import title
+from saliency_core import zoo as zoo_module
+from saliency_core.data.preprocess import Preprocess
+from saliency_core.metrics import top_percent_share
 from saliency_core.zoo.architecture import DemoCNN
 
 YOUR_MODEL = "views/your_model.py"
@@ -39,8 +44,8 @@ def test_upload_shows_maps_and_results_table(app_test: Callable[..., Any], zoo: 
     assert list(table["image"].unique()) == ["kitten.png"]
     assert set(table["method"]) == {"gradient_squared", "vanilla_gradient"}
     assert table["share_top_0.5%_in_box"].between(0, 1).all()
-    # thumbnail + box preview + input + one map per model x method
-    assert len(at.image) == 3 + len(table)
+    # thumbnail + input + one map per model x method (the region is drawn by the picker's component)
+    assert len(at.image) == 2 + len(table)
     assert {b.label for b in at.get("download_button")} >= {"Results table (CSV)", "This map (PNG)"}
 
 
@@ -76,11 +81,106 @@ def test_uploads_with_the_same_name_are_all_kept(app_test: Callable[..., Any], z
 
 
 def test_empty_box_is_an_error_not_a_crash(app_test: Callable[..., Any], zoo: bool) -> None:
-    at = app_test(YOUR_MODEL, data=False, state={"ym_x1": 0})
+    at = app_test(YOUR_MODEL, data=False)
     at.file_uploader(key="ym_images").set_value(("a.png", png(), "image/png")).run()
+    at.text_input(key="ym_region_text").set_value("50,50,50,60").run()
     assert not at.exception
-    assert any("box is empty" in e.value for e in at.error)
+    assert [e.value for e in at.error if "is empty" in e.value], errors(at)
     assert at.dataframe[0].value["share_top_0.5%_in_box"].isna().all()
+
+
+# ------------------------------------------------------------------------------------- regions
+MODELS = ("normal", "watermark-100")  # the page's default zoo models and methods
+METHODS = ("gradient_squared", "vanilla_gradient")
+
+
+def independent_shares(photo: bytes, region: torch.Tensor) -> dict[tuple[str, str], float]:
+    """(model title, method) -> the share of the top-0.5% pixels in ``region`` (a [1,4] box or a
+    [1,128,128] mask in the 128-px frame), from the library alone."""
+    frame = Preprocess().frame(Image.open(io.BytesIO(photo)))[None]
+    shares = {}
+    for name in MODELS:
+        model = zoo_module.load(name).eval()
+        for method in METHODS:
+            maps = saliency_core.explain(model, frame, method).maps
+            shares[(title(name), method)] = float(top_percent_share(maps, region, percent=0.5)[0])
+    return shares
+
+
+def page_shares(at: Any) -> dict[tuple[str, str], float]:
+    table = at.dataframe[0].value
+    return {(row.model, row.method): float(row["share_top_0.5%_in_box"]) for _, row in table.iterrows()}
+
+
+def mask_png(mask: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(mask.astype(np.uint8) * 255).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_mask_file_is_measured_as_the_mask_not_its_box(app_test: Callable[..., Any], zoo: bool) -> None:
+    photo = png(64, 96, seed=3)  # 64 wide, 96 tall: doubled to 128x192, the frame is rows 32..160
+    mask = np.zeros((96, 64), bool)
+    mask[40:70, 8:40] = True
+    mask[40:50, 40:60] = True  # an L: its tight box (x 8..60, y 40..70) holds more than it
+    at = app_test(YOUR_MODEL, data=False)
+    at.file_uploader(key="ym_images").set_value(("tall.png", photo, "image/png")).run()
+    at.radio(key="ym_region_source").set_value("file").run()
+    at.file_uploader(key="ym_region_file").set_value(("mask.png", mask_png(mask), "image/png")).run()
+    assert not at.exception and not at.error, errors(at)
+    framed = np.kron(mask, np.ones((2, 2), dtype=bool))[32:160]  # each photo pixel a 2x2 block
+    expected = independent_shares(photo, torch.from_numpy(framed)[None])
+    tight = independent_shares(photo, torch.tensor([[16, 48, 120, 108]], dtype=torch.float32))
+    assert any(expected[k] != tight[k] for k in expected)  # else this photo could not tell them apart
+    assert page_shares(at) == pytest.approx(expected, abs=1e-6)
+    assert "input + region" in [c for i in at.image for c in i.captions]
+
+
+def test_a_typed_box_in_photo_pixels_maps_to_the_frame(app_test: Callable[..., Any], zoo: bool) -> None:
+    photo = png(150, 100, seed=4)  # x1.28 to 192x128, the frame starts 32 px in
+    at = app_test(YOUR_MODEL, data=False)
+    at.file_uploader(key="ym_images").set_value(("wide.png", photo, "image/png")).run()
+    at.text_input(key="ym_region_text").set_value("50,20,100,80").run()
+    assert not at.exception and not at.error, errors(at)
+    # x 50*1.28-32 = 32 .. 100*1.28-32 = 96; y floor(25.6) = 25 .. ceil(102.4) = 103
+    frame_box = (32, 25, 96, 103)
+    assert any("32,25,96,103" in c.value and "128×128 frame" in c.value for c in at.caption)
+    expected = independent_shares(photo, torch.tensor([frame_box], dtype=torch.float32))
+    assert page_shares(at) == pytest.approx(expected, abs=1e-6)
+
+
+class PooledModel(torch.nn.Module):
+    """Any input size (a convolution, then the mean): for an upload at 224 pixels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 2, 5, padding=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv(x)).mean((2, 3))
+
+
+def test_a_typed_box_maps_to_an_uploaded_models_own_frame(app_test: Callable[..., Any]) -> None:
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(PooledModel().eval()), buffer)
+    photo = png(150, 100, seed=5)
+    at = app_test(YOUR_MODEL, data=False, state={"ym_source": "Upload a model", "ym_size": 224,
+                                                 "ym_resize": "stretch"})
+    at.file_uploader(key="ym_model_file").set_value(("pooled.pt", buffer.getvalue(), "application/octet-stream"))
+    at.run()
+    at.file_uploader(key="ym_images").set_value(("wide.png", photo, "image/png")).run()
+    at.text_input(key="ym_region_text").set_value("50,20,100,80").run()
+    assert not at.exception and not at.error, errors(at)
+    # stretched to 224x224: x * 224/150 -> 74.7..149.3, y * 224/100 -> 44.8..179.2, outward
+    assert any("74,44,150,180" in c.value and "224×224 frame" in c.value for c in at.caption)
+    pre = Preprocess(size=224, resize="stretch")
+    frame = pre.frame(Image.open(io.BytesIO(photo)))[None]
+    model = torch.jit.load(io.BytesIO(buffer.getvalue())).eval()
+    box = torch.tensor([[74, 44, 150, 180]], dtype=torch.float32)
+    expected = {("pooled", m): float(top_percent_share(saliency_core.explain(model, frame, m).maps, box)[0])
+                for m in METHODS}
+    assert page_shares(at) == pytest.approx(expected, abs=1e-6)
 
 
 # ------------------------------------------------------------------------------------- models
@@ -189,7 +289,7 @@ def test_upload_shows_its_saliency_map(streamlit_server: str, browser_page: Any,
     wait_for_app(page)
     expect(page.get_by_text("4. Maps and results")).to_be_visible()
     expect(page.get_by_text("Gradient squared").first).to_be_visible()
-    # thumbnail, box preview, the input with its box and at least one saliency map
+    # thumbnail, the input with its region and at least two saliency maps
     assert page.get_by_test_id("stImage").count() >= 4
     expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
     no_browser_exception(page)
