@@ -165,3 +165,39 @@ def test_the_upload_and_its_preprocessing_outlive_a_visit_to_another_page(app_te
     at.switch_page("views/gradients.py").run()
     picker = at.multiselect(key="gradients_models")
     assert "net224.pt" not in [picker.format_func(o) for o in picker.options]
+
+
+def test_the_224_imagenet_model_audits_a_zip_with_its_own_preprocessing(app_test: Callable[..., Any],
+                                                                         zoo: bool) -> None:
+    import csv
+    import io
+    import zipfile
+
+    from saliency_core.data import BUILTIN_DIR
+    from saliency_core.data.image_file import read_image
+
+    rows = list(csv.DictReader((BUILTIN_DIR / "MANIFEST.csv").open()))
+    picked = [r for species in ("cat", "dog") for r in [r for r in rows if r["species"] == species][:2]]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for row in picked:
+            archive.write(BUILTIN_DIR / row["file"], f"{row['species']}/{Path(row['file']).name}")
+    at = app_test(state=IMAGENET_224)
+    user = upload(at, "net224.pt", imagenet_224())
+    at.switch_page("views/dataset_audit.py")
+    at.session_state["audit_source"] = "Upload a zip"
+    at.run()
+    at.file_uploader(key="audit_zip").set_value(("four.zip", buffer.getvalue(), "application/zip")).run()
+    at.multiselect(key="audit_folder_models").set_value([upload_key(user)]).run()
+    at.button(key="audit_folder_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    table = at.session_state["_audit_dataset_result"].table
+    assert set(table["model_title"]) == {"net224.pt"} and len(table) == 4
+    # each prediction is the reference model's on the photo framed at 224 px and ImageNet-normalised here
+    reference, pre = reference_model(), Preprocess.imagenet(224)
+    for row in picked:
+        photo = read_image(BUILTIN_DIR / row["file"])
+        with torch.no_grad():
+            expected = ("cat", "dog")[int(pre.wrap(reference)(pre.frame(photo)[None]).argmax(1))]
+        got = table.loc[table["id"].astype(str).str.endswith(Path(row["file"]).name), "prediction"]
+        assert list(got) == [expected], (row["file"], list(got), expected)
