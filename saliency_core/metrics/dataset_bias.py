@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
 
 
 class BiasTracking(NamedTuple):
@@ -35,5 +34,7 @@ def bias_tracking(levels: Sequence[float], statistic: Sequence[float]) -> BiasTr
         raise ValueError("levels or statistic contain NaN or Inf")
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         raise ValueError("Kendall tau is undefined when all levels or all statistics are equal")
+    from scipy import stats  # ~0.5 s to import: only when a trend is measured, not with every page
+
     result = stats.kendalltau(x, y)
     return BiasTracking(float(result.statistic), float(result.pvalue))

@@ -38,9 +38,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
-from skimage.feature import hog
-from skimage.metrics import structural_similarity
 from torch import Tensor, nn
 
 from saliency_core.checks import check_batch, check_images, check_maps
@@ -119,6 +116,8 @@ def spearman(a: Tensor, b: Tensor, *, absolute: bool = False) -> np.ndarray:
     x, y = _pair(a, b)
     if absolute:
         x, y = np.abs(x), np.abs(y)
+    from scipy import stats  # scipy/skimage take ~1 s to import: only when a check runs
+
     rx = stats.rankdata(x.reshape(x.shape[0], -1), axis=1)
     ry = stats.rankdata(y.reshape(y.shape[0], -1), axis=1)
     return _rowwise_pearson(rx, ry)
@@ -136,6 +135,8 @@ def ssim(a: Tensor, b: Tensor) -> np.ndarray:
     x, y = _pair(a, b)
     win = _window(*x.shape[1:])
     x, y = _scale01(x), _scale01(y)
+    from skimage.metrics import structural_similarity
+
     return np.array([structural_similarity(p, q, data_range=1.0, win_size=win) for p, q in zip(x, y)])
 
 
@@ -144,6 +145,7 @@ def hog_similarity(a: Tensor, b: Tensor) -> np.ndarray:
     x, y = _pair(a, b)
     _window(*x.shape[1:])
     cell = max(1, min(x.shape[1:]) // 8)
+    from skimage.feature import hog
 
     def features(m: np.ndarray) -> np.ndarray:
         return np.stack([
