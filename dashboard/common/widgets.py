@@ -1,4 +1,5 @@
-"""Shared page widgets: the thumbnail strip image picker, the cat→dog legend."""
+"""Shared page widgets: the thumbnail strip image picker, the cat→dog legend, columns that stay
+side by side on a phone."""
 
 from __future__ import annotations
 
@@ -25,7 +26,10 @@ def image_strip(demo: DemoSet, key: str, *, default: int = 0, on_pick: Callable[
         if on_pick is not None:
             on_pick()
 
-    cols = st.columns(len(ids) + (1 if extra_column else 0), gap="small")
+    strip = f"{key}_strip"
+    # on a phone the photos stay one strip that scrolls sideways, not a column of full-width photos
+    st.html(side_by_side_css(strip, column_width="4.5rem"))  # style only: it takes no space
+    cols = st.container(key=strip).columns(len(ids) + (1 if extra_column else 0), gap="small")
     for i, col in enumerate(cols[: len(ids)]):
         with col:
             st.image(upscale(demo.images[i], 96), width="stretch")
@@ -47,3 +51,20 @@ def puor_legend(label: str = "P(dog)") -> str:
         f'background:linear-gradient(to right, {stops})"></span>'
         f'<b style="color:{DOG_COLOUR}">dog</b><span style="opacity:.7">({label})</span></div>'
     )
+
+
+PHONE = "@media (max-width: 639.98px)"  # below Streamlit's 640-px breakpoint, columns stack
+
+
+def side_by_side_css(key: str, *, column_width: str | None = None) -> str:
+    """A ``<style>`` that keeps the columns inside the container ``key`` side by side on a phone,
+    where Streamlit would stack them: equal shares of the width, or ``column_width`` each in a
+    strip that scrolls sideways. Wider screens are untouched."""
+    row = f".st-key-{key} [data-testid=stHorizontalBlock]"
+    column = f"{row} > [data-testid=stColumn]"
+    if column_width is None:
+        rules = f"{row}{{flex-wrap:nowrap}}{column}{{flex:1 1 0;min-width:0;width:auto}}"
+    else:
+        rules = (f"{row}{{flex-wrap:nowrap;overflow-x:auto}}"
+                 f"{column}{{flex:0 0 {column_width};min-width:{column_width};width:{column_width}}}")
+    return f"<style>{PHONE}{{{rules}}}</style>"

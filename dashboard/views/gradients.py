@@ -40,7 +40,7 @@ from dashboard.common.render import (
     to_uint8,
     upscale,
 )
-from dashboard.common.widgets import image_strip
+from dashboard.common.widgets import image_strip, side_by_side_css
 from saliency_core.methods import METHODS as ALL_METHODS
 from saliency_core.methods.signed_gradient import direction_counts
 
@@ -178,7 +178,9 @@ def upload_row(key: str) -> np.ndarray | None:
 
 
 image_key_text = repr(image_key)
-grid_panel()
+st.html(side_by_side_css("gradients_grid"))  # on a phone, too, each map stays under its method's name
+with st.container(key="gradients_grid"):
+    grid_panel()
 
 st.divider()
 st.markdown("##### Which way does each pixel push?")

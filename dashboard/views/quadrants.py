@@ -235,6 +235,12 @@ else:
         st.stop()
 
 scatter, images = st.tabs(["Scatter", "Image grid"])
+# the chart (and the lesson's picture) shrink to fit a column narrower than they are, a phone's
+# above all, so the dogs' column stays on screen; a wide enough column shows them at their own size
+st.html(f"<style>.st-key-{CHART_KEY} .vega-embed{{max-width:100%}}"
+        f".st-key-{CHART_KEY} .vega-embed > svg{{max-width:100%;height:auto}}"
+        ".st-key-lesson_missing [data-testid=stImage] *{max-width:100%}"
+        ".st-key-lesson_missing [data-testid=stImage] img{height:auto}</style>")
 
 @st.fragment
 def scatter_panel(df: pd.DataFrame, model: str) -> None:
