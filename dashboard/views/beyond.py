@@ -33,7 +33,7 @@ from dashboard.common.messages import ZOO_HELP
 from dashboard.common.models import CLASSES, load_zoo_model, model_fingerprint, title, zoo_or_none
 from dashboard.common.photos import require_data
 from saliency_core.metrics import ccm, fam, flip_rates, kssd
-from saliency_core.metrics.sanity_checks import cascading_randomisation
+from saliency_core.metrics.sanity_checks import cascading_randomisation, spaced_layers
 from saliency_core.metrics.transforms import greyscale, hue_shift
 
 METHOD = "vanilla_gradient"
@@ -43,6 +43,9 @@ SIMILARITIES = ("spearman", "spearman_abs", "ssim", "hog")
 CHARTED = ("spearman", "ssim", "hog")  # spearman_abs equals spearman for unsigned maps
 FLIP_MODELS = ("normal", "colours")
 NEEDED = ("normal", "watermark-100", *FLIP_MODELS)
+
+
+SANITY_STEPS = 12  # maps compared at this many steps of the cascade (EfficientNet has ~100 layers)
 
 
 def sanity_images(clean: DemoSet) -> torch.Tensor:
@@ -67,7 +70,7 @@ def sanity_table(fingerprint: str, key: tuple[Any, ...], _images: torch.Tensor) 
     model = load_zoo_model("normal")
     with lock_of(model):
         private = copy.deepcopy(model)
-    return cascading_randomisation(private, _images, explain_vanilla)
+    return cascading_randomisation(private, _images, explain_vanilla, measure_at=spaced_layers(private, SANITY_STEPS))
 
 
 def _maps(name: str, images: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,7 @@ from .sanity_checks import (
     independent_randomisation,
     randomisable_layers,
     similarities,
+    spaced_layers,
     spearman,
     ssim,
 )
@@ -45,6 +46,6 @@ __all__ = [
     "cascading_randomisation", "ccm", "core_spurious_accuracy", "data_randomisation", "fam",
     "flip_rates", "flips", "global_saliency", "greyscale", "hog_similarity", "hue_shift",
     "independent_randomisation", "kssd", "mean_saliency", "normalise", "peak_saliency",
-    "per_class", "randomisable_layers", "region_masks", "response_rate_curve", "similarities", "spearman", "ssim",
+    "per_class", "randomisable_layers", "region_masks", "response_rate_curve", "similarities", "spaced_layers", "spearman", "ssim",
     "top_percent_share", "wilson_interval",
 ]

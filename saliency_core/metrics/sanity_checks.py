@@ -59,6 +59,16 @@ def randomisable_layers(model: nn.Module) -> list[str]:
     return names[::-1]
 
 
+def spaced_layers(model: nn.Module, steps: int) -> list[str]:
+    """``steps`` randomisable layers evenly spaced from the top (first) to the bottom (last): the
+    ``measure_at`` of a cascade on a deep network (all layers when there are no more than ``steps``)."""
+    layers = randomisable_layers(model)
+    if len(layers) <= steps:
+        return layers
+    picks = sorted({round(i * (len(layers) - 1) / (steps - 1)) for i in range(max(steps, 2))})
+    return [layers[i] for i in picks]
+
+
 @torch.no_grad()
 def randomise_layer(module: nn.Module, seed: int) -> None:
     """Re-initialise one layer's own parameters in place, reproducibly from ``seed``."""
@@ -199,15 +209,25 @@ def _table(test: str, step: int, layer: str, original: Tensor, maps: Tensor) -> 
 
 def cascading_randomisation(
     model: nn.Module, images: Tensor, explain: ExplainFn, *, layers: Sequence[str] | None = None,
-    seed: int = 0,
+    seed: int = 0, measure_at: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Cascading randomisation; one row per (step, image). Step k has layers[:k+1] randomised."""
+    """Cascading randomisation; one row per (step, image). Step k has layers[:k+1] randomised.
+
+    ``measure_at``: compute and compare maps only after these layers' steps (every layer above
+    them is still randomised): a deep network's ~100 layers need not each cost a set of maps.
+    """
     original = _maps(explain, model, images)
     copy_ = copy.deepcopy(model)
+    order = _layers(model, layers)
+    wanted = set(order if measure_at is None else _layers(model, measure_at))
+    missing = wanted - set(order)
+    if missing:
+        raise ValueError(f"measure_at names layers outside the cascade: {sorted(missing)}")
     tables = []
-    for step, name in enumerate(_layers(model, layers)):
+    for step, name in enumerate(order):
         randomise_layer(copy_.get_submodule(name), seed + step)
-        tables.append(_table("cascading", step, name, original, _maps(explain, copy_, images)))
+        if name in wanted:
+            tables.append(_table("cascading", step, name, original, _maps(explain, copy_, images)))
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
 
 

@@ -16,6 +16,7 @@ from saliency_core.metrics import (
     hog_similarity,
     independent_randomisation,
     randomisable_layers,
+    spaced_layers,
     spearman,
     ssim,
 )
@@ -97,3 +98,22 @@ def test_bad_input_raises_value_error(tiny_cnn: nn.Module) -> None:
         ssim(torch.rand(1, 4, 4), torch.rand(1, 4, 4))
     with pytest.raises(ValueError, match="unknown or non-randomisable"):
         cascading_randomisation(tiny_cnn, torch.rand(1, 3, 16, 16), vanilla_gradient, layers=["relu"])
+
+
+def test_measuring_at_some_layers_keeps_the_full_cascade(tiny_cnn: nn.Module) -> None:
+    images = torch.rand(2, 3, 16, 16)
+    every = cascading_randomisation(tiny_cnn, images, vanilla_gradient, seed=3)
+    layers = randomisable_layers(tiny_cnn)
+    some = cascading_randomisation(tiny_cnn, images, vanilla_gradient, seed=3, measure_at=[layers[1], layers[-1]])
+    # the same rows as the full cascade at those steps: the layers in between were randomised too
+    expected = every[every["layer"].isin([layers[1], layers[-1]])].reset_index(drop=True)
+    assert some.reset_index(drop=True).equals(expected)
+    with pytest.raises(ValueError, match="measure_at"):
+        cascading_randomisation(tiny_cnn, images, vanilla_gradient, layers=layers[:1], measure_at=[layers[-1]])
+
+
+def test_spaced_layers_run_from_the_top_to_the_bottom(tiny_cnn: nn.Module) -> None:
+    layers = randomisable_layers(tiny_cnn)
+    assert spaced_layers(tiny_cnn, len(layers) + 3) == layers
+    two = spaced_layers(tiny_cnn, 2)
+    assert two == [layers[0], layers[-1]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from dashboard.common.locks import explain_locked, lock_of
@@ -19,3 +20,23 @@ def test_explain_locked_holds_the_models_lock(tiny_cnn: torch.nn.Module) -> None
     explain_locked(tiny_cnn, torch.rand(1, 3, 32, 32), "vanilla_gradient")
     assert held and all(held)
     assert not lock_of(tiny_cnn).locked()
+
+
+@pytest.mark.parametrize("method", ["gradient_squared", "integrated_gradients"])
+def test_explaining_in_chunks_equals_one_call(method: str) -> None:
+    import saliency_core
+    from dashboard.common.locks import CHUNK, explain_locked
+    from saliency_core.zoo import DemoCNN
+
+    torch.manual_seed(0)
+    model = DemoCNN(width=8).eval()
+    images = torch.rand(2 * CHUNK + 3, 3, 32, 32)
+    target = torch.arange(len(images)) % 2
+    whole = saliency_core.explain(model, images, method, target=target)
+    chunked = explain_locked(model, images, method, target=target)
+    for field in ("maps", "attributions", "target", "probabilities"):
+        torch.testing.assert_close(getattr(chunked, field), getattr(whole, field), rtol=1e-4, atol=1e-6)
+    assert set(chunked.extras) == set(whole.extras)
+    for key, value in whole.extras.items():
+        if isinstance(value, torch.Tensor) and value.dim() >= 1:
+            torch.testing.assert_close(chunked.extras[key], value, rtol=1e-4, atol=1e-6)

@@ -14,7 +14,7 @@ from app_harness import no_exception, texts
 import saliency_core
 from saliency_core import zoo as zoo_module
 from saliency_core.data.quadrants import first_of_each, load_held_out, marked_photos
-from saliency_core.metrics.sanity_checks import cascading_randomisation
+from saliency_core.metrics.sanity_checks import cascading_randomisation, spaced_layers
 
 BEYOND = "views/beyond.py"
 
@@ -33,8 +33,8 @@ def independent_sanity(root: Path) -> pd.DataFrame:
     rows = [(p, False) for species in ("cat", "dog") for p in chosen[species][:2]]
     images = marked_photos(photos, rows).images
     model = zoo_module.load("normal").eval()
-    table = cascading_randomisation(model, images,
-                                    lambda m, x: saliency_core.explain(m, x, "vanilla_gradient"))
+    table = cascading_randomisation(model, images, lambda m, x: saliency_core.explain(m, x, "vanilla_gradient"),
+                                    measure_at=spaced_layers(model, 12))
     return table.groupby(["step", "layer"], sort=False)[["spearman", "spearman_abs", "ssim", "hog"]].mean()
 
 
