@@ -35,12 +35,15 @@ def lock_of(model: nn.Module) -> threading.Lock:
 # Images explained per call: a backward pass through EfficientNet-Lite0 at 128 px keeps ~28 MB of
 # activations per image (50 at once peaked at 1.8 GB; the host guarantees ~690 MB).
 CHUNK = 8
+BATCHED = ("smoothgrad", "smoothgrad_squared", "integrated_gradients")  # methods with a batch_size option
 
 
 def explain_locked(model: nn.Module, images: Any, method: str, **options: Any) -> Any:
     """``saliency_core.explain`` while holding the model's lock (the same signature, so it can be
     passed wherever the library takes an ``explain``), :data:`CHUNK` images at a time."""
     count = len(images) if isinstance(images, torch.Tensor) and images.dim() == 4 else 0
+    if method in BATCHED:  # noisy copies / path steps: the same bound on images per backward pass
+        options = {"batch_size": CHUNK, **options}
     if count <= CHUNK:
         with lock_of(model):
             return saliency_core.explain(model, images, method, **options)

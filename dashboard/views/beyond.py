@@ -28,7 +28,7 @@ import torch
 import saliency_core
 from dashboard.common.demo_sets import DemoSet, demo_images
 from dashboard.common.downloads import csv_download
-from dashboard.common.locks import lock_of
+from dashboard.common.locks import explain_locked, lock_of
 from dashboard.common.messages import ZOO_HELP
 from dashboard.common.models import CLASSES, load_zoo_model, model_fingerprint, title, zoo_or_none
 from dashboard.common.photos import require_data
@@ -74,9 +74,7 @@ def sanity_table(fingerprint: str, key: tuple[Any, ...], _images: torch.Tensor) 
 
 
 def _maps(name: str, images: torch.Tensor) -> torch.Tensor:
-    model = load_zoo_model(name)
-    with lock_of(model):
-        return saliency_core.explain(model, images, METHOD).maps.detach().float().cpu()
+    return explain_locked(load_zoo_model(name), images, METHOD).maps.detach().float().cpu()
 
 
 @st.cache_data(show_spinner="Comparing the normal and the watermark model's maps…", max_entries=4)
