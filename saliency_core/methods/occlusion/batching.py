@@ -15,6 +15,10 @@ from saliency_core.methods.base import Model, Progress, forward
 # What one pass may hold: full inference's occluded copies, or the incremental engine's patches
 # (issue: window 4, stride 1 on 1024² must not build every copy at once).
 MEMORY_BUDGET_BYTES = 256 * 2**20
+# The budget counts the occluded copies, not the activations a forward pass makes of them: at most
+# this many rows per full-inference pass (325 copies through EfficientNet-Lite0's first blocks at
+# 128² held 1.2 GB of activations; 64 hold ~250 MB).
+FULL_INFERENCE_ROWS = 64
 
 # occlude(first, count, out): the copies for occlusions first … first+count−1, written into
 # ``out`` [count·B,C,H,W] (rows i·B + b) and returned.
@@ -35,6 +39,8 @@ def full_inference(model: Model, images: Tensor, total: int, occlude: Occlude, b
     ``target`` class's [B, total], one forward pass per chunk; ``progress(done, total)`` after each."""
     batch = images.shape[0]
     per_chunk = min(total, windows_per_chunk(batch_size, batch, images.numel() * images.element_size()))
+    if not batch_size:
+        per_chunk = min(per_chunk, max(1, FULL_INFERENCE_ROWS // batch))
     buffer = torch.empty((per_chunk * batch, *images.shape[1:]), dtype=images.dtype, device=images.device)
     parts = []
     for first in range(0, total, per_chunk):

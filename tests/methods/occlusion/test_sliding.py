@@ -148,3 +148,19 @@ def test_large_requests_are_chunked_under_the_memory_budget(tiny_cnn, monkeypatc
     assert max(seen[1:]) <= 10
     ref = captum_occlusion(tiny_cnn, images, (4, 4), (2, 2), 0.0, tiny_cnn(images).argmax(1))
     torch.testing.assert_close(maps, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_full_inference_passes_hold_a_bounded_number_of_copies():
+    # the memory budget counts the occluded copies; the activations they make need a row cap too
+    from saliency_core.methods.occlusion.batching import FULL_INFERENCE_ROWS
+
+    seen = []
+
+    class Recording(torch.nn.Module):  # global max pool: no incremental plan, full inference
+        def forward(self, x):
+            seen.append(x.shape[0])
+            return torch.stack([x.amax((1, 2, 3)), -x.amax((1, 2, 3))], 1)
+
+    images = torch.rand(2, 3, 32, 32)
+    sc.occlusion(Recording(), images, window=4, stride=2, mode="naive")
+    assert max(seen[1:]) <= FULL_INFERENCE_ROWS and sum(seen[1:]) == 2 * 15 * 15
