@@ -18,7 +18,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
-from dashboard.common import sidebar, story  # noqa: E402
+from dashboard.common import memory, sidebar, story  # noqa: E402
 
 # (file under dashboard/, title, icon) in the explorable's order, then beyond it.
 PAGES: list[tuple[str, str, str]] = [
@@ -42,3 +42,4 @@ page.run()
 # The story's "Next" link at the foot of the page just run (not reached when the page stopped early).
 files = {p.url_path: path for p, (path, _, _) in zip(pages, PAGES)}
 story.next_link(files[page.url_path])
+memory.trim()
