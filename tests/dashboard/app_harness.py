@@ -199,3 +199,26 @@ def screenshot(page: Any, name: str, max_height: int = 6000) -> Path:
     page.set_viewport_size(size)
     return path
 
+
+
+# ------------------------------------------------------------------------ phone width (400 x 800)
+PHONE_WIDTH, PHONE_HEIGHT = 400, 800
+
+
+def no_sideways_scroll(page: Any, width: int = PHONE_WIDTH) -> None:
+    """Neither the document nor Streamlit's scrolling container (or the block in it) is wider than the viewport."""
+    wide = page.evaluate("() => document.documentElement.scrollWidth")
+    assert wide <= width, f"the page is {wide} px wide at a {width} px viewport"
+    for block in ("stMain", "stMainBlockContainer"):
+        inner = page.evaluate(f"() => {{ const m = document.querySelector('[data-testid={block}]');"
+                              " return m ? m.scrollWidth - m.clientWidth : 0 }")
+        assert inner <= 0, f"{block} scrolls sideways by {inner} px"
+
+
+def on_screen(locator: Any, width: int = PHONE_WIDTH) -> dict[str, float]:
+    """Visible, and within the viewport's width once scrolled to; returns its box."""
+    expect(locator).to_be_visible()
+    locator.scroll_into_view_if_needed()
+    box = locator.bounding_box()
+    assert box is not None and box["x"] >= -0.5 and box["x"] + box["width"] <= width + 0.5, box
+    return box

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import streamlit as st
 import torch
-from app_harness import APP, CHROMIUM_ARGS, data_path, start_server, stop_server, zoo_loads
+from app_harness import APP, CHROMIUM_ARGS, PHONE_HEIGHT, PHONE_WIDTH, data_path, start_server, stop_server, zoo_loads
 from app_harness import wait_for_app as _wait_for_app
 from playwright.sync_api import sync_playwright
 from streamlit.testing.v1 import AppTest
@@ -132,3 +132,15 @@ def browser_page(chromium_browser: Any) -> Iterator[Any]:
 @pytest.fixture
 def wait_for_app() -> Callable[..., None]:
     return _wait_for_app
+
+
+@pytest.fixture
+def phone(chromium_browser: Any) -> Iterator[Any]:
+    """A chromium page at phone size (400 x 800)."""
+    context = chromium_browser.new_context(viewport={"width": PHONE_WIDTH, "height": PHONE_HEIGHT})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        yield page
+    finally:
+        context.close()

@@ -7,47 +7,27 @@ Screenshots land in test-artifacts/screenshots/<page>-400px.png."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from app_harness import goto_page, needs_zoo, no_browser_exception, screenshot, wait_for_app
+from app_harness import (
+    PHONE_HEIGHT,
+    PHONE_WIDTH,
+    goto_page,
+    needs_zoo,
+    no_browser_exception,
+    no_sideways_scroll,
+    on_screen,
+    screenshot,
+    wait_for_app,
+)
 from playwright.sync_api import expect
 
 from dashboard.common.audit_cache import BUILTIN_SET, CACHE_DIR
 
 pytestmark = pytest.mark.e2e
-WIDTH, HEIGHT = 400, 800
-
-
-@pytest.fixture
-def phone(chromium_browser: Any) -> Iterator[Any]:
-    context = chromium_browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    try:
-        yield page
-    finally:
-        context.close()
-
-
-def no_sideways_scroll(page: Any) -> None:
-    width = page.evaluate("() => document.documentElement.scrollWidth")
-    assert width <= WIDTH, f"the page is {width} px wide at a {WIDTH} px viewport"
-    for block in ("stMain", "stMainBlockContainer"):  # Streamlit's scrolling container and the block in it
-        inner = page.evaluate(f"() => {{ const m = document.querySelector('[data-testid={block}]');"
-                              " return m ? m.scrollWidth - m.clientWidth : 0 }")
-        assert inner <= 0, f"{block} scrolls sideways by {inner} px"
-
-
-def on_screen(locator: Any) -> dict[str, float]:
-    """Visible, and within the viewport's width once scrolled to; returns its box."""
-    expect(locator).to_be_visible()
-    locator.scroll_into_view_if_needed()
-    box = locator.bounding_box()
-    assert box is not None and box["x"] >= -0.5 and box["x"] + box["width"] <= WIDTH + 0.5, box
-    return box
+WIDTH, HEIGHT = PHONE_WIDTH, PHONE_HEIGHT
 
 
 def one_row(locator: Any) -> list[dict[str, float]]:

@@ -4,44 +4,23 @@ Screenshots land in test-artifacts/screenshots/<page>-400px.png."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from app_harness import goto_page, no_browser_exception, screenshot, zoo_loads
+from app_harness import (
+    PHONE_WIDTH,
+    goto_page,
+    no_browser_exception,
+    no_sideways_scroll,
+    on_screen,
+    screenshot,
+    zoo_loads,
+)
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
-WIDTH, HEIGHT = 400, 800
-
-
-@pytest.fixture
-def phone(chromium_browser: Any) -> Iterator[Any]:
-    context = chromium_browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    try:
-        yield page
-    finally:
-        context.close()
-
-
-def no_sideways_scroll(page: Any) -> None:
-    width = page.evaluate("() => document.documentElement.scrollWidth")
-    assert width <= WIDTH, f"the page is {width} px wide at a {WIDTH} px viewport"
-    # nor inside Streamlit's own scrolling container
-    inner = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
-                          " return m ? m.scrollWidth - m.clientWidth : 0 }")
-    assert inner <= 0, f"the main area scrolls sideways by {inner} px"
-
-
-def on_screen(locator: Any) -> None:
-    """Visible, and within the viewport's width once scrolled to."""
-    expect(locator).to_be_visible()
-    locator.scroll_into_view_if_needed()
-    box = locator.bounding_box()
-    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= WIDTH + 0.5, box
+WIDTH = PHONE_WIDTH
 
 
 def test_two_models_at_phone_width(streamlit_server: str, phone: Any, needs_data: Path) -> None:
