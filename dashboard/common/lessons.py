@@ -245,6 +245,26 @@ def occlusion_lesson(name: str, image_key: tuple[Any, ...], image: torch.Tensor,
 QUADRANT_NAMES = ("cats with watermark", "dogs with watermark", "cats without watermark", "dogs without watermark")
 
 
+def gradients_question() -> None:
+    question("A gradient answers occlusion's question for every pixel in one backward pass. **Which way "
+             "does each pixel push, and what does the usual picture keep of it?**", "gradients")
+
+
+def gradients_text(toward: int, away: int, top: int, share: float, model_title: str = "Watermark") -> str:
+    """The Gradients lesson from the footnote photo's numbers (top pixels of gradient squared split
+    by the signed gradient's direction; their share in the watermark box)."""
+    return (f"On this watermarked cat, the {model_title} model's top {top} gradient² pixels split **{toward} "
+            f"toward cat and {away} toward dog**, and {_pct(share)} of them lie in the watermark box. The "
+            "squared map (like the usual vanilla picture, which keeps each pixel's magnitude) paints both directions "
+            "the same white: "
+            "it shows *where* the model is sensitive, not which way a pixel pushes. The arrows and the signed "
+            "map keep the direction; use them to tell a cat-ward watermark from a dog-ward ear.")
+
+
+def gradients_lesson(toward: int, away: int, top: int, share: float, model_title: str = "Watermark") -> None:
+    lesson(gradients_text(toward, away, top, share, model_title), "gradients")
+
+
 def quadrants_question() -> None:
     question("One photo is an anecdote. Over 200 test photos, **where does each model look, and does "
              "that change with how often its training cats carried the watermark?**", "quadrants")

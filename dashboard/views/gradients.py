@@ -13,11 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
 from dashboard.common.chips import chip_for
 from dashboard.common.demo_sets import occlusion_pairs
 from dashboard.common.downloads import csv_download, png_download
 from dashboard.common.explanations import saliency_map
+from dashboard.common.lessons import gradients_lesson, gradients_question
 from dashboard.common.method_help import help_rows, help_text
 from dashboard.common.models import CLASSES, METHOD_LABELS, predict_set, require_models, title, zoo_names
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
@@ -43,6 +45,7 @@ from dashboard.common.render import (
 from dashboard.common.widgets import image_strip, side_by_side_css
 from saliency_core.methods import METHODS as ALL_METHODS
 from saliency_core.methods.signed_gradient import direction_counts
+from saliency_core.metrics import top_percent_share
 
 METHODS: dict[str, str] = {k: v for k, v in METHOD_LABELS.items() if k != "occlusion"}
 # Fewer samples/steps than the library defaults keep a first view quick on a small CPU; seeded.
@@ -66,6 +69,7 @@ st.markdown(
     "every pixel at once: how much would the prediction change if this pixel changed a little? "
     "White pixels matter most to the model's predicted class (white on black, as in the explorable)."
 )
+gradients_question()
 
 require_data()
 pairs = occlusion_pairs(6)
@@ -257,3 +261,6 @@ st.markdown(
     f"photo ({split.top} pixels), **{split.toward} push toward cat** and **{split.away} toward dog**"
     + (f" ({split.zero} neither)" if split.zero else "")
     + " — the squared map paints them all the same white.")
+share = float(top_percent_share(torch.as_tensor(squared)[None], pairs.boxes[foot][None].long(),
+                                percent=100 * TOP_FRACTION)[0])
+gradients_lesson(split.toward, split.away, split.top, share)

@@ -219,3 +219,32 @@ def test_arrows_figure_renders_in_chromium(streamlit_server: str, browser_page: 
     expect(page.get_by_text("Squaring drops the direction")).to_be_visible()
     no_browser_exception(page)
     screenshot(page, "gradients-arrows")
+
+
+def test_the_question_opens_and_the_measured_lesson_closes(app_test: Callable[..., Any], needs_data: Path,
+                                                          zoo: bool) -> None:
+    from story_pieces import block_keys
+
+    import saliency_core
+    from dashboard.common.demo_sets import occlusion_pairs
+    from saliency_core import zoo as zoo_module
+    from saliency_core.metrics import top_percent_share
+    from saliency_core.methods.signed_gradient import direction_counts
+
+    at = app_test("views/gradients.py")
+    assert not at.exception, [e.value for e in at.exception]
+    keys = block_keys(at)
+    assert "lesson_q_gradients" in keys and "lesson_l_gradients" in keys
+    assert keys.index("lesson_q_gradients") < keys.index("lesson_l_gradients")
+    # the lesson's numbers, recomputed from the library on the footnote's photo (the first watermarked one)
+    pairs = occlusion_pairs(6)
+    foot = pairs.ids.index(next(i for i in pairs.ids if i.endswith("_wm")))
+    model = zoo_module.load("watermark-100").eval()
+    x = pairs.images[foot][None]
+    squared = saliency_core.explain(model, x, "gradient_squared").maps[0]
+    signed = saliency_core.explain(model, x, "signed_gradient", target=0).maps[0]
+    split = direction_counts(squared, signed, 0.005)
+    share = float(top_percent_share(squared[None], pairs.boxes[foot][None].long(), percent=0.5)[0])
+    text = " ".join(m.value for m in at.markdown)
+    assert f"split **{split.toward} toward cat and {split.away} toward dog**" in text
+    assert f"{100 * share:.0f}% of them lie in the watermark box" in text
