@@ -15,7 +15,6 @@ first visit <= 3 s, warm <= 1 s, peak <= 800 MB.
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import shutil
 import sys
@@ -27,23 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from deploy_check import browser, start_app, stop_app, visit  # noqa: E402
+from deploy_check import app_pages, browser, start_app, stop_app, visit  # noqa: E402
 from fresh_clone import fresh_clone  # noqa: E402
 
 GOALS = {"cold": 3.0, "warm": 1.0, "peak_mb": 800.0}
-
-
-def app_pages(where: Path) -> list[tuple[str, str]]:
-    """(url path, title) of every page ``dashboard/app.py`` registers, in its order: read from its
-    ``PAGES`` list (not imported: that would start Streamlit), the first being the default ("")."""
-    tree = ast.parse((where / "dashboard" / "app.py").read_text())
-    for node in ast.walk(tree):
-        target = node.target if isinstance(node, ast.AnnAssign) else (
-            node.targets[0] if isinstance(node, ast.Assign) else None)
-        if isinstance(target, ast.Name) and target.id == "PAGES":
-            rows = ast.literal_eval(node.value)
-            return [("" if i == 0 else Path(path).stem, title) for i, (path, title, *_) in enumerate(rows)]
-    raise SystemExit("dashboard/app.py has no PAGES list")
 
 
 def tree_rss(pid: int) -> int:

@@ -21,6 +21,7 @@ Exit status 0 when every page rendered without an exception.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import shutil
@@ -34,13 +35,22 @@ from typing import Any
 from fresh_clone import fresh_clone  # tools/: the script's own folder is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES: list[tuple[str, str]] = [  # (url path, title) as dashboard/app.py registers them
-    ("", "Two models"), ("occlusion", "Occlusion"), ("gradients", "Gradients"), ("quadrants", "Quadrants"),
-    ("mystery", "Mystery models"), ("your_model", "Your model & images"), ("dataset_audit", "Dataset audit"),
-]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-extensions", "--mute-audio"]
+
+
+def app_pages(where: Path) -> list[tuple[str, str]]:
+    """(url path, title) of every page ``dashboard/app.py`` registers, in its order: read from its
+    ``PAGES`` list (not imported: that would start Streamlit), the first being the default ("")."""
+    tree = ast.parse((where / "dashboard" / "app.py").read_text())
+    for node in ast.walk(tree):
+        target = node.target if isinstance(node, ast.AnnAssign) else (
+            node.targets[0] if isinstance(node, ast.Assign) else None)
+        if isinstance(target, ast.Name) and target.id == "PAGES":
+            rows = ast.literal_eval(node.value)
+            return [("" if i == 0 else Path(path).stem, title) for i, (path, title, *_) in enumerate(rows)]
+    raise SystemExit("dashboard/app.py has no PAGES list")
 
 
 def local_requirements(text: str) -> str:
@@ -202,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             pw, chromium = browser()
             try:
                 page = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-                for path, title in PAGES:
+                for path, title in app_pages(clone):
                     rows.append((title, *visit(page, url, path)))
             finally:
                 chromium.close()
