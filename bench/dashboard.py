@@ -22,14 +22,45 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from deploy_check import app_pages, browser, start_app, stop_app, visit  # noqa: E402
+from deploy_check import app_pages, browser, start_app, stop_app, visit, wait_for_app  # noqa: E402
 from fresh_clone import fresh_clone  # noqa: E402
 
 GOALS = {"cold": 3.0, "warm": 1.0, "peak_mb": 800.0}
+# The story's clicks: (page, what, the button clicked, the button that goes back). Timed from the
+# click until the script has finished (which includes a fixed 0.25 s settling wait): the first
+# time, and warm (back, then the same click again).
+INTERACTIONS = [
+    ("occlusion", "pick another photo", ".st-key-occlusion_strip_pick_2 button",
+     ".st-key-occlusion_strip_pick_1 button"),
+    ("gradients", "pick another photo", ".st-key-gradients_image_pick_2 button",
+     ".st-key-gradients_image_pick_1 button"),
+    ("mystery", "shuffle the photos", ".st-key-mystery_shuffle button", ".st-key-mystery_shuffle button"),
+]
+
+
+def click(page: Any, selector: str) -> float:
+    start = time.monotonic()
+    page.locator(selector).first.click()
+    wait_for_app(page)
+    return time.monotonic() - start
+
+
+def interactions(context: Any, url: str) -> list[tuple[str, str, float, float]]:
+    """(page, what, first seconds, warm seconds) of each of :data:`INTERACTIONS`."""
+    rows = []
+    for path, what, selector, back in INTERACTIONS:
+        page = context.new_page()
+        visit(page, url, path)
+        first = click(page, selector)
+        click(page, back)
+        rows.append((path, what, first, click(page, selector)))
+        page.close()
+    return rows
 
 
 def tree_rss(pid: int) -> int:
@@ -95,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                         if exceptions or errors:
                             problems.append(f"{title} ({visit_kind}): {exceptions} exception(s) {errors}")
                     page.close()
+                clicks = interactions(context, url)
             finally:
                 chromium.close()
                 pw.stop()
@@ -109,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'page':<22} {'cold s':>7} {'warm s':>7}")
         for title, row in times.items():
             print(f"{title:<22} {row['cold']:7.2f} {row['warm']:7.2f}")
+        print(f"{'interaction':<32} {'first s':>7} {'warm s':>7}")
+        for path, what, first, warm_click in clicks:
+            print(f"{path + ': ' + what:<32} {first:7.2f} {warm_click:7.2f}")
         cold = max(r["cold"] for r in times.values())
         warm = max(r["warm"] for r in times.values())
         print(f"peak RSS of the streamlit process tree: {peak_mb:.0f} MB")
