@@ -19,6 +19,7 @@ one page each (AppTest, and its browser tests marked ``e2e``), ``common/`` the s
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -117,16 +118,23 @@ def chromium_browser() -> Iterator[Any]:
             browser.close()
 
 
-@pytest.fixture
-def browser_page(chromium_browser: Any) -> Iterator[Any]:
-    """A fresh page in its own browser context (1400×1000 viewport, 60 s default timeout)."""
-    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
+@contextmanager
+def _page(chromium_browser: Any, width: int, height: int, timeout_ms: int) -> Iterator[Any]:
+    """A fresh page in its own browser context, closed afterwards."""
+    context = chromium_browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(timeout_ms)
     try:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def browser_page(chromium_browser: Any) -> Iterator[Any]:
+    """A fresh page in its own browser context (1400×1000 viewport, 60 s default timeout)."""
+    with _page(chromium_browser, 1400, 1000, 60_000) as page:
+        yield page
 
 
 @pytest.fixture
@@ -136,11 +144,6 @@ def wait_for_app() -> Callable[..., None]:
 
 @pytest.fixture
 def phone(chromium_browser: Any) -> Iterator[Any]:
-    """A chromium page at phone size (400 x 800)."""
-    context = chromium_browser.new_context(viewport={"width": PHONE_WIDTH, "height": PHONE_HEIGHT})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    try:
+    """A chromium page at phone size (400 x 800, 120 s default timeout)."""
+    with _page(chromium_browser, PHONE_WIDTH, PHONE_HEIGHT, 120_000) as page:
         yield page
-    finally:
-        context.close()
