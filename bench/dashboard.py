@@ -4,12 +4,17 @@
     .venv/bin/python bench/dashboard.py --clone    # a fresh clone of HEAD (+ uncommitted files)
 
 Starts ``streamlit run dashboard/app.py`` headless (this venv's Python) with an empty
-``SALIENCY_CACHE`` and no ``SALIENCY_DATA`` (the built-in photos), drives Debian's chromium
-(Playwright) through every page twice: *cold* is the first visit of each page on a fresh server
-(from ``goto`` until the script has finished and no skeleton is left), *warm* the second visit in
-a new browser tab. The memory is the resident set size of the streamlit process and all its
-children, summed, sampled every 0.1 s from /proc; the peak is printed. Goals on the dev machine:
-first visit <= 3 s, warm <= 1 s, peak <= 800 MB.
+``SALIENCY_CACHE`` and no ``SALIENCY_DATA`` (the built-in photos) and drives Debian's chromium
+(Playwright) through every page, as a reader does: the first page by its URL, then each next one
+by its link in the sidebar, in one tab. A page's time runs from the click until its script has
+finished: its own "Next" link (the last thing a page writes) is on screen, the script is idle and
+no skeleton is left. *cold*: the first visit of each page on the fresh server; *warm*: the second
+round of visits. *new tab*: each page opened by its URL in a new tab afterwards, which adds
+Streamlit's start in the browser (loading its scripts, connecting) to the page's own time.
+Then the story's clicks (:data:`INTERACTIONS`), the first time and warm. The memory is the
+resident set size of the streamlit process and all its children, summed, sampled every 0.1 s
+from /proc; the peak is printed. Goals on the dev machine (cold and warm as above): first visit
+<= 3 s, warm <= 1 s, peak <= 800 MB.
 """
 
 from __future__ import annotations
@@ -35,12 +40,40 @@ GOALS = {"cold": 3.0, "warm": 1.0, "peak_mb": 800.0}
 # click until the script has finished (which includes a fixed 0.25 s settling wait): the first
 # time, and warm (back, then the same click again).
 INTERACTIONS = [
+    ("two_models", "switch to the clean set", ".st-key-two_models_set button:has-text('Clean')",
+     ".st-key-two_models_set button:has-text('cats watermarked')"),
     ("occlusion", "pick another photo", ".st-key-occlusion_strip_pick_2 button",
      ".st-key-occlusion_strip_pick_1 button"),
+    ("occlusion", "hide a cell (6x6)", ".sl-occ-cell[data-cell='14']", ".sl-occ-cell[data-cell='14']"),
     ("gradients", "pick another photo", ".st-key-gradients_image_pick_2 button",
      ".st-key-gradients_image_pick_1 button"),
     ("mystery", "shuffle the photos", ".st-key-mystery_shuffle button", ".st-key-mystery_shuffle button"),
 ]
+
+
+def marker(pages: list[tuple[str, str]], index: int) -> str:
+    """The text of the link at the foot of page ``index`` (``dashboard/common/story.py``)."""
+    following = pages[(index + 1) % len(pages)][1]
+    return f"Back to the start: {following}" if index == len(pages) - 1 else f"Next: {following}"
+
+
+def navigate(page: Any, pages: list[tuple[str, str]], index: int) -> float:
+    """Seconds from clicking page ``index``'s sidebar link until it has finished (see above)."""
+    path = pages[index][0]
+    start = time.monotonic()
+    page.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").first.click()
+    page.get_by_text(marker(pages, index), exact=True).wait_for(state="visible", timeout=180_000)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", state="attached",
+                           timeout=180_000)
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=stSkeleton]').length === 0",
+                           timeout=180_000)
+    return time.monotonic() - start
+
+
+def page_problems(page: Any) -> tuple[int, list[str]]:
+    exceptions = page.locator("[data-testid='stException']").count()
+    errors = [t.strip()[:200] for t in page.locator("[data-testid='stAlertContentError']").all_inner_texts()]
+    return exceptions, errors
 
 
 def click(page: Any, selector: str) -> float:
@@ -118,14 +151,22 @@ def main(argv: list[str] | None = None) -> int:
             pw, chromium = browser()
             try:
                 context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+                page = context.new_page()
                 for visit_kind in ("cold", "warm"):
-                    page = context.new_page()
-                    for path, title in pages:
-                        seconds, exceptions, errors = visit(page, url, path)
+                    for i, (path, title) in enumerate(pages):
+                        if visit_kind == "cold" and i == 0:  # the reader arrives by the URL
+                            seconds, exceptions, errors = visit(page, url, path)
+                        else:
+                            seconds = navigate(page, pages, i)
+                            exceptions, errors = page_problems(page)
                         times.setdefault(title, {})[visit_kind] = seconds
                         if exceptions or errors:
                             problems.append(f"{title} ({visit_kind}): {exceptions} exception(s) {errors}")
-                    page.close()
+                page.close()
+                for path, title in pages:
+                    tab = context.new_page()
+                    times[title]["new tab"] = visit(tab, url, path)[0]
+                    tab.close()
                 clicks = interactions(context, url)
             finally:
                 chromium.close()
@@ -138,9 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dashboard bench ({'fresh clone' if args.clone else 'working tree'}, empty SALIENCY_CACHE, "
               f"built-in photos, {os.cpu_count()} CPUs); server healthy after {started:.1f} s, "
               f"{idle_mb:.0f} MB at start")
-        print(f"{'page':<22} {'cold s':>7} {'warm s':>7}")
+        print(f"{'page':<22} {'cold s':>7} {'warm s':>7} {'new tab s':>9}")
         for title, row in times.items():
-            print(f"{title:<22} {row['cold']:7.2f} {row['warm']:7.2f}")
+            print(f"{title:<22} {row['cold']:7.2f} {row['warm']:7.2f} {row['new tab']:9.2f}")
         print(f"{'interaction':<32} {'first s':>7} {'warm s':>7}")
         for path, what, first, warm_click in clicks:
             print(f"{path + ': ' + what:<32} {first:7.2f} {warm_click:7.2f}")

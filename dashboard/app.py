@@ -18,7 +18,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
-from dashboard.common import memory, sidebar, story  # noqa: E402
+from dashboard.common import memory, sidebar, story, warmup  # noqa: E402
 
 # (file under dashboard/, title, icon) in the explorable's order, then beyond it.
 PAGES: list[tuple[str, str, str]] = [
@@ -34,6 +34,7 @@ PAGES: list[tuple[str, str, str]] = [
 ]
 
 st.set_page_config(page_title="Saliency Lab", page_icon=":material/visibility:", layout="wide")
+warmup.start()  # once per server: loads what the story needs while the reader reads the first page
 
 pages = [st.Page(path, title=title, icon=icon, default=(i == 0)) for i, (path, title, icon) in enumerate(PAGES)]
 page = st.navigation(pages, position="sidebar")

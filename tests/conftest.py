@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+# No background warm-up in the app under test (AppTest here, and the servers the browser tests
+# start, which inherit this environment): it would compete with the tests for the CPU and fill
+# caches that tests expect empty. tests/dashboard/common/test_warmup.py runs it on purpose.
+os.environ.setdefault("SALIENCY_WARMUP", "0")
 
 @pytest.fixture(autouse=True)
 def _seed_and_one_thread() -> None:

@@ -182,6 +182,12 @@ def _guarded(build: Callable[[], DemoSet]) -> DemoSet:
         raise  # unreachable: st.stop() raises
 
 
+def demo_set_at(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: int = 0) -> DemoSet:
+    """The cached set the functions below return for the photos at ``root``, without a page (no
+    session state, no message): for the server's warm-up thread."""
+    return _demo_set(root, n_per_class, wm_cats, wm_dogs, offset)
+
+
 def demo_images(n_per_class: int = 25, *, watermark_cats: bool = True, watermark_dogs: bool = False,
                 offset: int = 0) -> DemoSet:
     """``n_per_class`` test cats, then as many dogs; cats (dogs) watermarked when asked (the

@@ -4,7 +4,9 @@ The grid is ``saliency_core.cell_grid`` (an exact n×n partition of the model fr
 the predictions with each cell hidden come from ``saliency_core.cell_occlusion`` (incremental
 inference: only what a cell changes is recomputed). Results are kept in a small per-server LRU
 (hashable keys: model, image key, grid size, hidden cells), filled with a progress callback so a
-page can show a bar the first time and nothing afterwards.
+page can show a bar the first time and nothing afterwards. For the demo photos, the sweeps with
+nothing hidden and the fine maps are kept on disk too (``diskcache``; shipped for the built-in
+photos' strip), so a new server reads them instead of computing.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import numpy as np
 import streamlit as st
 import torch
 
+from dashboard.common.diskcache import cached_arrays
 from dashboard.common.locks import lock_of
-from dashboard.common.models import load_zoo_model
+from dashboard.common.models import load_zoo_model, model_fingerprint
 from saliency_core import cell_grid, cell_occlusion, occlusion
 from saliency_core.data.frame import FRAME
 
@@ -81,9 +84,19 @@ def cached_sweep(name: str, image_key: Hashable, image: torch.Tensor, g: CellGri
     key = _sweep_key(name, image_key, g, base_cells)
     hit = _results().get(key)
     if hit is None:
-        hit = sweep(name, image, g, key[-1], progress)
+        if _on_disk(image_key) and not key[-1]:
+            stored = cached_arrays("occlusion-sweep", (name, model_fingerprint(name), *key[2:]), lambda: dict(
+                zip(("base", "cells"), sweep(name, image, g, (), progress), strict=True)))
+            hit = (stored["base"], stored["cells"])
+        else:
+            hit = sweep(name, image, g, key[-1], progress)
         _results().put(key, hit)
     return hit  # type: ignore[return-value]
+
+
+def _on_disk(image_key: Hashable) -> bool:
+    """Whether results on this image are kept on disk: a demo photo's (an upload's never are)."""
+    return isinstance(image_key, tuple) and bool(image_key) and image_key[0] == "demo"
 
 
 def is_cached(name: str, image_key: Hashable, g: CellGrid, base_cells: Iterable[int] = ()) -> bool:
@@ -110,8 +123,15 @@ def cached_fine_map(name: str, image_key: Hashable, image: torch.Tensor, window:
             if progress is not None and total:
                 progress(done / total)
 
-        with lock_of(model):
-            hit = occlusion(model, image[None].contiguous(), window=window, stride=stride,
-                            progress=report)[0].numpy()
+        def compute() -> np.ndarray:
+            with lock_of(model):
+                return occlusion(model, image[None].contiguous(), window=window, stride=stride,
+                                 progress=report)[0].numpy()
+
+        if _on_disk(image_key):
+            hit = cached_arrays("occlusion-fine", (name, model_fingerprint(name), *key[2:]),
+                                lambda: {"map": compute()})["map"]
+        else:
+            hit = compute()
         _results().put(key, hit)
     return hit  # type: ignore[return-value]

@@ -19,7 +19,7 @@ from dashboard.common.messages import NO_DATA_MESSAGE
 from saliency_core.data import data_dir
 from saliency_core.data.builtin import TITLE as BUILTIN_TITLE
 from saliency_core.data.builtin import builtin_dir, builtin_manifest
-from saliency_core.data.loaders import IMAGE_SUFFIXES
+from saliency_core.data.manifest import IMAGE_SUFFIXES
 
 PHOTO_SET_KEY = "photo_set"  # the sidebar's choice when SALIENCY_DATA is usable: CONFIGURED or BUILTIN
 CONFIGURED, BUILTIN = "configured", "builtin"
@@ -77,6 +77,13 @@ def configured_status() -> DataStatus | None:
     if n == 0:
         return DataStatus(False, path, f"{path} holds no photos", title=CONFIGURED_TITLE)
     return DataStatus(True, path, "ok", n, CONFIGURED_TITLE)
+
+
+def default_status() -> DataStatus:
+    """The photos a new session starts with (no sidebar choice yet): ``SALIENCY_DATA``'s folder
+    when it is set, else the built-in photos. Reads no session state (any thread may call it)."""
+    configured = configured_status()
+    return builtin_status() if configured is None else configured
 
 
 def data_status() -> DataStatus:

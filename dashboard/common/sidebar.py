@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
 
 from dashboard.common.photos import BUILTIN, CONFIGURED, PHOTO_SET_KEY, configured_status, data_status
-from saliency_core import backend
 from saliency_core.data.builtin import TITLE as BUILTIN_TITLE
 
 BACKEND_HELP = {
@@ -42,5 +43,10 @@ def render() -> None:
                 "the built-in photos, or point it at the cats-vs-dogs folder.",
                 icon=":material/warning:",
             )
-        name = backend()
-        st.caption(f"Kernel backend: **{name}**  \n{BACKEND_HELP.get(name, '')}")
+        # Named once the library is loaded (by a page, or the warm-up thread): importing it here
+        # would make a new server's first page wait for PyTorch.
+        if "saliency_core.kernels" in sys.modules:
+            from saliency_core import backend
+
+            name = backend()
+            st.caption(f"Kernel backend: **{name}**  \n{BACKEND_HELP.get(name, '')}")

@@ -4,11 +4,14 @@
     .venv/bin/python dashboard/data/build_demo_cache.py --what pages          # only the page tables
     SALIENCY_DATA=../shared/data/cats-vs-dogs .venv/bin/python dashboard/data/build_demo_cache.py
 
-For the built-in photos it also writes the pages' shipped tables (``--what pages``; seconds):
+For the built-in photos it also writes the pages' shipped tables (``--what pages``; a few minutes):
 ``dashboard/data/page_cache/builtin/predictions.csv`` (every zoo model's probabilities on every
 image of the pages' demo sets) and its ``meta.json``, fingerprinted as
 ``dashboard.common.diskcache.page_cache_fingerprint`` says; the pages use them when the
-fingerprint matches what is installed.
+fingerprint matches what is installed. And ``page_cache/builtin/results/``: the results of the
+kinds in ``diskcache.SHIPPED_KINDS`` that the story pages' default views store (Occlusion on each
+photo of its strip, Mystery models, Beyond simple saliency), recorded by running those pages
+(AppTest) on an empty cache; their file names hash their keys, so a stale one is never read.
 
 Writes small CSVs and ``meta.json`` to ``dashboard/data/demo_audit/<set>/`` (``builtin`` or
 ``kaggle``; commit them). The page compares ``meta.json``'s fingerprint (a hash of the zoo's weight
@@ -91,6 +94,50 @@ def build_page_cache(out: Path | None = None) -> Path:
     return out
 
 
+def record_page_results(out: Path | None = None) -> Path:
+    """Run the story pages' default views on an empty cache and keep the files of the kinds in
+    ``diskcache.SHIPPED_KINDS`` they stored (see the module's docstring)."""
+    import os
+    import shutil
+    import tempfile
+
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.common import diskcache
+    from dashboard.common.demo_sets import build_demo_set
+
+    root = data_dir()
+    if photo_set(root) != "builtin":
+        raise SystemExit("the page results are shipped for the built-in photos only (unset SALIENCY_DATA)")
+    out = out or diskcache.SHIPPED_RESULTS
+    shutil.rmtree(out, ignore_errors=True)  # else the pages would read the old files instead of storing new ones
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="page-results-") as tmp:
+        os.environ["SALIENCY_CACHE"] = tmp
+        app = str(ROOT / "dashboard" / "app.py")
+        strip = build_demo_set(str(root), 3, "pairs", "pairs", 0).ids[:12]  # occlusion_pairs(6)
+        runs: list[tuple[str, dict[str, object]]] = [
+            *[("views/occlusion.py", {"occlusion_image": image_id}) for image_id in strip],
+            ("views/mystery.py", {}), ("views/beyond.py", {})]
+        for page, state in runs:
+            at = AppTest.from_file(app, default_timeout=600)
+            for key, value in state.items():
+                at.session_state[key] = value
+            at.switch_page(page)
+            at.run()
+            if at.exception:
+                raise SystemExit(f"{page} {state}: {at.exception[0].message}")
+            print(f"[{time.monotonic() - start:6.1f}s] {page} {state or ''}", flush=True)
+        out.mkdir(parents=True, exist_ok=True)
+        kept = [path for path in (Path(tmp) / "dashboard").iterdir()  # <kind>-<key hash>.<suffix>
+                if path.name.rsplit("-", 1)[0] in diskcache.SHIPPED_KINDS]
+        for path in kept:
+            shutil.copy2(path, out / path.name)
+    size = sum(path.stat().st_size for path in out.iterdir())
+    print(f"wrote {out} ({len(kept)} files, {size / 2**20:.2f} MB, {time.monotonic() - start:.0f} s)")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--what", choices=("all", "audit", "pages"), default="all",
@@ -102,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)  # tiny models on a shared CPU: one thread is the fastest here
     if args.what in ("all", "pages") and photo_set(data_dir()) == "builtin":
         build_page_cache()
+        record_page_results()
     if args.what == "pages":
         return 0
 

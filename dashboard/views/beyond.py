@@ -1,7 +1,7 @@
 """Beyond simple saliency: the explorable's closing section, run live where the library can.
 
-Three tests from the literature, each on at most 8 built-in photos with the zoo's models and
-cached per server (``st.cache_data``):
+Three tests from the literature, each on at most 8 built-in photos with the zoo's models, cached
+per server (``st.cache_data``) and on disk (``diskcache``: shipped for the built-in photos):
 
 * the model-randomisation sanity check (``saliency_core.metrics.sanity_checks``, Adebayo et al.
   2018): scramble the normal model's layers from the top down and see whether its vanilla-gradient
@@ -27,6 +27,7 @@ import torch
 
 import saliency_core
 from dashboard.common.demo_sets import DemoSet, demo_images
+from dashboard.common.diskcache import cached_arrays, cached_frame
 from dashboard.common.downloads import csv_download
 from dashboard.common.locks import explain_locked, lock_of
 from dashboard.common.messages import ZOO_HELP
@@ -67,10 +68,14 @@ def sanity_summary(table: pd.DataFrame) -> pd.DataFrame:
 @st.cache_data(show_spinner="Scrambling the normal model layer by layer…", max_entries=4)
 def sanity_table(fingerprint: str, key: tuple[Any, ...], _images: torch.Tensor) -> pd.DataFrame:
     """Cascading randomisation of the normal model (a private copy: the shared one is untouched)."""
-    model = load_zoo_model("normal")
-    with lock_of(model):
-        private = copy.deepcopy(model)
-    return cascading_randomisation(private, _images, explain_vanilla, measure_at=spaced_layers(private, SANITY_STEPS))
+    def build() -> pd.DataFrame:
+        model = load_zoo_model("normal")
+        with lock_of(model):
+            private = copy.deepcopy(model)
+        return cascading_randomisation(private, _images, explain_vanilla,
+                                       measure_at=spaced_layers(private, SANITY_STEPS))
+
+    return cached_frame("sanity", (fingerprint, key, METHOD, SANITY_STEPS), build)
 
 
 def _maps(name: str, images: torch.Tensor) -> torch.Tensor:
@@ -82,13 +87,16 @@ def spurious_scores(fingerprints: tuple[str, str], key: tuple[Any, ...], _marked
                     _clean: DemoSet) -> dict[str, np.ndarray]:
     """Per-image K-SSD (watermark model, watermarked photos vs the watermark's pixels), CCM (normal
     vs watermark model on watermarked photos) and FAM (the same on clean photos)."""
-    spu_marked, norm_marked = _maps("watermark-100", _marked.images), _maps("normal", _marked.images)
-    spu_clean, norm_clean = _maps("watermark-100", _clean.images), _maps("normal", _clean.images)
-    return {
-        "kssd": kssd(spu_marked, _marked.masks),
-        "ccm": ccm(norm_marked, spu_marked),
-        "fam": fam(norm_clean, spu_clean),
-    }
+    def build() -> dict[str, np.ndarray]:
+        spu_marked, norm_marked = _maps("watermark-100", _marked.images), _maps("normal", _marked.images)
+        spu_clean, norm_clean = _maps("watermark-100", _clean.images), _maps("normal", _clean.images)
+        return {
+            "kssd": np.asarray(kssd(spu_marked, _marked.masks)),
+            "ccm": np.asarray(ccm(norm_marked, spu_marked)),
+            "fam": np.asarray(fam(norm_clean, spu_clean)),
+        }
+
+    return cached_arrays("spurious", (fingerprints, key, METHOD), build)
 
 
 def hue_180(images: torch.Tensor) -> torch.Tensor:
@@ -101,16 +109,19 @@ TRANSFORMS = {"greyscale": greyscale, "hue shifted 180°": hue_180}
 @st.cache_data(show_spinner="Changing the colours and re-predicting…", max_entries=4)
 def flip_table(fingerprints: tuple[str, ...], key: tuple[Any, ...], _clean: DemoSet) -> pd.DataFrame:
     """Flip rates per model, transform and true class on the clean photos."""
-    labels = torch.tensor([CLASSES.index(label) for label in _clean.labels])
-    tables = []
-    for name in FLIP_MODELS:
-        model = load_zoo_model(name)
-        for transform_name, transform in TRANSFORMS.items():
-            with lock_of(model):
-                table = flip_rates(model, _clean.images, labels, transform, class_names=list(CLASSES))
-            tables.append(table.assign(model=title(name), transform=transform_name))
-    frame = pd.concat(tables, ignore_index=True)
-    return frame[["model", "transform", "class", "n", "flips", "rate", "ci_low", "ci_high"]]
+    def build() -> pd.DataFrame:
+        labels = torch.tensor([CLASSES.index(label) for label in _clean.labels])
+        tables = []
+        for name in FLIP_MODELS:
+            model = load_zoo_model(name)
+            for transform_name, transform in TRANSFORMS.items():
+                with lock_of(model):
+                    table = flip_rates(model, _clean.images, labels, transform, class_names=list(CLASSES))
+                tables.append(table.assign(model=title(name), transform=transform_name))
+        frame = pd.concat(tables, ignore_index=True)
+        return frame[["model", "transform", "class", "n", "flips", "rate", "ci_low", "ci_high"]]
+
+    return cached_frame("flips", (fingerprints, key, FLIP_MODELS, tuple(TRANSFORMS)), build)
 
 
 # --------------------------------------------------------------------------------- the page

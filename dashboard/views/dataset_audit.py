@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,7 @@ def pet_core_sentence(core: pd.DataFrame) -> str:
     return (f"At σ = {top['sigma'].max():g}: " + "; ".join(parts) + ".") if parts else ""
 
 
-def show_pet_masks(report: AuditReport) -> None:
+def show_pet_masks(report: AuditReport, meta: dict[str, Any]) -> None:
     """The pet-mask tables: saliency on the animal, and core (animal) vs spurious (mark) noise."""
     pet, core = report.pet_saliency, report.pet_core_spurious
     if pet.empty:
@@ -229,7 +230,7 @@ def show_pet_masks(report: AuditReport) -> None:
     st.caption("Each built-in photo comes with a mask of the animal, so the maps can be split into "
                "saliency on the animal, on the watermark and on the background (the share of each "
                "map's total saliency; 95% bootstrap CIs in the table).")
-    st.plotly_chart(pet_share_chart(pet), key="audit_pet_share")
+    st.plotly_chart(figure("pet_share", meta, "", lambda: pet_share_chart(pet)), key="audit_pet_share")
     sentence = pet_share_sentence(pet)
     if sentence:
         st.markdown(sentence)
@@ -237,7 +238,7 @@ def show_pet_masks(report: AuditReport) -> None:
         st.caption("Salient ImageNet with the animal as the core region: Gaussian noise only on the animal "
                    "(its mask, minus the watermark box) or only on the watermark box (spurious). A sound "
                    "model suffers when the animal is noised; a shortcut model when the mark is.")
-        st.plotly_chart(pet_core_chart(core), key="audit_pet_core")
+        st.plotly_chart(figure("pet_core", meta, "", lambda: pet_core_chart(core)), key="audit_pet_core")
         sentence = pet_core_sentence(core)
         if sentence:
             st.markdown(sentence)
@@ -250,6 +251,19 @@ def show_pet_masks(report: AuditReport) -> None:
 
 
 # ---------------------------------------------------------------------------------------- report
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _figure(kind: str, report_id: tuple[Any, ...], option: str, _build: Callable[[], go.Figure]) -> go.Figure:
+    return _build()
+
+
+def figure(kind: str, meta: dict[str, Any], option: str, build: Callable[[], go.Figure]) -> go.Figure:
+    """``build()``, once per stored report (its fingerprint and creation time), chart and option:
+    plotly takes ~0.1 s per figure, and the page draws seven. A report without a fingerprint: built."""
+    if not meta.get("fingerprint"):
+        return build()
+    return _figure(kind, (meta.get("photo_set"), meta.get("fingerprint"), meta.get("created")), option, build)
+
+
 def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
     """The five views of the report, one tab each."""
     tabs = st.tabs(["Global saliency", "Animal vs background", "Failure prediction", "Sanity checks",
@@ -260,18 +274,20 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
         st.caption(f"On the watermarked test photos: {STATISTICS[statistic]}. The watermark models "
                    "put more of their saliency on the mark as the share of watermarked training cats "
                    "grows; the normal model (and the colour model) barely look at it.")
-        st.plotly_chart(global_saliency_chart(report.global_saliency, statistic), key="audit_global")
+        st.plotly_chart(figure("global", meta, statistic, lambda: global_saliency_chart(report.global_saliency, statistic)),
+                        key="audit_global")
         csv_download("Global saliency, every statistic (CSV)", report.global_saliency, "audit-global-saliency.csv",
                      key="audit_global_csv")
     with tabs[1]:
-        show_pet_masks(report)
+        show_pet_masks(report, meta)
     with tabs[2]:
         st.caption("Sort the watermarked photos by how much saliency falls on the watermark and let the "
                    "model answer only those below a threshold. If looking at the watermark predicts "
                    "mistakes, accuracy rises as the response rate falls. AURRAC is the area under "
                    "the curve (equal to the accuracy when saliency tells nothing).")
         left, right = st.columns([3, 1])
-        left.plotly_chart(response_chart(report.response_curve), key="audit_response")
+        left.plotly_chart(figure("response", meta, "", lambda: response_chart(report.response_curve)),
+                          key="audit_response")
         areas = report.aurrac.assign(model=report.aurrac["model"].map(title))
         right.dataframe(areas, hide_index=True, width="stretch",
                         column_config={"aurrac": st.column_config.NumberColumn("AURRAC", format="%.3f"),
@@ -286,7 +302,7 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
                    "different maps once the weights are random; maps that stay similar only "
                    "reflect the image.")
         left, right = st.columns([3, 2])
-        left.plotly_chart(sanity_chart(report.sanity), key="audit_sanity")
+        left.plotly_chart(figure("sanity", meta, "", lambda: sanity_chart(report.sanity)), key="audit_sanity")
         right.dataframe(report.sanity, hide_index=True, width="stretch")
         with right:
             csv_download("Sanity checks (CSV)", report.sanity, "audit-sanity-checks.csv", key="audit_sanity_csv")
@@ -301,7 +317,7 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
                    "dogs): Gaussian noise only inside the watermark box (spurious) or only outside "
                    "it (core). A shortcut model collapses when the spurious region is noised and "
                    "shrugs off noise on the animal; a sound model does the opposite.")
-        st.plotly_chart(core_spurious_chart(report.core_spurious), key="audit_core")
+        st.plotly_chart(figure("core", meta, "", lambda: core_spurious_chart(report.core_spurious)), key="audit_core")
         csv_download("Core vs spurious (CSV)", report.core_spurious, "audit-core-vs-spurious.csv",
                      key="audit_core_csv")
     with tabs[5]:
@@ -314,7 +330,7 @@ def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
                    "saliency*), yet greyscale and a hue shift flip many of its predictions. Read it "
                    "against the normal model, which sees some colour too; each shortcut model's own "
                    "artefact (watermark, cage bars) flips nearly all of its predictions.")
-        st.plotly_chart(flip_chart(flips, transform), key="audit_flips")
+        st.plotly_chart(figure("flips", meta, transform, lambda: flip_chart(flips, transform)), key="audit_flips")
         percent = st.column_config.NumberColumn(format="percent")
         st.dataframe(flips[flips["transform"] == transform].assign(model=lambda d: d["model"].map(title)),
                      hide_index=True, width="stretch",

@@ -20,16 +20,23 @@ import torch
 
 from dashboard.common.chips import prediction_chip
 from dashboard.common.demo_sets import quadrant_set
-from dashboard.common.diskcache import cached_frame
 from dashboard.common.downloads import csv_download
 from dashboard.common.explanations import digest_of
 from dashboard.common.gallery import gallery_html
 from dashboard.common.lessons import missing_lesson, quadrant_narrative, quadrants_question
-from dashboard.common.locks import explain_locked
-from dashboard.common.models import CLASSES, load_zoo_model, model_fingerprint, predict_set, require_models, title
+from dashboard.common.models import CLASSES, model_fingerprint, require_models, title
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR
 from dashboard.common.photos import require_data
-from dashboard.common.render import data_uri, overlay, share_picture, side_by_side, upscale
+from dashboard.common.quadrant_table import (
+    N_PER_QUADRANT,
+    PERCENT,
+    RESULTS_VERSION,
+    quadrant_name,
+    quadrant_results,
+    table,
+    vanilla_thumb_list,
+    vanilla_thumbs,
+)
 from dashboard.common.session_models import (
     ModelChoice,
     choice_of,
@@ -41,23 +48,15 @@ from dashboard.common.session_models import (
     upload_maps,
 )
 from dashboard.common.user_models import WaitCallback
-from saliency_core.metrics import top_percent_share
 
 MODELS = ("normal", "watermark-25", "watermark-50", "watermark-75", "watermark-100")
-N_PER_QUADRANT = 50
-PERCENT = 0.5
 MODEL_KEY = "quadrant_model"
 SELECTED_KEY = "quadrant_selected"   # the pinned image id (app-owned: AppTest can set it)
 PICK_KEY = "quadrant_pick"           # the "Pin a photo" box: the same pin, by keyboard
 CHART_KEY = "quadrant_chart"
 OVERLAY_KEY = "quadrant_overlay"
 QUADRANTS = (("cat", True), ("dog", True), ("cat", False), ("dog", False))
-RESULTS_VERSION = 3  # 2: vanilla thumbnails apart (made when the grid shows them); 3: share pictures
 TABLE_COLUMNS = ["id", "truth", "watermarked", "quadrant", "share", "predicted", "confidence"]  # the CSV
-
-
-def _quadrant(label: str, marked: bool) -> str:
-    return f"{label}s {'with' if marked else 'without'} watermark"
 
 
 def _percent(name: str) -> int:
@@ -81,72 +80,10 @@ def _swarm(x: np.ndarray, diameter: float) -> np.ndarray:
     return y
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def quadrant_results(name: str, key: tuple, fingerprint: str, version: int = RESULTS_VERSION) -> pd.DataFrame:
-    """Per image: truth, watermark, prediction, share and thumbnails (data URIs), for one model;
-    kept on disk too (a new server reads it instead of recomputing). The predictions of the
-    built-in photos are shipped with the app (``predict_set``); the vanilla-gradient thumbnails
-    are made only when the image grid asks for them (:func:`vanilla_thumbs`)."""
-    return cached_frame("quadrants", (name, key, fingerprint, version), lambda: _compute(name))
-
-
-def _maps(name: str, method: str) -> torch.Tensor:
-    demo = quadrant_set(N_PER_QUADRANT)
-    model = load_zoo_model(name)
-    return torch.cat([explain_locked(model, demo.images[start : start + 50].contiguous(), method).maps
-                      for start in range(0, len(demo), 50)])
-
-
-def _compute(name: str) -> pd.DataFrame:
-    demo = quadrant_set(N_PER_QUADRANT)
-    return _rows(predict_set(name, demo), _maps(name, "gradient_squared"), CLASSES)
-
-
-def _rows(probs: np.ndarray, sq: torch.Tensor, classes: tuple[str, ...] | list[str]) -> pd.DataFrame:
-    """The table of :func:`quadrant_results` from a model's probabilities [N,K] and gradient-squared
-    maps [N,128,128] on the quadrant set."""
-    demo = quadrant_set(N_PER_QUADRANT)
-    share = top_percent_share(sq, demo.boxes.long(), percent=PERCENT).numpy()
-    dog = list(classes).index("dog") if "dog" in classes else None
-    rows = []
-    for i in range(len(demo)):
-        img = upscale(demo.images[i], 96)
-        sq_over = overlay(img, sq[i], alpha=1.0)
-        # the share's recipe: the map, the box (cyan), the top-0.5% pixels it counts (orange); one
-        # block per map pixel, kept as PNG for the pinned panel (a JPEG smears the orange pixels)
-        recipe = share_picture(sq[i], demo.boxes[i], PERCENT, size=sq.shape[-1])
-        pred = int(np.argmax(probs[i]))
-        rows.append({
-            "id": demo.ids[i], "truth": demo.labels[i], "watermarked": demo.watermarked[i],
-            "quadrant": _quadrant(demo.labels[i], demo.watermarked[i]),
-            "share": float(share[i]), "predicted": classes[pred], "confidence": float(probs[i][pred]),
-            "p_dog": float(probs[i][dog]) if dog is not None else float("nan"),
-            "thumb_input": data_uri(img, fmt="JPEG", quality=85),
-            "thumb_squared": data_uri(sq_over, fmt="JPEG", quality=85),
-            "thumb_share": data_uri(recipe),
-            # the tooltip: the photo and the recipe (JPEG: 200 of them go to the browser with the chart)
-            "image": data_uri(side_by_side(upscale(demo.images[i], recipe.shape[0]), recipe, gap=3),
-                              fmt="JPEG", quality=80),
-        })
-    return pd.DataFrame(rows)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def vanilla_thumbs(name: str, key: tuple, fingerprint: str, version: int = RESULTS_VERSION) -> pd.Series:
-    """The vanilla-gradient thumbnails by image id (for the image grid; on disk too)."""
-    def build() -> pd.DataFrame:
-        demo = quadrant_set(N_PER_QUADRANT)
-        van = _maps(name, "vanilla_gradient")
-        return pd.DataFrame({"id": list(demo.ids), "thumb_vanilla": [
-            data_uri(overlay(upscale(demo.images[i], 96), van[i], alpha=1.0), fmt="JPEG", quality=85)
-            for i in range(len(demo))]})
-    return cached_frame("quadrants-vanilla", (name, key, fingerprint, version), build).set_index("id")["thumb_vanilla"]
-
-
 def _load(name: str) -> pd.DataFrame:
     demo = quadrant_set(N_PER_QUADRANT)
     with st.spinner(f"Computing gradients of {len(demo)} images for {title(name)} (once)…"):
-        return quadrant_results(name, tuple(demo.key), model_fingerprint(name))
+        return quadrant_results(name, tuple(demo.key), model_fingerprint(name), demo)
 
 
 def upload_results(choice: ModelChoice, on_wait: WaitCallback) -> pd.DataFrame:
@@ -157,15 +94,14 @@ def upload_results(choice: ModelChoice, on_wait: WaitCallback) -> pd.DataFrame:
     result = upload_maps(choice, demo.images, "gradient_squared", on_wait)
     key = ("quadrants-table", digest_of(demo.images), str(preprocess_of(choice).target), str(RESULTS_VERSION))
     return remembered(choice, key,  # type: ignore[return-value]
-                      lambda: _rows(result.probabilities, torch.from_numpy(result.maps), class_names_of(choice)))
+                      lambda: table(demo, result.probabilities, torch.from_numpy(result.maps), class_names_of(choice)))
 
 
 def upload_vanilla(choice: ModelChoice, on_wait: WaitCallback) -> pd.Series:
     """:func:`vanilla_thumbs` of this session's uploaded model (kept in the session)."""
     demo = quadrant_set(N_PER_QUADRANT)
     van = upload_maps(choice, demo.images, "vanilla_gradient", on_wait).maps
-    return pd.Series([data_uri(overlay(upscale(demo.images[i], 96), van[i], alpha=1.0), fmt="JPEG", quality=85)
-                      for i in range(len(demo))], index=list(demo.ids))
+    return pd.Series(vanilla_thumb_list(demo, van), index=list(demo.ids))
 
 
 def _on_select() -> None:
@@ -185,7 +121,7 @@ def _on_pick() -> None:
 def pin_options(df: pd.DataFrame) -> dict[str, str]:
     """Every dot as an option of the "Pin a photo" box: id -> "quadrant · id · share", by
     quadrant (the chart's order) and, within one, by share (the dots' left-to-right order)."""
-    order = {_quadrant(label, marked): k for k, (label, marked) in enumerate(QUADRANTS)}
+    order = {quadrant_name(label, marked): k for k, (label, marked) in enumerate(QUADRANTS)}
     rows = df.assign(_q=df["quadrant"].map(order)).sort_values(["_q", "share", "id"], kind="stable")
     return {r["id"]: f"{r['quadrant']} · {r['id']} · {100 * r['share']:.1f}% in the box"
             for r in rows.to_dict("records")}
@@ -336,13 +272,13 @@ with images:
     elif view == "vanilla":
         demo = quadrant_set(N_PER_QUADRANT)
         with st.spinner(f"Computing vanilla gradients of {len(demo)} images (once)…"):
-            df = df.assign(thumb_vanilla=df["id"].map(vanilla_thumbs(model, tuple(demo.key), model_fingerprint(model))))
+            df = df.assign(thumb_vanilla=df["id"].map(vanilla_thumbs(model, tuple(demo.key), model_fingerprint(model), demo)))
     grid = st.columns(2, gap="large")
     for k, (label, marked) in enumerate(QUADRANTS):
-        q = df[df["quadrant"] == _quadrant(label, marked)]
+        q = df[df["quadrant"] == quadrant_name(label, marked)]
         correct = int((q["predicted"] == q["truth"]).sum())
         with grid[k % 2]:
-            st.markdown(f"**{_quadrant(label, marked).capitalize()}** — {correct}/{len(q)} correct")
+            st.markdown(f"**{quadrant_name(label, marked).capitalize()}** — {correct}/{len(q)} correct")
             items = [(r[f"thumb_{view}"], prediction_chip(r["predicted"], r["confidence"]), r["id"])
                      for r in q.to_dict("records")]
             with st.container(height=330):

@@ -9,11 +9,24 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from typing import Any
 
-from .frame import FRAME, frame_array, to_model_frame
-from .loaders import CLASSES, ImageSet, load_folder, load_manifest, load_oxford_pet, load_any
+# name -> the submodule that defines it, imported on first use: they need PyTorch, and the
+# dashboard reads this package's folders (BUILTIN_DIR, data_dir) before PyTorch has loaded.
+_LAZY = {"FRAME": "frame", "frame_array": "frame", "to_model_frame": "frame", "CLASSES": "loaders",
+         "ImageSet": "loaders", "load_folder": "loaders", "load_manifest": "loaders",
+         "load_oxford_pet": "loaders", "load_any": "loaders"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 DEFAULT_DIR = Path("~/.cache/saliency-lab/data").expanduser()  # where `saliency-lab data fetch` puts Oxford-IIIT Pet
 # The built-in demo photos, shipped as package data (see saliency_core.data.builtin).

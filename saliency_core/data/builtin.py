@@ -16,13 +16,14 @@ import hashlib
 import os
 from pathlib import Path
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from . import BUILTIN_DIR, cache_dir
 from .files import read_regular_file
-from .frame import FRAME, check_frame_size
-from .loaders import CLASSES, ImageSet, load_manifest, read_manifest
+from .manifest import read_manifest
+
+if TYPE_CHECKING:
+    from .loaders import ImageSet
 
 TITLE = "Built-in photos (Oxford-IIIT Pet, CC BY-SA 4.0)"
 
@@ -49,10 +50,19 @@ def builtin_manifest() -> list[dict[str, str]]:
     return read_manifest(builtin_dir() / "MANIFEST.csv")
 
 
-def load_builtin(size: int = FRAME) -> ImageSet:
-    """The built-in photos in the model frame with their pet masks (True on the pet and its
-    border), in manifest order. Decoded once and cached (``cache_dir()/frames``) by manifest hash."""
-    size = check_frame_size(size, "size")
+def load_builtin(size: int | None = None) -> ImageSet:
+    """The built-in photos in the model frame (``size`` pixels, default ``FRAME``) with their pet
+    masks (True on the pet and its border), in manifest order. Decoded once and cached
+    (``cache_dir()/frames``) by manifest hash."""
+    # PyTorch is imported here, not above: the module's other functions serve the dashboard's
+    # first page, which a new server shows before PyTorch has loaded.
+    import numpy as np
+    import torch
+
+    from .frame import FRAME, check_frame_size
+    from .loaders import CLASSES, ImageSet, load_manifest
+
+    size = check_frame_size(FRAME if size is None else size, "size")
     manifest = builtin_dir() / "MANIFEST.csv"
     data = read_regular_file(manifest, what="manifest file")
     rows = read_manifest(manifest)

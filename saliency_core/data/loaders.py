@@ -16,7 +16,6 @@ escaped if it holds newlines or control characters), and ONE warning lists them 
 
 from __future__ import annotations
 
-import csv
 import io
 import warnings
 from collections.abc import Sequence
@@ -30,10 +29,9 @@ from PIL import Image
 from .files import read_regular_file, shown_name
 from .frame import FRAME, check_frame_size, frame_array, mask_frame
 from .image_file import read_image
+from .manifest import IMAGE_SUFFIXES, read_manifest  # noqa: F401 - re-exported: their old home
 
 CLASSES: tuple[str, ...] = ("cat", "dog")
-# What the dashboard's upload accepts too (its IMAGE_TYPES).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 # Image files people keep beside photos that Pillow cannot read: named when skipped, not ignored.
 UNREADABLE_SUFFIXES = {".svg": "an SVG drawing", ".svgz": "an SVG drawing", ".heic": "a HEIC photo",
                        ".heif": "a HEIF photo"}
@@ -171,21 +169,6 @@ def load_folder(root: str | Path, size: int = FRAME) -> ImageSet:
 
 
 MANIFEST_COLUMNS = ("file", "species", "breed", "width", "height", "split", "sha256", "source_path")
-
-
-def read_manifest(path: str | Path) -> list[dict[str, str]]:
-    """Rows of a manifest CSV (needs at least the columns file and species)."""
-    path = Path(path)
-    data = read_regular_file(path, label=f"manifest {shown_name(path)}", what="manifest file")
-    try:
-        reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
-        missing = {"file", "species"} - set(reader.fieldnames or ())
-        rows = list(reader)
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise ValueError(f"manifest {shown_name(path)} is not a CSV text file ({type(err).__name__})") from None
-    if missing:
-        raise ValueError(f"manifest {shown_name(path)} lacks column(s) {sorted(missing)}")
-    return rows
 
 
 def load_manifest(path: str | Path, size: int = FRAME, rows: list[dict[str, str]] | None = None) -> ImageSet:

@@ -6,13 +6,15 @@ AppTest runs each page in-process; the ``e2e`` test renders every page in real c
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from app_harness import goto_page, no_browser_exception, no_exception, screenshot, wait_for_app
+from app_harness import REPO, goto_page, no_browser_exception, no_exception, screenshot, wait_for_app
 from playwright.sync_api import expect
 
 from saliency_core.cli import main
@@ -34,7 +36,7 @@ PAGES = [
 
 
 def test_sidebar_shows_data_and_backend(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
-    at = app_test()
+    at = app_test("views/two_models.py")  # a page that loads the library: the backend is named from then on
     no_exception(at)
     sidebar = "\n".join(str(e.value) for e in [*at.sidebar.success, *at.sidebar.caption])
     assert "photos" in sidebar
@@ -89,3 +91,24 @@ def test_page_renders(streamlit_server: str, browser_page: Any, file: str, url_p
     expect(page.get_by_test_id("stSidebarNav")).to_be_visible()
     expect(page.locator("h1").first).to_be_visible()
     screenshot(page, Path(file).stem)
+
+
+FIRST_PAGE = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("dashboard/app.py", default_timeout=60)
+at.run()
+assert not at.exception, at.exception
+print("torch" in sys.modules, "saliency_core.kernels" in sys.modules)
+"""
+
+
+def test_the_first_page_loads_no_pytorch() -> None:
+    """A new server's first page (the introduction, sidebar included) shows before PyTorch has
+    loaded: the warm-up thread loads it in the background while the reader reads."""
+    env = {**os.environ, "SALIENCY_WARMUP": "0"}
+    done = subprocess.run([sys.executable, "-c", FIRST_PAGE], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == ["False", "False"], done.stdout
+

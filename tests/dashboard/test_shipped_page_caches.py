@@ -6,6 +6,9 @@
   ``test_fresh_clone_cache.py``: HEAD plus the uncommitted files, an empty ``SALIENCY_CACHE``), so a
   fresh clone never serves stale numbers and never recomputes them either.
 * A stale table (another fingerprint) is ignored: the page computes.
+* The shipped results (``page_cache/builtin/results``: occlusion sweeps and maps, the lesson's
+  grid, the Beyond and Mystery tables) are what the pages read on an empty cache, here and on a
+  fresh clone: no page computes one of their kinds; and they equal the library's computation.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +32,15 @@ SHIPPED = ROOT / "dashboard" / "data" / "page_cache" / "builtin"
 CHECK = textwrap.dedent('''
     import json, os, sys
     sys.path.insert(0, os.getcwd())
+    from streamlit.testing.v1 import AppTest
+    builds = {}
+    for page in ("views/occlusion.py", "views/beyond.py", "views/mystery.py"):
+        at = AppTest.from_file("dashboard/app.py", default_timeout=600)
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, (page, at.exception)
+    from dashboard.common.diskcache import BUILDS, SHIPPED_KINDS
+    builds = {kind: BUILDS[kind] for kind in SHIPPED_KINDS}
     import dashboard.common.diskcache as cache
     assert cache.PAGE_CACHE_DIR.resolve().is_relative_to(os.getcwd()), cache.PAGE_CACHE_DIR  # the clone's code
     from saliency_core.data.builtin import builtin_dir
@@ -35,7 +48,7 @@ CHECK = textwrap.dedent('''
     ids = ("Abyssinian_2", "Abyssinian_2_wm")
     found = cache.shipped_probabilities("watermark-100", str(builtin_dir()), ids)
     print(json.dumps({"stored": meta["fingerprint"], "computed": cache.page_cache_fingerprint(builtin_dir()),
-                      "used": found is not None}))
+                      "used": found is not None, "builds": builds}))
 ''')
 
 
@@ -62,7 +75,11 @@ def test_the_shipped_tables_are_small() -> None:
 
 def test_shipped_predictions_match_a_fresh_computation() -> None:
     from dashboard.common.demo_sets import build_demo_set
-    from dashboard.common.diskcache import PAGE_CACHE_MODELS, PAGE_CACHE_PER_CLASS, shipped_probabilities
+    from dashboard.common.diskcache import (
+        PAGE_CACHE_MODELS,
+        PAGE_CACHE_PER_CLASS,
+        shipped_probabilities,
+    )
     from dashboard.common.models import predict, zoo_names
 
     root = _builtin_root()
@@ -110,6 +127,7 @@ def test_the_shipped_tables_are_fresh_on_a_fresh_clone(tmp_path: Path) -> None:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["stored"] == result["computed"], result
     assert result["used"], result
+    assert not any(result["builds"].values()), result  # every default view read its results from the clone
 
 
 @pytest.mark.parametrize("args", [(50, "both", "both", 0), (25, "yes", "no", 0), (3, "pairs", "pairs", 0),
@@ -128,3 +146,69 @@ def test_a_demo_set_from_part_of_the_built_in_photos_equals_the_full_one(
     assert (part.key, part.ids, part.labels, part.watermarked) == (full.key, full.ids, full.labels, full.watermarked)
     for name in ("images", "boxes", "masks", "pet_masks"):
         assert torch.equal(getattr(part, name), getattr(full, name)), name
+
+
+RESULTS = SHIPPED / "results"
+
+
+def test_the_shipped_results_are_small() -> None:
+    assert 0 < sum(f.stat().st_size for f in RESULTS.iterdir()) < 1 * 2**20
+
+
+def test_the_default_views_read_the_shipped_results(app_test: Any, monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """On an empty cache, Occlusion (every photo of its strip), Beyond and Mystery compute nothing
+    of a shipped kind: their keys are the ones recorded (else the results are stale: rebuild them)."""
+    _builtin_root()
+    from app_harness import needs_zoo
+
+    needs_zoo("normal", "watermark-100", "cages", "colours")
+    from dashboard.common.demo_sets import build_demo_set
+    from dashboard.common.diskcache import BUILDS, SHIPPED_KINDS
+
+    monkeypatch.delenv("SALIENCY_DATA", raising=False)
+    monkeypatch.setenv("SALIENCY_CACHE", str(tmp_path))
+    before = {kind: BUILDS[kind] for kind in SHIPPED_KINDS}
+    strip = build_demo_set(_builtin_root(), 3, "pairs", "pairs", 0).ids[:12]
+    for page, state in [*[("views/occlusion.py", {"occlusion_image": i}) for i in strip[:2]],
+                        ("views/beyond.py", {}), ("views/mystery.py", {})]:
+        at = app_test(page, state=state, timeout=300)
+        assert not at.exception, (page, at.exception)
+    built = {kind: BUILDS[kind] - before[kind] for kind in SHIPPED_KINDS}
+    assert not any(built.values()), (
+        f"computed {built}: run `.venv/bin/python dashboard/data/build_demo_cache.py --what pages`")
+    assert not (tmp_path / "dashboard").exists() or not [
+        p for p in (tmp_path / "dashboard").iterdir() if p.name.rsplit("-", 1)[0] in SHIPPED_KINDS]
+
+
+def test_shipped_occlusion_results_equal_the_library(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A shipped 6×6 sweep and fine map of the strip's second photo (the page's default) are what
+    ``cell_occlusion`` and ``occlusion`` give now."""
+    import torch
+    from app_harness import needs_zoo
+
+    needs_zoo("normal", "watermark-100")
+    import saliency_core
+    from dashboard.common.demo_sets import demo_set_at
+    from dashboard.common.diskcache import cached_arrays
+    from dashboard.common.models import load_zoo_model, model_fingerprint
+    from dashboard.common.occlusion import grid
+
+    monkeypatch.setenv("SALIENCY_CACHE", str(tmp_path))
+    pairs = demo_set_at(_builtin_root(), 3, "pairs", "pairs").subset(list(range(12)))
+    image_key = (*pairs.key, pairs.ids[1])
+    image = pairs.images[1]
+
+    def shipped_only() -> dict[str, np.ndarray]:
+        raise AssertionError("not shipped")
+
+    for name in ("normal", "watermark-100"):
+        model = load_zoo_model(name)
+        sweep = cached_arrays("occlusion-sweep", (name, model_fingerprint(name), image_key, grid(6).n, ()), shipped_only)
+        fresh = saliency_core.cell_occlusion(model, image[None].contiguous(), 6)
+        np.testing.assert_allclose(sweep["base"], fresh.base[0].numpy(), atol=1e-5)
+        np.testing.assert_allclose(sweep["cells"], fresh.cells[0].numpy(), atol=1e-5)
+        fine = cached_arrays("occlusion-fine", (name, model_fingerprint(name), image_key, 16, 8), shipped_only)
+        expected = saliency_core.occlusion(model, image[None].contiguous(), window=16, stride=8)[0]
+        torch.testing.assert_close(torch.from_numpy(fine["map"]), expected, atol=1e-5, rtol=1e-4)
+

@@ -1,0 +1,86 @@
+"""Warm a new server up in the background: what the story's pages need, loaded before they ask.
+
+A new server (a restart, a hosted demo waking up) has nothing loaded: not PyTorch, not the zoo,
+not the decoded demo photos. The first page a reader sees (the introduction) needs none of that,
+so ``dashboard/app.py`` calls :func:`start` on every run and the first one starts one thread, which
+loads in story order through the same cached functions the pages call: PyTorch and the library,
+the zoo models, the demo sets, the occlusion lesson's timing, the Quadrants table of the default
+model. Streamlit computes a cached value once, so a page that needs a value the thread is still
+computing waits for it instead of computing it twice. The thread touches no session and draws
+nothing; a failure is logged and ends it (the pages then compute as they would have anyway).
+
+``SALIENCY_WARMUP=0`` turns it off (the tests do, so that no background work competes with them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+_LOG = logging.getLogger(__name__)
+_STARTED = threading.Event()
+_DONE = threading.Event()
+_GUARD = threading.Lock()
+
+
+def enabled() -> bool:
+    return os.environ.get("SALIENCY_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def start() -> bool:
+    """Start the warm-up thread once per server; True when this call started it."""
+    if not enabled():
+        return False
+    with _GUARD:
+        if _STARTED.is_set():
+            return False
+        _STARTED.set()
+    threading.Thread(target=_run, name="saliency-lab-warmup", daemon=True).start()
+    return True
+
+
+def wait(timeout: float | None = None) -> bool:
+    """Block until the warm-up has finished (tests, benches); True when it has."""
+    return _DONE.wait(timeout)
+
+
+def _run() -> None:
+    began = time.monotonic()
+    try:
+        warm()
+        _LOG.info("warm-up finished in %.1f s", time.monotonic() - began)
+    except Exception:  # noqa: BLE001 - a failed warm-up only means the pages compute it themselves
+        _LOG.warning("warm-up stopped early", exc_info=True)
+    finally:
+        _DONE.set()
+
+
+def warm() -> None:
+    """Load and compute, in the order the story's pages need it (see the module's docstring)."""
+    from dashboard.common.demo_sets import demo_set_at
+    from dashboard.common.lessons import occlusion_cost
+    from dashboard.common.models import load_zoo_model, model_fingerprint, predict_set, zoo_names
+    from dashboard.common.photos import default_status
+    from dashboard.common.quadrant_table import N_PER_QUADRANT, quadrant_results
+    from saliency_core.data.frame import FRAME
+
+    status = default_status()
+    if not status.ok or status.path is None:
+        return
+    root = str(status.path)
+    names = zoo_names()
+    story = ("normal", "watermark-100")
+    for name in (*[n for n in story if n in names], *[n for n in names if n not in story]):
+        load_zoo_model(name)
+    if not all(name in names for name in story):
+        return
+    for cats, dogs in (("yes", "no"), ("no", "no"), ("no", "yes")):  # Two models' three test sets
+        demo = demo_set_at(root, 25, cats, dogs)
+        for name in story:
+            predict_set(name, demo)
+    demo_set_at(root, 3, "pairs", "pairs")  # the Occlusion and Gradients strip
+    occlusion_cost("watermark-100", 18, FRAME)  # the Occlusion lesson's live timing
+    quadrants = demo_set_at(root, N_PER_QUADRANT, "both", "both")
+    quadrant_results("watermark-100", tuple(quadrants.key), model_fingerprint("watermark-100"), quadrants)

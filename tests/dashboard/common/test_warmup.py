@@ -1,0 +1,65 @@
+"""The server's warm-up thread (``dashboard.common.warmup``): it starts once, can be turned off,
+and fills the caches the pages read (the same cached functions, so a page finds the result)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from app_harness import needs_zoo
+
+import dashboard.common.warmup as warmup
+
+
+@pytest.fixture
+def fresh_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(warmup, "_STARTED", threading.Event())
+    monkeypatch.setattr(warmup, "_DONE", threading.Event())
+
+
+def test_it_starts_once_per_server(fresh_state: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setenv("SALIENCY_WARMUP", "1")
+    monkeypatch.setattr(warmup, "warm", lambda: calls.append(1))
+    assert warmup.start() is True
+    assert warmup.start() is False
+    assert warmup.wait(10)
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("value", ["0", "off", "false"])
+def test_it_can_be_turned_off(fresh_state: None, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SALIENCY_WARMUP", value)
+    monkeypatch.setattr(warmup, "warm", lambda: pytest.fail("warm-up ran while turned off"))
+    assert warmup.start() is False
+    assert not warmup.wait(0)
+
+
+def test_a_failing_warm_up_ends_quietly(fresh_state: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALIENCY_WARMUP", "1")
+
+    def boom() -> None:
+        raise RuntimeError("no zoo here")
+
+    monkeypatch.setattr(warmup, "warm", boom)
+    assert warmup.start()
+    assert warmup.wait(10)  # finished (the pages compute as they would have)
+
+
+def test_it_fills_the_caches_the_pages_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    needs_zoo("normal", "watermark-100")
+    from dashboard.common import diskcache
+    from dashboard.common.lessons import occlusion_cost
+    from dashboard.common.quadrant_table import quadrant_results
+
+    monkeypatch.delenv("SALIENCY_DATA", raising=False)
+    monkeypatch.setenv("SALIENCY_CACHE", str(tmp_path))
+    quadrant_results.clear()
+    occlusion_cost.clear()
+    before = diskcache.BUILDS["quadrants"]
+    warmup.warm()
+    assert diskcache.BUILDS["quadrants"] == before + 1  # computed once, by the warm-up
+    assert list((tmp_path / "dashboard").glob("quadrants-*.parquet"))  # and kept on disk for the page
+    cost = occlusion_cost("watermark-100", 18, 128)  # the timing the Occlusion lesson quotes
+    assert cost.passes == 18 * 18 + 1 and cost.grid_seconds > 0 and cost.gradient_seconds > 0
