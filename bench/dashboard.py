@@ -83,15 +83,17 @@ def click(page: Any, selector: str) -> float:
     return time.monotonic() - start
 
 
-def interactions(context: Any, url: str) -> list[tuple[str, str, float, float]]:
-    """(page, what, first seconds, warm seconds) of each of :data:`INTERACTIONS`."""
+def interactions(context: Any, url: str, sampler: Sampler) -> list[tuple[str, str, float, float, float]]:
+    """(page, what, first seconds, warm seconds, peak MB meanwhile) of each of :data:`INTERACTIONS`."""
     rows = []
     for path, what, selector, back in INTERACTIONS:
         page = context.new_page()
         visit(page, url, path)
+        began = time.monotonic()
         first = click(page, selector)
         click(page, back)
-        rows.append((path, what, first, click(page, selector)))
+        warm = click(page, selector)
+        rows.append((path, what, first, warm, sampler.peak_between(began, time.monotonic()) / 2**20))
         page.close()
     return rows
 
@@ -122,11 +124,17 @@ class Sampler(threading.Thread):
     def __init__(self, pid: int, every: float = 0.1) -> None:
         super().__init__(daemon=True)
         self.pid, self.every, self.peak, self.stop = pid, every, 0, threading.Event()
+        self.samples: list[tuple[float, int]] = []  # (monotonic time, bytes)
 
     def run(self) -> None:
         while not self.stop.is_set():
-            self.peak = max(self.peak, tree_rss(self.pid))
+            rss = tree_rss(self.pid)
+            self.samples.append((time.monotonic(), rss))
+            self.peak = max(self.peak, rss)
             self.stop.wait(self.every)
+
+    def peak_between(self, start: float, end: float) -> int:
+        return max((rss for t, rss in self.samples if start <= t <= end), default=0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,22 +160,30 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 context = chromium.new_context(viewport={"width": 1400, "height": 1000})
                 page = context.new_page()
+                phases: list[tuple[str, float]] = []  # (phase, when it began)
                 for visit_kind in ("cold", "warm"):
+                    phases.append((f"{visit_kind} visits", time.monotonic()))
                     for i, (path, title) in enumerate(pages):
+                        began = time.monotonic()
                         if visit_kind == "cold" and i == 0:  # the reader arrives by the URL
                             seconds, exceptions, errors = visit(page, url, path)
                         else:
                             seconds = navigate(page, pages, i)
                             exceptions, errors = page_problems(page)
                         times.setdefault(title, {})[visit_kind] = seconds
+                        if visit_kind == "cold":  # the memory a page's first visit peaks at
+                            times[title]["cold MB"] = sampler.peak_between(began, time.monotonic()) / 2**20
                         if exceptions or errors:
                             problems.append(f"{title} ({visit_kind}): {exceptions} exception(s) {errors}")
                 page.close()
+                phases.append(("new tabs", time.monotonic()))
                 for path, title in pages:
                     tab = context.new_page()
                     times[title]["new tab"] = visit(tab, url, path)[0]
                     tab.close()
-                clicks = interactions(context, url)
+                phases.append(("clicks", time.monotonic()))
+                clicks = interactions(context, url, sampler)
+                phases.append(("end", time.monotonic()))
             finally:
                 chromium.close()
                 pw.stop()
@@ -179,15 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dashboard bench ({'fresh clone' if args.clone else 'working tree'}, empty SALIENCY_CACHE, "
               f"built-in photos, {os.cpu_count()} CPUs); server healthy after {started:.1f} s, "
               f"{idle_mb:.0f} MB at start")
-        print(f"{'page':<22} {'cold s':>7} {'warm s':>7} {'new tab s':>9}")
+        print(f"{'page':<22} {'cold s':>7} {'warm s':>7} {'new tab s':>9} {'peak MB (cold)':>15}")
         for title, row in times.items():
-            print(f"{title:<22} {row['cold']:7.2f} {row['warm']:7.2f} {row['new tab']:9.2f}")
-        print(f"{'interaction':<32} {'first s':>7} {'warm s':>7}")
-        for path, what, first, warm_click in clicks:
-            print(f"{path + ': ' + what:<32} {first:7.2f} {warm_click:7.2f}")
+            print(f"{title:<22} {row['cold']:7.2f} {row['warm']:7.2f} {row['new tab']:9.2f} {row['cold MB']:15.0f}")
+        print(f"{'interaction':<40} {'first s':>7} {'warm s':>7} {'peak MB':>8}")
+        for path, what, first, warm_click, mb in clicks:
+            print(f"{path + ': ' + what:<40} {first:7.2f} {warm_click:7.2f} {mb:8.0f}")
         cold = max(r["cold"] for r in times.values())
         warm = max(r["warm"] for r in times.values())
-        print(f"peak RSS of the streamlit process tree: {peak_mb:.0f} MB")
+        print(f"peak RSS of the streamlit process tree: {peak_mb:.0f} MB ("
+              + ", ".join(f"{name} {sampler.peak_between(start, end) / 2**20:.0f}"
+                          for (name, start), (_, end) in zip(phases, phases[1:])) + ")")
         def verdict(value: float, goal: float, unit: str) -> str:
             return "met" if value <= goal else f"{value - goal:+.2f} {unit} over"
 

@@ -34,6 +34,7 @@ PAGES: list[tuple[str, str, str]] = [
 ]
 
 st.set_page_config(page_title="Saliency Lab", page_icon=":material/visibility:", layout="wide")
+memory.limit_arenas()  # once per server, before the warm-up thread starts (dashboard/common/memory.py)
 warmup.start()  # once per server: loads what the story needs while the reader reads the first page
 
 pages = [st.Page(path, title=title, icon=icon, default=(i == 0)) for i, (path, title, icon) in enumerate(PAGES)]

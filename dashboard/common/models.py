@@ -100,8 +100,10 @@ def model_fingerprint(name: str) -> str:
     return h.hexdigest()[:16]
 
 
-def predict(name: str, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
-    """Softmax probabilities ``[B,K]`` of zoo model ``name`` (float32 CPU)."""
+def predict(name: str, images: torch.Tensor, *, batch_size: int = 16) -> torch.Tensor:
+    """Softmax probabilities ``[B,K]`` of zoo model ``name`` (float32 CPU), ``batch_size`` images
+    per forward pass: 200 photos through the normal model took 2.98 s and +729 MB at once, 1.08 s
+    and +112 MB in batches of 16 (the activations, not the photos, fill the memory)."""
     model = load_zoo_model(name)
     out: list[torch.Tensor] = []
     with lock_of(model), torch.inference_mode():

@@ -9,7 +9,9 @@ model. Streamlit computes a cached value once, so a page that needs a value the 
 computing waits for it instead of computing it twice. The thread touches no session and draws
 nothing; a failure is logged and ends it (the pages then compute as they would have anyway).
 
-``SALIENCY_WARMUP=0`` turns it off (the tests do, so that no background work competes with them).
+``SALIENCY_WARMUP=0`` turns it off, and the pages' own background prefetching with it (Mystery
+models computes every batch's maps for its Shuffle button): the tests do, so that no background
+work competes with them.
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ def warm() -> None:
     root = str(status.path)
     names = zoo_names()
     story = ("normal", "watermark-100")
-    for name in (*[n for n in story if n in names], *[n for n in names if n not in story]):
+    # The story's models (random-labels serves only a Dataset-audit recomputation: not loaded).
+    for name in (*[n for n in story if n in names], *[n for n in names if n not in (*story, "random-labels")]):
         load_zoo_model(name)
     if not all(name in names for name in story):
         return
@@ -81,6 +84,8 @@ def warm() -> None:
         for name in story:
             predict_set(name, demo)
     demo_set_at(root, 3, "pairs", "pairs")  # the Occlusion and Gradients strip
-    occlusion_cost("watermark-100", 18, FRAME)  # the Occlusion lesson's live timing
+    # The Quadrants table before the Occlusion lesson's timing: three times the work, needed two
+    # pages later (the timing, alone, is ~1 s).
     quadrants = demo_set_at(root, N_PER_QUADRANT, "both", "both")
     quadrant_results("watermark-100", tuple(quadrants.key), model_fingerprint("watermark-100"), quadrants)
+    occlusion_cost("watermark-100", 18, FRAME)  # the Occlusion lesson's live timing

@@ -14,6 +14,7 @@ fast) and :func:`cell_occlusion` (every cell of an n×n grid hidden in turn). Mo
 
 from __future__ import annotations
 
+from saliency_core.methods.occlusion.batching import set_memory_budget
 from saliency_core.methods.occlusion.cells import CellGrid, CellOcclusion, cell_grid, cell_occlusion, hide_cells
 from saliency_core.methods.occlusion.sliding import Mode, occlusion, occlusion_from_logits
 
@@ -26,4 +27,5 @@ __all__ = [
     "hide_cells",
     "occlusion",
     "occlusion_from_logits",
+    "set_memory_budget",
 ]

@@ -221,3 +221,30 @@ def test_mystery_at_phone_width(streamlit_server: str, chromium_browser: Any, ne
         screenshot(page, "mystery-400px")
     finally:
         context.close()
+
+
+def test_every_batch_is_prefetched_for_the_shuffle(app_test: Callable[..., Any], needs_data: Path, zoo: bool,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With background work on (a real server), the first visit starts one thread that computes
+    the other batches' maps into the panel's cache; the shuffle then walks every batch."""
+    import threading
+    import time
+
+    from dashboard.common import explanations
+
+    monkeypatch.setenv("SALIENCY_WARMUP", "1")
+    explanations._batch_maps.clear()
+    at = app_test(MYSTERY)
+    deadline = time.monotonic() + 120
+    while any(t.name == "mystery-prefetch" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(t.name == "mystery-prefetch" for t in threading.enumerate())
+    computed = []
+    real = explanations.explain_locked
+    monkeypatch.setattr(explanations, "explain_locked", lambda *a, **k: computed.append(1) or real(*a, **k))
+    for batch in range(2, 6):
+        at.button(key="mystery_shuffle").click().run()
+        assert not at.exception
+        assert any(f"Batch {batch} of 5" in str(c.value) for c in at.caption), batch
+    assert computed == []  # every batch came from the prefetched cache
+
