@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +37,43 @@ from deploy_check import app_pages, browser, start_app, stop_app, visit, wait_fo
 from fresh_clone import fresh_clone  # noqa: E402
 
 GOALS = {"cold": 3.0, "warm": 1.0, "peak_mb": 800.0}
-# The story's clicks: (page, what, the button clicked, the button that goes back). Timed from the
-# click until the script has finished (which includes a fixed 0.25 s settling wait): the first
-# time, and warm (back, then the same click again).
-INTERACTIONS = [
-    ("two_models", "switch to the clean set", ".st-key-two_models_set button:has-text('Clean')",
+def pick(page: Any, widget: str, labels: tuple[str, ...]) -> None:
+    """Add ``labels`` to the multiselect with key ``widget``, one at a time (each reruns the page)."""
+    for label in labels:
+        page.locator(f".st-key-{widget} input").first.click()
+        page.get_by_role("option", name=label, exact=True).click()
+        page.keyboard.press("Escape")
+        wait_for_app(page)
+
+
+def slider_to_end(page: Any, widget: str) -> None:
+    page.locator(f".st-key-{widget} [role='slider']").first.focus()
+    page.keyboard.press("End")
+    wait_for_app(page)
+
+
+def four_by_seven(page: Any) -> None:
+    """Gradients with 4 models × 7 methods (the issue's slow case)."""
+    pick(page, "gradients_models", ("Cages", "Colours"))
+    pick(page, "gradients_methods", ("SmoothGrad", "Integrated Gradients", "Guided Backprop", "Rectified gradient"))
+
+
+# The story's clicks: (page, what, set-up (not timed) or None, the element clicked, the element that
+# goes back). Timed from the click until the script has finished (which includes a fixed 0.25 s
+# settling wait): the first time, and warm (back, then the same click again).
+INTERACTIONS: list[tuple[str, str, Callable[[Any], None] | None, str, str]] = [
+    ("two_models", "switch to the clean set", None, ".st-key-two_models_set button:has-text('Clean')",
      ".st-key-two_models_set button:has-text('cats watermarked')"),
-    ("occlusion", "pick another photo", ".st-key-occlusion_strip_pick_2 button",
+    ("occlusion", "pick another photo", None, ".st-key-occlusion_strip_pick_2 button",
      ".st-key-occlusion_strip_pick_1 button"),
-    ("occlusion", "hide a cell (6x6)", ".sl-occ-cell[data-cell='14']", ".sl-occ-cell[data-cell='14']"),
-    ("gradients", "pick another photo", ".st-key-gradients_image_pick_2 button",
+    ("occlusion", "hide a cell (6x6)", None, ".sl-occ-cell[data-cell='14']", ".sl-occ-cell[data-cell='14']"),
+    ("occlusion", "hide a cell (18x18)", lambda page: slider_to_end(page, "occlusion_n"),
+     ".sl-occ-cell[data-cell='150']", ".sl-occ-cell[data-cell='150']"),
+    ("gradients", "pick another photo", None, ".st-key-gradients_image_pick_2 button",
      ".st-key-gradients_image_pick_1 button"),
-    ("mystery", "shuffle the photos", ".st-key-mystery_shuffle button", ".st-key-mystery_shuffle button"),
+    ("gradients", "another photo, 4 models x 7 methods", four_by_seven, ".st-key-gradients_image_pick_2 button",
+     ".st-key-gradients_image_pick_1 button"),
+    ("mystery", "shuffle the photos", None, ".st-key-mystery_shuffle button", ".st-key-mystery_shuffle button"),
 ]
 
 
@@ -86,9 +112,11 @@ def click(page: Any, selector: str) -> float:
 def interactions(context: Any, url: str, sampler: Sampler) -> list[tuple[str, str, float, float, float]]:
     """(page, what, first seconds, warm seconds, peak MB meanwhile) of each of :data:`INTERACTIONS`."""
     rows = []
-    for path, what, selector, back in INTERACTIONS:
+    for path, what, setup, selector, back in INTERACTIONS:
         page = context.new_page()
         visit(page, url, path)
+        if setup is not None:
+            setup(page)
         began = time.monotonic()
         first = click(page, selector)
         click(page, back)

@@ -9,7 +9,7 @@ package. No numerics live here: models, methods, metrics and data sets come from
                   ``occlusion_pairs`` (built by ``saliency_core.data.quadrants``)
 ``models``        the shared zoo models: ``load_zoo_model``, ``zoo_names``, ``zoo_or_none``,
                   ``require_models``, ``predict``/``predict_set``, ``model_fingerprint``, titles
-``locks``         one lock per shared model: ``lock_of(model)``, ``explain_locked(model, ...)``
+``locks``         one lock per shared model, one pass at a time: ``lock_of(model)``, ``explain_locked(model, ...)``
 ``explanations``  cached maps: ``saliency_map`` (one image by key), ``batch_maps`` (by content)
 ``user_models``   users' own model files: ``UserModel``, ``load_user_model``
 ``uploads``       users' images: ``validate_image``, ``unique_names``

@@ -1,9 +1,14 @@
-"""One lock per shared model, and saliency maps computed while holding it.
+"""One lock per shared model, one pass at a time in the server, and maps computed while holding them.
 
 Models are shared by every session (``st.cache_resource``). Saliency methods register hooks and
 run backward on the model, which is not safe from two sessions at once, so every call that does
 (and every forward pass, which a hook would disturb) holds ``lock_of(model)``. A private copy,
 such as a sanity check's randomised model, gets a lock of its own that nobody else waits on.
+
+Taking a model's lock first takes the server-wide compute lock (reentrant), so that passes never
+run side by side: each holds up to ~150 MB of activations, and two sessions, or a page and the
+warm-up thread, would hold twice that, with no gain on a 2-core CPU that one pass already fills.
+Long work releases it between chunks (:func:`explain_locked`), so no one waits long.
 """
 
 from __future__ import annotations
@@ -20,16 +25,43 @@ from saliency_core.methods import Explanation
 from saliency_core.methods.occlusion import set_memory_budget
 
 _GUARD = threading.Lock()
+_COMPUTE = threading.RLock()  # one pass at a time in the whole server (see above)
+
+
+class ModelLock:
+    """A model's own lock, taken after the server-wide compute lock (a context manager)."""
+
+    def __init__(self) -> None:
+        self._own = threading.Lock()
+
+    def __enter__(self) -> ModelLock:
+        _COMPUTE.acquire()
+        try:
+            self._own.acquire()
+        except BaseException:
+            _COMPUTE.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._own.release()
+        _COMPUTE.release()
+
+    def locked(self) -> bool:
+        """Whether someone holds this model now."""
+        return self._own.locked()
+
+
 # Weak keys: a model evicted from the cache takes its lock with it.
-_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, ModelLock] = weakref.WeakKeyDictionary()
 
 
-def lock_of(model: nn.Module) -> threading.Lock:
+def lock_of(model: nn.Module) -> ModelLock:
     """The process-wide lock of this model instance."""
     with _GUARD:
         lock = _LOCKS.get(model)
         if lock is None:
-            lock = _LOCKS[model] = threading.Lock()
+            lock = _LOCKS[model] = ModelLock()
         return lock
 
 

@@ -1,4 +1,4 @@
-"""One lock per shared model instance; saliency is computed while holding it."""
+"""One lock per shared model instance, one pass at a time; saliency is computed while holding them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,24 @@ def test_each_model_has_one_lock_of_its_own() -> None:
     a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
     assert lock_of(a) is lock_of(a)
     assert lock_of(a) is not lock_of(b)
+
+
+def test_two_models_never_compute_at_once() -> None:
+    """The server-wide compute lock: a thread holding one model keeps another thread out of a
+    second model until it lets go (one pass at a time: memory), and it is reentrant for itself."""
+    import threading
+
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    entered = threading.Event()
+    with lock_of(a):
+        with lock_of(b):  # the same thread may hold two models (reentrant compute lock)
+            pass
+        other = threading.Thread(target=lambda: (lock_of(b).__enter__(), entered.set(), lock_of(b).__exit__()))
+        other.start()
+        assert not entered.wait(0.3)  # b is free, but a pass is running: it waits
+    assert entered.wait(5)
+    other.join(5)
+    assert not lock_of(a).locked() and not lock_of(b).locked()
 
 
 def test_explain_locked_holds_the_models_lock(tiny_cnn: torch.nn.Module) -> None:

@@ -63,6 +63,9 @@ def test_the_sanity_numbers_match_the_library(app_test: Callable[..., Any], need
     shown = frame_with(at, "spearman").set_index(["step", "layer"])
     expected = independent_sanity(needs_data)
     assert list(shown.index) == list(expected.index)
-    np.testing.assert_allclose(shown[expected.columns].to_numpy(), expected.to_numpy(), rtol=1e-5, atol=1e-6)
+    # The page's table may come from disk (shipped, or written by an earlier server that ran with
+    # another thread count): the maps then differ in their last float bits, which SSIM and HOG
+    # amplify to ~2e-4. A wrong layer, photo or model moves these scores by 0.01 or more.
+    np.testing.assert_allclose(shown[expected.columns].to_numpy(), expected.to_numpy(), rtol=1e-3, atol=1e-3)
     last = expected.iloc[-1]
     assert f"Spearman) with the original map is {last['spearman']:.2f}" in texts(at)
