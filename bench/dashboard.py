@@ -47,7 +47,7 @@ def pick(page: Any, widget: str, labels: tuple[str, ...]) -> None:
 
 
 def slider_to_end(page: Any, widget: str) -> None:
-    page.locator(f".st-key-{widget} [role='slider']").first.focus()
+    page.locator(f".st-key-{widget} input[type='range']").first.focus()
     page.keyboard.press("End")
     wait_for_app(page)
 
@@ -168,6 +168,9 @@ class Sampler(threading.Thread):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clone", action="store_true", help="run a fresh clone instead of the working tree")
+    parser.add_argument("--read", type=float, default=0.0, metavar="SECONDS",
+                        help="pause this long on each page before the next click of the cold round (a reader "
+                             "reading; default 0: the worst case for the background warm-up)")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     try:
@@ -192,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                 for visit_kind in ("cold", "warm"):
                     phases.append((f"{visit_kind} visits", time.monotonic()))
                     for i, (path, title) in enumerate(pages):
+                        if visit_kind == "cold" and i > 0 and args.read:
+                            page.wait_for_timeout(1000 * args.read)
                         began = time.monotonic()
                         if visit_kind == "cold" and i == 0:  # the reader arrives by the URL
                             seconds, exceptions, errors = visit(page, url, path)
@@ -221,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             stop_app(proc)
         peak_mb = sampler.peak / 2**20
         print(f"dashboard bench ({'fresh clone' if args.clone else 'working tree'}, empty SALIENCY_CACHE, "
+              f"{f'{args.read:g} s reading each page before the next (cold round), ' if args.read else ''}"
               f"built-in photos, {os.cpu_count()} CPUs); server healthy after {started:.1f} s, "
               f"{idle_mb:.0f} MB at start")
         print(f"{'page':<22} {'cold s':>7} {'warm s':>7} {'new tab s':>9} {'peak MB (cold)':>15}")
