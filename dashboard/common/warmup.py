@@ -67,6 +67,7 @@ def warm() -> None:
     from dashboard.common.photos import default_status
     from dashboard.common.quadrant_table import N_PER_QUADRANT, quadrant_results
     from saliency_core.data.frame import FRAME
+    from saliency_core.zoo.efficientnet import forget_pretrained_state
 
     status = default_status()
     if not status.ok or status.path is None:
@@ -77,6 +78,7 @@ def warm() -> None:
     # The story's models (random-labels serves only a Dataset-audit recomputation: not loaded).
     for name in (*[n for n in story if n in names], *[n for n in names if n not in (*story, "random-labels")]):
         load_zoo_model(name)
+    forget_pretrained_state()  # every model the pages use is loaded: the ImageNet weights' cache goes (18 MB)
     if not all(name in names for name in story):
         return
     for cats, dogs in (("yes", "no"), ("no", "no"), ("no", "yes")):  # Two models' three test sets

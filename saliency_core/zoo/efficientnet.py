@@ -181,6 +181,12 @@ def pretrained_state() -> dict[str, Tensor]:
     return dict(_pretrained_state())
 
 
+def forget_pretrained_state() -> None:
+    """Drop the cached ImageNet state dict (~18 MB): a long-lived process that has loaded every
+    model it will use (the dashboard's server) needs it no more; a later load reads it again."""
+    _pretrained_state.cache_clear()
+
+
 @functools.lru_cache(maxsize=1)
 def _pretrained_state() -> dict[str, Tensor]:
     # Read once per process (~0.2 s): loading all eight zoo models reuses it. Callers get a new
@@ -224,5 +230,5 @@ def species_group(logits: Tensor) -> Tensor:
     return out
 
 
-__all__ = ["LITE0", "EfficientNetLite0", "MBConv", "Stage", "imagenet_model", "map_pretrained",
-           "pretrained_model", "pretrained_path", "pretrained_state", "species_group"]
+__all__ = ["LITE0", "EfficientNetLite0", "MBConv", "Stage", "forget_pretrained_state", "imagenet_model",
+           "map_pretrained", "pretrained_model", "pretrained_path", "pretrained_state", "species_group"]

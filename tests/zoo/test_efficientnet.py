@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from saliency_core.zoo.efficientnet import (
     LITE0,
     EfficientNetLite0,
+    forget_pretrained_state,
     imagenet_model,
     map_pretrained,
     pretrained_model,
@@ -61,6 +62,18 @@ def test_every_pretrained_tensor_lands_once_and_unchanged() -> None:
         map_pretrained({"_blocks.99._se_reduce.weight": torch.zeros(1)})
     head = pretrained_model()
     assert head.fc.out_features == 2 and torch.equal(head.stem[0].weight, mapped["stem.0.weight"])
+
+
+@needs_weights
+def test_forgetting_the_cached_state_reads_the_same_weights_again() -> None:
+    from saliency_core.zoo import efficientnet
+
+    before = pretrained_state()
+    forget_pretrained_state()
+    assert efficientnet._pretrained_state.cache_info().currsize == 0
+    again = pretrained_state()
+    assert again.keys() == before.keys()
+    assert all(torch.equal(again[k], before[k]) for k in before)
 
 
 @needs_weights
