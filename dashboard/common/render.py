@@ -56,6 +56,13 @@ def png_bytes(a: Any) -> bytes:
     return buf.getvalue()
 
 
+def jpeg_bytes(a: Any, quality: int = 90) -> bytes:
+    """A picture as JPEG (``st.image`` would encode an array at quality 100: twice the bytes, 8× the time)."""
+    buf = io.BytesIO()
+    Image.fromarray(to_uint8(a)).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
 def data_uri(a: Any, *, fmt: str = "PNG", quality: int = 85) -> str:
     """A small image as a data URI (for Vega-Lite image tooltips and inline HTML)."""
     buf = io.BytesIO()

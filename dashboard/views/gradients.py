@@ -38,6 +38,7 @@ from dashboard.common.render import (
     colour_bar_picture,
     draw_box,
     map_picture,
+    jpeg_bytes,
     side_by_side,
     to_uint8,
     upscale,
@@ -100,6 +101,17 @@ zoo_models = [m for m in models if not m.startswith("upload:")]
 require_models(*zoo_models)
 
 
+@st.cache_data(max_entries=2048, show_spinner=False)
+def shown_map(name: str, image_key: tuple, method: str, style: str, alpha: float,
+              _image: torch.Tensor) -> tuple[np.ndarray, bytes]:
+    """A zoo model's map of ``method`` as the grid shows it (the picture, for the PNG, and its JPEG
+    for the page), drawn once per photo, method, style and opacity: with 4 models × 7 methods,
+    drawing and encoding 28 pictures took ~0.3 s of every run."""
+    m = saliency_map(name, image_key, _image, method, **OPTIONS.get(method, {}))
+    picture = map_picture(_image, m, style, size=DISPLAY, alpha=alpha if style == OVERLAY else 1.0)
+    return picture, jpeg_bytes(picture)
+
+
 @st.fragment
 def grid_panel() -> None:
     header = st.columns([1] + [1] * len(methods))
@@ -124,12 +136,12 @@ def grid_panel() -> None:
             st.markdown(f"{title(name)} &nbsp; {chip_for(probs, CLASSES)}", unsafe_allow_html=True)
         shown = [upscale(image, DISPLAY)]
         for col, method in zip(row[1:], methods, strict=True):
-            m = saliency_map(name, image_key, image, method, **OPTIONS.get(method, {}))
+            picture, jpeg = shown_map(name, image_key, method, style, alpha, image)
             done += 1
             if bar is not None:
                 bar.progress(done / todo, text=f"{title(name)}: {METHODS[method]}")
-            shown.append(map_picture(image, m, style, size=DISPLAY, alpha=alpha))
-            col.image(shown[-1], width="stretch")
+            shown.append(picture)
+            col.image(jpeg, width="stretch")
         pictures.append(side_by_side(*shown))
     if bar is not None:
         bar.empty()

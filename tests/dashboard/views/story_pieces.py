@@ -43,7 +43,8 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Download]]:
     real = st.download_button
 
     def record(label: str, data: Any, file_name: str | None = None, *args: Any, **kwargs: Any) -> Any:
-        raw = data.encode() if isinstance(data, str) else bytes(data)
+        made = data() if callable(data) else data  # a PNG's bytes are made on the click
+        raw = made.encode() if isinstance(made, str) else bytes(made)
         seen[str(kwargs.get("key"))] = Download(label, str(file_name), raw)
         return real(label, data, file_name, *args, **kwargs)
 

@@ -248,3 +248,18 @@ def test_the_question_opens_and_the_measured_lesson_closes(app_test: Callable[..
     text = " ".join(m.value for m in at.markdown)
     assert f"split **{split.toward} toward cat and {split.away} toward dog**" in text
     assert f"{100 * share:.0f}% of them lie in the watermark box" in text
+
+
+@pytest.mark.e2e
+def test_the_maps_png_is_made_on_the_click(streamlit_server: str, browser_page: Any, needs_data: Path) -> None:
+    """The PNG's bytes are made when the button is clicked (a callable): the browser gets a PNG."""
+    page = browser_page
+    goto_page(page, streamlit_server, "gradients")
+    button = page.locator(".st-key-gradients_png button")
+    button.scroll_into_view_if_needed()
+    with page.expect_download(timeout=60_000) as info:
+        button.click()
+    path = info.value.path()
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert info.value.suggested_filename.startswith("gradients-") and info.value.suggested_filename.endswith(".png")
