@@ -22,6 +22,18 @@ import threading
 import time
 
 _LOG = logging.getLogger(__name__)
+PREFIX = "saliency-lab-"  # the names of the app's background threads (this one, Mystery's prefetch)
+
+
+class _Quiet(logging.Filter):
+    """Drop Streamlit's "missing ScriptRunContext" warning for the app's background threads: they
+    call the pages' cached functions on purpose, outside any session (one warning per call)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (str(record.threadName).startswith(PREFIX) and "ScriptRunContext" in record.getMessage())
+
+
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_Quiet())
 _STARTED = threading.Event()
 _DONE = threading.Event()
 _GUARD = threading.Lock()
@@ -39,7 +51,7 @@ def start() -> bool:
         if _STARTED.is_set():
             return False
         _STARTED.set()
-    threading.Thread(target=_run, name="saliency-lab-warmup", daemon=True).start()
+    threading.Thread(target=_run, name=f"{PREFIX}warmup", daemon=True).start()
     return True
 
 

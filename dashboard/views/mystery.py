@@ -202,7 +202,7 @@ def prefetch(key: tuple, method: str, _photos: MysteryPhotos) -> threading.Threa
             for name in MYSTERY_MODELS:
                 zoo_batch_maps(name, images, method)
 
-    thread = threading.Thread(target=run, name="mystery-prefetch", daemon=True)
+    thread = threading.Thread(target=run, name=f"{warmup.PREFIX}mystery-prefetch", daemon=True)
     thread.start()
     return thread
 

@@ -63,3 +63,23 @@ def test_it_fills_the_caches_the_pages_read(monkeypatch: pytest.MonkeyPatch, tmp
     assert list((tmp_path / "dashboard").glob("quadrants-*.parquet"))  # and kept on disk for the page
     cost = occlusion_cost("watermark-100", 18, 128)  # the timing the Occlusion lesson quotes
     assert cost.passes == 18 * 18 + 1 and cost.grid_seconds > 0 and cost.gradient_seconds > 0
+
+
+def test_background_threads_do_not_flood_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    """Streamlit's "missing ScriptRunContext" warning is dropped for the app's background threads
+    only: a warm-up calls many cached functions outside any session."""
+    import logging
+
+    logger = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    message = "Thread %r: missing ScriptRunContext! This warning can be ignored when running in bare mode."
+
+    def warn() -> None:
+        logger.warning(message, threading.current_thread().name)
+
+    for name in (f"{warmup.PREFIX}warmup", "some-other-thread"):
+        thread = threading.Thread(target=warn, name=name)
+        thread.start()
+        thread.join()
+    shown = [r.threadName for r in caplog.records if "ScriptRunContext" in r.getMessage()]
+    assert shown == ["some-other-thread"]
+

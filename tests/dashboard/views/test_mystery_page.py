@@ -236,9 +236,9 @@ def test_every_batch_is_prefetched_for_the_shuffle(app_test: Callable[..., Any],
     explanations._batch_maps.clear()
     at = app_test(MYSTERY)
     deadline = time.monotonic() + 120
-    while any(t.name == "mystery-prefetch" for t in threading.enumerate()) and time.monotonic() < deadline:
+    while any(t.name.endswith("mystery-prefetch") for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(t.name == "mystery-prefetch" for t in threading.enumerate())
+    assert not any(t.name.endswith("mystery-prefetch") for t in threading.enumerate())
     computed = []
     real = explanations.explain_locked
     monkeypatch.setattr(explanations, "explain_locked", lambda *a, **k: computed.append(1) or real(*a, **k))
