@@ -32,8 +32,7 @@ T = TypeVar("T")
 PAGE_CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "page_cache"
 SHIPPED_RESULTS = PAGE_CACHE_DIR / "builtin" / "results"
 # The kinds recorded into SHIPPED_RESULTS (small: numbers and 128-px maps, not pictures).
-SHIPPED_KINDS = frozenset({"occlusion-sweep", "occlusion-fine", "occlusion-miss", "sanity", "spurious", "flips",
-                           "mystery-evidence"})
+SHIPPED_KINDS = frozenset({"occlusion-sweep", "occlusion-fine", "occlusion-miss", "sanity", "spurious", "flips"})
 BUILDS: Counter[str] = Counter()  # kind -> results computed by this process (the tests read it)
 
 

@@ -146,17 +146,13 @@ def box_cells(n: int, size: int, box: Sequence[float]) -> list[int]:
     return out
 
 
-def measure_grid_miss(model: torch.nn.Module, image: torch.Tensor, box: Sequence[float], n: int = 18,
-                      timing: list[float] | None = None) -> GridMiss:
+def measure_grid_miss(model: torch.nn.Module, image: torch.Tensor, box: Sequence[float], n: int = 18) -> GridMiss:
     """Hide each cell of the n×n grid alone (``cell_occlusion``), then all cells over ``box`` at once
-    (one forward pass). ``timing``, if given, receives the sweep's seconds."""
+    (one forward pass)."""
     cells = box_cells(n, int(image.shape[-1]), box)
     x = image[None].contiguous()
     with lock_of(model):
-        start = time.perf_counter()
         single = cell_occlusion(model, x, n)
-        if timing is not None:
-            timing.append(time.perf_counter() - start)
         hidden = x.clone()
         if cells:
             hidden[..., cell_grid(n, int(image.shape[-1])).mask(cells)] = 0.0
@@ -170,13 +166,12 @@ def measure_grid_miss(model: torch.nn.Module, image: torch.Tensor, box: Sequence
                     bool((single.cells[0].argmax(-1) != k).any()), bool(int(together[0].argmax()) != k))
 
 
-def time_occlusion(model: torch.nn.Module, image: torch.Tensor, n: int = 18,
-                   grid_seconds: float | None = None) -> OcclusionCost:
+def time_occlusion(model: torch.nn.Module, image: torch.Tensor, n: int = 18) -> OcclusionCost:
     """Seconds for the n×n grid sweep vs one gradient-squared map, on this machine, now.
 
-    The gradient is timed warm (one untimed call first), the best of 3 calls, so a busy moment on a
-    shared machine does not decide it; ``grid_seconds`` is a sweep already timed (else one is run,
-    after an untimed one).
+    The sweep is timed once, as it comes (a second, warm one would double the reader's wait); the
+    gradient warm (one untimed call first), the best of 3 calls, so a busy moment on a shared
+    machine does not decide it.
     """
     x = image[None].contiguous()
 
@@ -190,7 +185,9 @@ def time_occlusion(model: torch.nn.Module, image: torch.Tensor, n: int = 18,
         return min(times)
 
     with lock_of(model):
-        grid_s = grid_seconds if grid_seconds is not None else best(lambda: cell_occlusion(model, x, n), 1)
+        start = time.perf_counter()
+        cell_occlusion(model, x, n)
+        grid_s = time.perf_counter() - start
         grad_s = best(lambda: saliency_core.explain(model, x, "gradient_squared"), 3)
     return OcclusionCost(n * n + 1, grid_s, grad_s)
 
@@ -217,12 +214,7 @@ def occlusion_cost(name: str, n: int, size: int) -> OcclusionCost:
     """:func:`time_occlusion` of zoo model ``name`` at n×n on a ``size``-pixel frame, on a seeded
     random image (the times depend on the frame's size, not on what it shows)."""
     image = torch.rand(3, size, size, generator=torch.Generator().manual_seed(0))
-    model = load_zoo_model(name)
-    with lock_of(model):  # one sweep, timed as it comes (a second, "warm" one would double the wait)
-        start = time.perf_counter()
-        cell_occlusion(model, image[None], n)
-        seconds = time.perf_counter() - start
-    return time_occlusion(model, image, n, grid_seconds=seconds)
+    return time_occlusion(load_zoo_model(name), image, n)
 
 
 def occlusion_question() -> None:

@@ -10,7 +10,7 @@ image of the pages' demo sets) and its ``meta.json``, fingerprinted as
 ``dashboard.common.diskcache.page_cache_fingerprint`` says; the pages use them when the
 fingerprint matches what is installed. And ``page_cache/builtin/results/``: the results of the
 kinds in ``diskcache.SHIPPED_KINDS`` that the story pages' default views store (Occlusion on each
-photo of its strip, Mystery models, Beyond simple saliency), recorded by running those pages
+photo of its strip, Beyond simple saliency), recorded by running those pages
 (AppTest) on an empty cache; their file names hash their keys, so a stale one is never read.
 
 Writes small CSVs and ``meta.json`` to ``dashboard/data/demo_audit/<set>/`` (``builtin`` or
@@ -118,7 +118,7 @@ def record_page_results(out: Path | None = None) -> Path:
         strip = build_demo_set(str(root), 3, "pairs", "pairs", 0).ids[:12]  # occlusion_pairs(6)
         runs: list[tuple[str, dict[str, object]]] = [
             *[("views/occlusion.py", {"occlusion_image": image_id}) for image_id in strip],
-            ("views/mystery.py", {}), ("views/beyond.py", {})]
+            ("views/beyond.py", {})]
         for page, state in runs:
             at = AppTest.from_file(app, default_timeout=600)
             for key, value in state.items():

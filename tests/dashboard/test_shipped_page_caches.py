@@ -7,7 +7,7 @@
   fresh clone never serves stale numbers and never recomputes them either.
 * A stale table (another fingerprint) is ignored: the page computes.
 * The shipped results (``page_cache/builtin/results``: occlusion sweeps and maps, the lesson's
-  grid, the Beyond and Mystery tables) are what the pages read on an empty cache, here and on a
+  grid, the Beyond tables) are what the pages read on an empty cache, here and on a
   fresh clone: no page computes one of their kinds; and they equal the library's computation.
 """
 
