@@ -22,6 +22,20 @@ from saliency_core.audit.report import TABLES
 from saliency_core.data import BUILTIN_DIR
 
 AUDIT = "views/dataset_audit.py"
+REPORT_TABS = ("Global saliency", "Animal vs background", "Failure prediction", "Sanity checks",
+               "Core vs spurious", "Counterfactual flips", "Table")
+
+
+def open_tab(at: Any, tab: str) -> Any:
+    """The report with ``tab`` open (only the open tab runs)."""
+    at.session_state["audit_tab"] = tab
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def charts_per_tab(at: Any) -> dict[str, int]:
+    return {tab: len(open_tab(at, tab).get("plotly_chart")) for tab in REPORT_TABS}
 
 
 def synthetic_report(folder: Path, fingerprint: str | None = None, photos: Path = BUILTIN_DIR) -> None:
@@ -65,11 +79,22 @@ def test_audit_page_shows_its_charts_from_the_cache(app_test: Callable[..., Any]
     assert not at.exception, [e.value for e in at.exception]
     assert not at.progress  # nothing was recomputed
     assert "Precomputed report" in texts(at)
-    assert len(at.get("plotly_chart")) == 5  # global saliency, response curve, sanity, core/spurious, flips
     assert len(at.tabs) == 7
-    assert any("pet masks are not available" in i.value for i in at.info)  # no pet tables in this report
-    at.segmented_control(key="audit_transform").set_value("hue shift 180°").run()
+    assert len(at.get("plotly_chart")) == 1  # only the open tab runs: global saliency
+    # global saliency, (no pet tables in this report), response curve, sanity, core/spurious, flips
+    assert charts_per_tab(at) == dict(zip(REPORT_TABS, (1, 0, 1, 1, 1, 1, 0)))
+    assert any("pet masks are not available" in i.value for i in open_tab(at, "Animal vs background").info)
+
+
+def test_a_closed_tabs_choice_is_kept(app_test: Callable[..., Any], tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    synthetic_report(tmp_path / "cache" / KAGGLE_SET)
+    monkeypatch.setenv("SALIENCY_AUDIT_CACHE", str(tmp_path / "cache"))
+    at = app_test(AUDIT, data=False)
     at.segmented_control(key="audit_statistic").set_value("n").run()
+    open_tab(at, "Counterfactual flips").segmented_control(key="audit_transform").set_value("hue shift 180°").run()
+    assert open_tab(at, "Global saliency").segmented_control(key="audit_statistic").value == "n"
+    assert open_tab(at, "Counterfactual flips").segmented_control(key="audit_transform").value == "hue shift 180°"
     assert not at.exception
 
 
@@ -80,6 +105,7 @@ def test_every_table_of_the_report_downloads_as_csv(app_test: Callable[..., Any]
     monkeypatch.setenv("SALIENCY_AUDIT_CACHE", str(tmp_path / "cache"))
     at = app_test(AUDIT, data=False)
     assert not at.exception, [e.value for e in at.exception]
+    charts_per_tab(at)  # each tab once: its downloads
     folder = tmp_path / "cache" / KAGGLE_SET
     for key, table in (("audit_global_csv", "global_saliency"), ("audit_aurrac_csv", "aurrac"),
                        ("audit_response_csv", "response_curve"), ("audit_sanity_csv", "sanity"),
@@ -101,8 +127,7 @@ def test_the_animal_tables_download_as_csv(app_test: Callable[..., Any], monkeyp
         pytest.skip("no committed built-in report (the one with pet-mask tables)")
     monkeypatch.delenv("SALIENCY_DATA", raising=False)
     monkeypatch.setenv("SALIENCY_CACHE", str(tmp_path / "user-cache"))
-    at = app_test(AUDIT, data=BUILTIN_DIR)
-    assert not at.exception, [e.value for e in at.exception]
+    open_tab(app_test(AUDIT, data=BUILTIN_DIR), "Animal vs background")
     report = loaded[0]
     for key, table in (("audit_pet_csv", report.pet_saliency), ("audit_pet_core_csv", report.pet_core_spurious)):
         got = pd.read_csv(io.BytesIO(downloads[key].data))
@@ -118,7 +143,7 @@ def test_stale_cache_is_shown_with_a_warning_not_recomputed(
     assert not at.exception
     assert any("other zoo weights" in w.value for w in at.warning)
     assert at.button(key="audit_recompute").label == "Recompute the report"
-    assert len(at.get("plotly_chart")) == 5 and not at.progress
+    assert sum(charts_per_tab(at).values()) == 5 and not at.progress
 
 
 @pytest.mark.parametrize("name", [BUILTIN_SET, KAGGLE_SET])
@@ -144,8 +169,9 @@ def test_the_committed_built_in_report_is_fresh_and_shown_without_computing(
     assert not at.exception, [e.value for e in at.exception]
     assert not at.progress and not at.warning  # fresh: nothing recomputed, no stale warning
     assert "Precomputed report" in texts(at)
-    assert len(at.get("plotly_chart")) == 7  # the five, plus the animal's share and animal-as-core noise
-    assert any("of its saliency on the animal" in m.value for m in at.markdown)
+    # the five, plus the animal's share and animal-as-core noise
+    assert charts_per_tab(at) == dict(zip(REPORT_TABS, (1, 2, 1, 1, 1, 1, 0)))
+    assert any("of its saliency on the animal" in m.value for m in open_tab(at, "Animal vs background").markdown)
 
 
 def test_a_computed_report_is_saved_and_found_after_a_restart(
