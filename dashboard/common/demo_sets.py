@@ -208,4 +208,10 @@ def quadrant_set(n_per_quadrant: int = 50) -> DemoSet:
 def occlusion_pairs(n: int = 6) -> DemoSet:
     """``n`` test photos (cats and dogs alternating), each clean then watermarked (2n images)."""
     root = str(require_data())
-    return _guarded(lambda: _demo_set(root, (n + 1) // 2, "pairs", "pairs", 0)).subset(list(range(2 * n)))
+    return _guarded(lambda: _pairs(root, n))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _pairs(root: str, n: int) -> DemoSet:
+    # once per server: a subset is a copy, and every run of two pages asks for it
+    return _demo_set(root, (n + 1) // 2, "pairs", "pairs", 0).subset(list(range(2 * n)))

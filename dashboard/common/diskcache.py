@@ -31,8 +31,11 @@ from saliency_core.data import BUILTIN_DIR, cache_dir
 T = TypeVar("T")
 PAGE_CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "page_cache"
 SHIPPED_RESULTS = PAGE_CACHE_DIR / "builtin" / "results"
-# The kinds recorded into SHIPPED_RESULTS (small: numbers and 128-px maps, not pictures).
-SHIPPED_KINDS = frozenset({"occlusion-sweep", "occlusion-fine", "occlusion-miss", "sanity", "spurious", "flips"})
+# The kinds recorded into SHIPPED_RESULTS: numbers and 128-px maps, and the Quadrants page's table
+# of its default model (with its thumbnails: 3.4 MB, the one picture-heavy kind; computing it took
+# 2.6 s of a fresh server's first Quadrants visit).
+SHIPPED_KINDS = frozenset({"occlusion-sweep", "occlusion-fine", "occlusion-miss", "sanity", "spurious", "flips",
+                           "quadrants"})
 BUILDS: Counter[str] = Counter()  # kind -> results computed by this process (the tests read it)
 
 
@@ -85,7 +88,7 @@ def _cached(kind: str, key: tuple, build: Callable[[], T], suffix: str,
 def cached_frame(kind: str, key: tuple, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     """``build()`` once per ``(kind, key)``; later calls (and later servers) read it from disk."""
     return _cached(kind, key, build, ".parquet", pd.read_parquet,
-                   lambda frame, path: frame.to_parquet(path, index=False))
+                   lambda frame, path: frame.to_parquet(path, index=False, compression="zstd"))
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:

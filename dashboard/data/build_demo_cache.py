@@ -118,7 +118,7 @@ def record_page_results(out: Path | None = None) -> Path:
         strip = build_demo_set(str(root), 3, "pairs", "pairs", 0).ids[:12]  # occlusion_pairs(6)
         runs: list[tuple[str, dict[str, object]]] = [
             *[("views/occlusion.py", {"occlusion_image": image_id}) for image_id in strip],
-            ("views/beyond.py", {})]
+            ("views/beyond.py", {}), ("views/quadrants.py", {})]
         for page, state in runs:
             at = AppTest.from_file(app, default_timeout=600)
             for key, value in state.items():

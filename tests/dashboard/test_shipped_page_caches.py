@@ -7,7 +7,7 @@
   fresh clone never serves stale numbers and never recomputes them either.
 * A stale table (another fingerprint) is ignored: the page computes.
 * The shipped results (``page_cache/builtin/results``: occlusion sweeps and maps, the lesson's
-  grid, the Beyond tables) are what the pages read on an empty cache, here and on a
+  grid, the Beyond tables, the Quadrants table) are what the pages read on an empty cache, here and on a
   fresh clone: no page computes one of their kinds; and they equal the library's computation.
 """
 
@@ -34,7 +34,7 @@ CHECK = textwrap.dedent('''
     sys.path.insert(0, os.getcwd())
     from streamlit.testing.v1 import AppTest
     builds = {}
-    for page in ("views/occlusion.py", "views/beyond.py", "views/mystery.py"):
+    for page in ("views/occlusion.py", "views/beyond.py", "views/mystery.py", "views/quadrants.py"):
         at = AppTest.from_file("dashboard/app.py", default_timeout=600)
         at.switch_page(page)
         at.run()
@@ -70,7 +70,7 @@ def test_the_shipped_fingerprint_is_what_the_page_computes() -> None:
 
 
 def test_the_shipped_tables_are_small() -> None:
-    assert sum(f.stat().st_size for f in SHIPPED.iterdir()) < 2 * 2**20
+    assert sum(f.stat().st_size for f in SHIPPED.iterdir() if f.is_file()) < 2 * 2**20
 
 
 def test_shipped_predictions_match_a_fresh_computation() -> None:
@@ -152,12 +152,12 @@ RESULTS = SHIPPED / "results"
 
 
 def test_the_shipped_results_are_small() -> None:
-    assert 0 < sum(f.stat().st_size for f in RESULTS.iterdir()) < 1 * 2**20
+    assert 0 < sum(f.stat().st_size for f in RESULTS.iterdir()) < 4 * 2**20  # 3.4 MB of it: Quadrants' table
 
 
 def test_the_default_views_read_the_shipped_results(app_test: Any, monkeypatch: pytest.MonkeyPatch,
                                                     tmp_path: Path) -> None:
-    """On an empty cache, Occlusion (every photo of its strip), Beyond and Mystery compute nothing
+    """On an empty cache, Occlusion (every photo of its strip), Beyond, Mystery and Quadrants compute nothing
     of a shipped kind: their keys are the ones recorded (else the results are stale: rebuild them)."""
     _builtin_root()
     from app_harness import needs_zoo
@@ -171,7 +171,7 @@ def test_the_default_views_read_the_shipped_results(app_test: Any, monkeypatch: 
     before = {kind: BUILDS[kind] for kind in SHIPPED_KINDS}
     strip = build_demo_set(_builtin_root(), 3, "pairs", "pairs", 0).ids[:12]
     for page, state in [*[("views/occlusion.py", {"occlusion_image": i}) for i in strip[:2]],
-                        ("views/beyond.py", {}), ("views/mystery.py", {})]:
+                        ("views/beyond.py", {}), ("views/mystery.py", {}), ("views/quadrants.py", {})]:
         at = app_test(page, state=state, timeout=300)
         assert not at.exception, (page, at.exception)
     built = {kind: BUILDS[kind] - before[kind] for kind in SHIPPED_KINDS}
@@ -212,3 +212,36 @@ def test_shipped_occlusion_results_equal_the_library(monkeypatch: pytest.MonkeyP
         expected = saliency_core.occlusion(model, image[None].contiguous(), window=16, stride=8)[0]
         torch.testing.assert_close(torch.from_numpy(fine["map"]), expected, atol=1e-5, rtol=1e-4)
 
+
+
+def test_the_shipped_quadrants_table_equals_the_library(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The shipped Quadrants table of the default model: its predictions and watermark shares of a
+    few photos are what the model and ``top_percent_share`` give now."""
+    import torch
+    from app_harness import needs_zoo
+
+    needs_zoo("watermark-100")
+    from saliency_core import explain
+    from saliency_core.metrics import top_percent_share
+    from dashboard.common.demo_sets import demo_set_at
+    from dashboard.common.diskcache import cached_frame
+    from dashboard.common.models import load_zoo_model, model_fingerprint
+    from dashboard.common.quadrant_table import PERCENT, RESULTS_VERSION
+
+    monkeypatch.setenv("SALIENCY_CACHE", str(tmp_path))
+    name = "watermark-100"
+    demo = demo_set_at(_builtin_root(), 50, "both", "both")
+
+    def shipped_only() -> pd.DataFrame:
+        raise AssertionError("not shipped")
+
+    table = cached_frame("quadrants", (name, tuple(demo.key), model_fingerprint(name), RESULTS_VERSION), shipped_only)
+    assert list(table["id"]) == list(demo.ids)
+    rows = [0, 60, 120, 199]  # one per quadrant
+    images = demo.images[rows].contiguous()
+    model = load_zoo_model(name)
+    with torch.inference_mode():
+        probs = torch.softmax(model(images), dim=1)
+    share = top_percent_share(explain(model, images, "gradient_squared").maps, demo.boxes[rows].long(), percent=PERCENT)
+    np.testing.assert_allclose(table["share"].iloc[rows], share.numpy(), atol=1e-4)
+    np.testing.assert_allclose(table["p_dog"].iloc[rows], probs[:, 1].numpy(), atol=1e-4)
