@@ -98,8 +98,8 @@ def warm() -> None:
         for name in story:
             predict_set(name, demo)
     demo_set_at(root, 3, "pairs", "pairs")  # the Occlusion and Gradients strip
-    # The Quadrants table before the Occlusion lesson's timing: three times the work, needed two
-    # pages later (the timing, alone, is ~1 s).
+    # The Quadrants table (read from the shipped file for the built-in photos, else computed: three
+    # times the work of the timing below) before the Occlusion lesson's timing (~1 s).
     quadrants = demo_set_at(root, N_PER_QUADRANT, "both", "both")
     quadrant_results("watermark-100", tuple(quadrants.key), model_fingerprint("watermark-100"), quadrants)
     occlusion_cost("watermark-100", 18, FRAME)  # the Occlusion lesson's live timing

@@ -59,8 +59,19 @@ def test_it_fills_the_caches_the_pages_read(monkeypatch: pytest.MonkeyPatch, tmp
     occlusion_cost.clear()
     before = diskcache.BUILDS["quadrants"]
     warmup.warm()
-    assert diskcache.BUILDS["quadrants"] == before + 1  # computed once, by the warm-up
-    assert list((tmp_path / "dashboard").glob("quadrants-*.parquet"))  # and kept on disk for the page
+    assert diskcache.BUILDS["quadrants"] == before  # the default model's table ships: read, not computed
+    from dashboard.common import quadrant_table
+    from dashboard.common.demo_sets import demo_set_at
+    from dashboard.common.models import model_fingerprint
+    from saliency_core.data.builtin import builtin_dir
+
+    def no_disk(*_: object) -> None:
+        raise AssertionError("the page's table should be in memory already")
+
+    monkeypatch.setattr(quadrant_table, "cached_frame", no_disk)
+    demo = demo_set_at(str(builtin_dir()), quadrant_table.N_PER_QUADRANT, "both", "both")
+    table = quadrant_results("watermark-100", tuple(demo.key), model_fingerprint("watermark-100"), demo)
+    assert len(table) == len(demo)  # in the page's cache, filled by the warm-up
     cost = occlusion_cost("watermark-100", 18, 128)  # the timing the Occlusion lesson quotes
     assert cost.passes == 18 * 18 + 1 and cost.grid_seconds > 0 and cost.gradient_seconds > 0
 
