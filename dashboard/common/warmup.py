@@ -4,9 +4,9 @@ A new server (a restart, a hosted demo waking up) has nothing loaded: not PyTorc
 not the decoded demo photos. The first page a reader sees (the introduction) needs none of that,
 so ``dashboard/app.py`` calls :func:`start` on every run and the first one starts one thread, which
 loads in story order through the same cached functions the pages call: PyTorch and the library,
-the two models and test sets of the Two models page (the page a reader opens second), the other
-zoo models, the Occlusion strip, the Quadrants table of the default model, the occlusion
-lesson's timing. Streamlit computes a cached value once, so a page that needs a value the thread is still
+the two models and test sets of the Two models page (the page a reader opens second), the
+Occlusion strip and its lesson's timing, the Quadrants table of the default model, the other zoo
+models. Streamlit computes a cached value once, so a page that needs a value the thread is still
 computing waits for it instead of computing it twice. The thread touches no session and draws
 nothing; a failure is logged and ends it (the pages then compute as they would have anyway).
 
@@ -97,16 +97,14 @@ def warm() -> None:
             demo = demo_set_at(root, 25, cats, dogs)
             for name in story:
                 predict_set(name, demo)
-    # The other models (random-labels serves only a Dataset-audit recomputation: not loaded).
+        demo_set_at(root, 3, "pairs", "pairs")  # the Occlusion and Gradients strip
+        occlusion_cost("watermark-100", 18, FRAME)  # the Occlusion lesson's live timing (~1 s)
+        # The Quadrants table (read from the shipped file for the built-in photos, else computed)
+        quadrants = demo_set_at(root, N_PER_QUADRANT, "both", "both")
+        quadrant_results("watermark-100", tuple(quadrants.key), model_fingerprint("watermark-100"), quadrants)
+    # The other models, for Mystery models, Beyond and the Gradients grid's extra rows
+    # (random-labels serves only a Dataset-audit recomputation: not loaded).
     for name in names:
         if name not in (*story, "random-labels"):
             load_zoo_model(name)
     forget_pretrained_state()  # every model the pages use is loaded: the ImageNet weights' cache goes (18 MB)
-    if not all(name in names for name in story):
-        return
-    demo_set_at(root, 3, "pairs", "pairs")  # the Occlusion and Gradients strip
-    # The Quadrants table (read from the shipped file for the built-in photos, else computed: three
-    # times the work of the timing below) before the Occlusion lesson's timing (~1 s).
-    quadrants = demo_set_at(root, N_PER_QUADRANT, "both", "both")
-    quadrant_results("watermark-100", tuple(quadrants.key), model_fingerprint("watermark-100"), quadrants)
-    occlusion_cost("watermark-100", 18, FRAME)  # the Occlusion lesson's live timing
