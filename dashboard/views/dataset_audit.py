@@ -258,14 +258,10 @@ def _figure(kind: str, report_id: tuple[Any, ...], option: str, _build: Callable
 
 def figure(kind: str, meta: dict[str, Any], option: str, build: Callable[[], go.Figure]) -> go.Figure:
     """``build()``, once per stored report (its fingerprint and creation time), chart and option:
-    plotly takes ~0.1 s per figure, and the page draws seven. A report without a fingerprint: built."""
+    plotly takes ~0.1 s per figure. A report without a fingerprint: built."""
     if not meta.get("fingerprint"):
         return build()
     return _figure(kind, (meta.get("photo_set"), meta.get("fingerprint"), meta.get("created")), option, build)
-
-
-REPORT_TABS = ("Global saliency", "Animal vs background", "Failure prediction", "Sanity checks",
-               "Core vs spurious", "Counterfactual flips", "Table")
 
 
 def kept(key: str, default: str) -> str:
@@ -279,96 +275,114 @@ def keep(key: str, value: Any) -> Any:
     return value
 
 
+def global_tab(report: AuditReport, meta: dict[str, Any]) -> None:
+    """Global saliency over the watermark box, by statistic."""
+    statistic = keep("audit_statistic", st.segmented_control(
+        "Statistic", list(STATISTICS), default=kept("audit_statistic", "share"), key="audit_statistic"))
+    statistic = statistic or "share"
+    st.caption(f"On the watermarked test photos: {STATISTICS[statistic]}. The watermark models "
+               "put more of their saliency on the mark as the share of watermarked training cats "
+               "grows; the normal model (and the colour model) barely look at it.")
+    st.plotly_chart(figure("global", meta, statistic, lambda: global_saliency_chart(report.global_saliency, statistic)),
+                    key="audit_global")
+    csv_download("Global saliency, every statistic (CSV)", report.global_saliency, "audit-global-saliency.csv",
+                 key="audit_global_csv")
+
+
+def failure_tab(report: AuditReport, meta: dict[str, Any]) -> None:
+    """Failure prediction: the response-rate curve and AURRAC."""
+    st.caption("Sort the watermarked photos by how much saliency falls on the watermark and let the "
+               "model answer only those below a threshold. If looking at the watermark predicts "
+               "mistakes, accuracy rises as the response rate falls. AURRAC is the area under "
+               "the curve (equal to the accuracy when saliency tells nothing).")
+    left, right = st.columns([3, 1])
+    left.plotly_chart(figure("response", meta, "", lambda: response_chart(report.response_curve)),
+                      key="audit_response")
+    areas = report.aurrac.assign(model=report.aurrac["model"].map(title))
+    right.dataframe(areas, hide_index=True, width="stretch",
+                    column_config={"aurrac": st.column_config.NumberColumn("AURRAC", format="%.3f"),
+                                   "accuracy": st.column_config.NumberColumn(format="percent")})
+    with right:
+        csv_download("AURRAC (CSV)", report.aurrac, "audit-aurrac.csv", key="audit_aurrac_csv")
+        csv_download("The curves (CSV)", report.response_curve, "audit-response-curves.csv",
+                     key="audit_response_csv")
+
+
+def sanity_tab(report: AuditReport, meta: dict[str, Any]) -> None:
+    """Adebayo et al.'s sanity checks."""
+    st.caption("Adebayo et al.'s model-randomisation test on the normal model: re-initialise its "
+               "layers from the top down. A saliency method that explains the *model* must give "
+               "different maps once the weights are random; maps that stay similar only "
+               "reflect the image.")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(figure("sanity", meta, "", lambda: sanity_chart(report.sanity)), key="audit_sanity")
+    right.dataframe(report.sanity, hide_index=True, width="stretch")
+    with right:
+        csv_download("Sanity checks (CSV)", report.sanity, "audit-sanity-checks.csv", key="audit_sanity_csv")
+    data_test = report.sanity[report.sanity["test"] == "data"]
+    if len(data_test):
+        row = data_test.iloc[0]
+        st.caption(f"Data randomisation (maps of the normal model vs a model trained on permuted "
+                   f"labels): Spearman {row['spearman']:.2f}, |Spearman| {row['spearman_abs']:.2f}, "
+                   f"SSIM {row['ssim']:.2f}, HOG {row['hog']:.2f}. Low values are the pass.")
+
+
+def core_tab(report: AuditReport, meta: dict[str, Any]) -> None:
+    """Core vs spurious accuracy (Salient ImageNet)."""
+    st.caption("Salient-ImageNet-style test on the explorable's test set (watermarked cats, clean "
+               "dogs): Gaussian noise only inside the watermark box (spurious) or only outside "
+               "it (core). A shortcut model collapses when the spurious region is noised and "
+               "shrugs off noise on the animal; a sound model does the opposite.")
+    st.plotly_chart(figure("core", meta, "", lambda: core_spurious_chart(report.core_spurious)), key="audit_core")
+    csv_download("Core vs spurious (CSV)", report.core_spurious, "audit-core-vs-spurious.csv",
+                 key="audit_core_csv")
+
+
+def flips_tab(report: AuditReport, meta: dict[str, Any]) -> None:
+    """Counterfactual flips per transform."""
+    flips = report.counterfactual
+    transform = keep("audit_transform", st.segmented_control(
+        "Transform", sorted(flips["transform"].unique()), default=kept("audit_transform", "greyscale"),
+        key="audit_transform")) or "greyscale"
+    st.caption("Change one thing about every clean test photo and count how often the prediction "
+               "flips. Saliency maps show *where* a model looks, not *what* it sees there: the "
+               "**colour model**'s maps put nothing on the watermark or the bars (see *Global "
+               "saliency*), yet greyscale and a hue shift flip many of its predictions. Read it "
+               "against the normal model, which sees some colour too; each shortcut model's own "
+               "artefact (watermark, cage bars) flips nearly all of its predictions.")
+    st.plotly_chart(figure("flips", meta, transform, lambda: flip_chart(flips, transform)), key="audit_flips")
+    percent = st.column_config.NumberColumn(format="percent")
+    st.dataframe(flips[flips["transform"] == transform].assign(model=lambda d: d["model"].map(title)),
+                 hide_index=True, width="stretch",
+                 column_order=["model", "class", "n", "flips", "rate", "ci_low", "ci_high"],
+                 column_config={"rate": percent, "ci_low": percent, "ci_high": percent})
+    csv_download("Flips, every transform (CSV)", flips, "audit-counterfactual-flips.csv", key="audit_flips_csv")
+
+
+def table_tab(report: AuditReport, meta: dict[str, Any]) -> None:
+    """The summary and the audit table."""
+    st.caption(f"One row per image × model ({METHOD_LABELS.get(meta.get('method', AUDIT_METHOD), AUDIT_METHOD)}); "
+               "the summary groups them by model, true class and watermark.")
+    summary = audit.summarize(report.audit, by=("model", "truth", "watermarked"))
+    st.dataframe(summary, hide_index=True, width="stretch")
+    csv_download("Summary (CSV)", summary, "demo_audit_summary.csv", key="audit_summary_csv")
+    st.download_button("Audit table (CSV)", lambda: report.audit.to_csv(index=False).encode(),
+                       "demo_audit.csv", "text/csv", key="audit_download", icon=":material/download:")
+
+
+REPORT_TABS = ("Global saliency", "Animal vs background", "Failure prediction", "Sanity checks",
+               "Core vs spurious", "Counterfactual flips", "Table")
+REPORT_VIEWS = (global_tab, show_pet_masks, failure_tab, sanity_tab, core_tab, flips_tab, table_tab)
+
+
 def show_report(report: AuditReport, meta: dict[str, Any]) -> None:
     """The report's views, one tab each. Only the open tab runs (``on_change="rerun"``): the
     browser draws one tab's charts, not seven (drawing them all took ~1 s of every visit)."""
     tabs = st.tabs(list(REPORT_TABS), key="audit_tab", on_change="rerun")
-    if tabs[0].open:
-        with tabs[0]:
-            statistic = keep("audit_statistic", st.segmented_control(
-                "Statistic", list(STATISTICS), default=kept("audit_statistic", "share"), key="audit_statistic"))
-            statistic = statistic or "share"
-            st.caption(f"On the watermarked test photos: {STATISTICS[statistic]}. The watermark models "
-                       "put more of their saliency on the mark as the share of watermarked training cats "
-                       "grows; the normal model (and the colour model) barely look at it.")
-            st.plotly_chart(figure("global", meta, statistic, lambda: global_saliency_chart(report.global_saliency, statistic)),
-                            key="audit_global")
-            csv_download("Global saliency, every statistic (CSV)", report.global_saliency, "audit-global-saliency.csv",
-                         key="audit_global_csv")
-    if tabs[1].open:
-        with tabs[1]:
-            show_pet_masks(report, meta)
-    if tabs[2].open:
-        with tabs[2]:
-            st.caption("Sort the watermarked photos by how much saliency falls on the watermark and let the "
-                       "model answer only those below a threshold. If looking at the watermark predicts "
-                       "mistakes, accuracy rises as the response rate falls. AURRAC is the area under "
-                       "the curve (equal to the accuracy when saliency tells nothing).")
-            left, right = st.columns([3, 1])
-            left.plotly_chart(figure("response", meta, "", lambda: response_chart(report.response_curve)),
-                              key="audit_response")
-            areas = report.aurrac.assign(model=report.aurrac["model"].map(title))
-            right.dataframe(areas, hide_index=True, width="stretch",
-                            column_config={"aurrac": st.column_config.NumberColumn("AURRAC", format="%.3f"),
-                                           "accuracy": st.column_config.NumberColumn(format="percent")})
-            with right:
-                csv_download("AURRAC (CSV)", report.aurrac, "audit-aurrac.csv", key="audit_aurrac_csv")
-                csv_download("The curves (CSV)", report.response_curve, "audit-response-curves.csv",
-                             key="audit_response_csv")
-    if tabs[3].open:
-        with tabs[3]:
-            st.caption("Adebayo et al.'s model-randomisation test on the normal model: re-initialise its "
-                       "layers from the top down. A saliency method that explains the *model* must give "
-                       "different maps once the weights are random; maps that stay similar only "
-                       "reflect the image.")
-            left, right = st.columns([3, 2])
-            left.plotly_chart(figure("sanity", meta, "", lambda: sanity_chart(report.sanity)), key="audit_sanity")
-            right.dataframe(report.sanity, hide_index=True, width="stretch")
-            with right:
-                csv_download("Sanity checks (CSV)", report.sanity, "audit-sanity-checks.csv", key="audit_sanity_csv")
-            data_test = report.sanity[report.sanity["test"] == "data"]
-            if len(data_test):
-                row = data_test.iloc[0]
-                st.caption(f"Data randomisation (maps of the normal model vs a model trained on permuted "
-                           f"labels): Spearman {row['spearman']:.2f}, |Spearman| {row['spearman_abs']:.2f}, "
-                           f"SSIM {row['ssim']:.2f}, HOG {row['hog']:.2f}. Low values are the pass.")
-    if tabs[4].open:
-        with tabs[4]:
-            st.caption("Salient-ImageNet-style test on the explorable's test set (watermarked cats, clean "
-                       "dogs): Gaussian noise only inside the watermark box (spurious) or only outside "
-                       "it (core). A shortcut model collapses when the spurious region is noised and "
-                       "shrugs off noise on the animal; a sound model does the opposite.")
-            st.plotly_chart(figure("core", meta, "", lambda: core_spurious_chart(report.core_spurious)), key="audit_core")
-            csv_download("Core vs spurious (CSV)", report.core_spurious, "audit-core-vs-spurious.csv",
-                         key="audit_core_csv")
-    if tabs[5].open:
-        with tabs[5]:
-            flips = report.counterfactual
-            transform = keep("audit_transform", st.segmented_control(
-                "Transform", sorted(flips["transform"].unique()), default=kept("audit_transform", "greyscale"),
-                key="audit_transform")) or "greyscale"
-            st.caption("Change one thing about every clean test photo and count how often the prediction "
-                       "flips. Saliency maps show *where* a model looks, not *what* it sees there: the "
-                       "**colour model**'s maps put nothing on the watermark or the bars (see *Global "
-                       "saliency*), yet greyscale and a hue shift flip many of its predictions. Read it "
-                       "against the normal model, which sees some colour too; each shortcut model's own "
-                       "artefact (watermark, cage bars) flips nearly all of its predictions.")
-            st.plotly_chart(figure("flips", meta, transform, lambda: flip_chart(flips, transform)), key="audit_flips")
-            percent = st.column_config.NumberColumn(format="percent")
-            st.dataframe(flips[flips["transform"] == transform].assign(model=lambda d: d["model"].map(title)),
-                         hide_index=True, width="stretch",
-                         column_order=["model", "class", "n", "flips", "rate", "ci_low", "ci_high"],
-                         column_config={"rate": percent, "ci_low": percent, "ci_high": percent})
-            csv_download("Flips, every transform (CSV)", flips, "audit-counterfactual-flips.csv", key="audit_flips_csv")
-    if tabs[6].open:
-        with tabs[6]:
-            st.caption(f"One row per image × model ({METHOD_LABELS.get(meta.get('method', AUDIT_METHOD), AUDIT_METHOD)}); "
-                       "the summary groups them by model, true class and watermark.")
-            summary = audit.summarize(report.audit, by=("model", "truth", "watermarked"))
-            st.dataframe(summary, hide_index=True, width="stretch")
-            csv_download("Summary (CSV)", summary, "demo_audit_summary.csv", key="audit_summary_csv")
-            st.download_button("Audit table (CSV)", lambda: report.audit.to_csv(index=False).encode(),
-                               "demo_audit.csv", "text/csv", key="audit_download", icon=":material/download:")
+    for tab, view in zip(tabs, REPORT_VIEWS, strict=True):
+        if tab.open:
+            with tab:
+                view(report, meta)
 
 
 def demo_section() -> None:
