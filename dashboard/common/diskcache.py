@@ -32,7 +32,7 @@ T = TypeVar("T")
 PAGE_CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "page_cache"
 SHIPPED_RESULTS = PAGE_CACHE_DIR / "builtin" / "results"
 # The kinds recorded into SHIPPED_RESULTS: numbers and 128-px maps, and the Quadrants page's table
-# of its default model (with its thumbnails: 3.4 MB, the one picture-heavy kind; computing it took
+# of its default model (with its thumbnails: 3.6 MB, the one picture-heavy kind; computing it took
 # 2.6 s of a fresh server's first Quadrants visit).
 SHIPPED_KINDS = frozenset({"occlusion-sweep", "occlusion-fine", "occlusion-miss", "sanity", "spurious", "flips",
                            "quadrants"})
