@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python bench/zoo_latency.py`` (``--threads N``, default 2 as the app runs).
 Rows per architecture, one 128² image unless said: gradient² (what Gradients and Quadrants show),
-the 18×18 automatic occlusion grid (Occlusion page), SmoothGrad n = 50, and a full Quadrants page
+the 18×18 automatic occlusion grid (Occlusion page; beside it the same grid by batched full
+inference, which the incremental engine replaces), SmoothGrad n = 50, and a full Quadrants page
 computation (predictions + gradient² + top-0.5 % share of 200 images, as ``views/quadrants``).
 Ratios are against the from-scratch demo CNN, measured in the same run (the machine is shared).
 """
@@ -19,6 +20,7 @@ from torch import nn
 from saliency_core import cell_occlusion, explain
 from saliency_core.metrics import top_percent_share
 from saliency_core.zoo import DemoCNN
+from saliency_core.zoo.early_cut import EarlyCut
 from saliency_core.zoo.efficientnet import pretrained_model
 
 QUADRANT_IMAGES = 200  # 4 quadrants × 50, as the Quadrants page
@@ -48,6 +50,7 @@ def rows(model: nn.Module, repeats: int) -> dict[str, float]:
     return {
         "gradient² (1 image)": best_of(lambda: explain(model, image, "gradient_squared"), repeats),
         "18×18 occlusion grid (1 image)": best_of(lambda: cell_occlusion(model, image, 18), repeats),
+        "  same, full inference": best_of(lambda: cell_occlusion(model, image, 18, exact_engine=False), repeats),
         "SmoothGrad n=50 (1 image)": best_of(lambda: explain(model, image, "smoothgrad", samples=50), repeats),
         f"Quadrants page ({QUADRANT_IMAGES} images)": best_of(lambda: quadrant_page(model, many), 1),
     }
@@ -60,13 +63,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    models = {"demo CNN (from scratch)": DemoCNN().eval(), "EfficientNet-Lite0 (zoo backbone)": pretrained_model().eval()}
+    models = {"demo CNN (from scratch)": DemoCNN().eval(), "EfficientNet-Lite0 (zoo backbone)": pretrained_model().eval(),
+              "early cut, max pool (watermark series)": EarlyCut().eval()}
     results = {name: rows(model, args.repeats) for name, model in models.items()}
     base = results["demo CNN (from scratch)"]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; best of {args.repeats} (page: 1 run)")
-    print(f"{'computation':34s}" + "".join(f"{name:>36s}" for name in results))
+    print(f"{'computation':34s}" + "".join(f"{name:>40s}" for name in results))
     for row in base:
-        cells = "".join(f"{results[name][row]:>26.3f} s ({results[name][row] / base[row]:4.1f}×)" for name in results)
+        cells = "".join(f"{results[name][row]:>30.3f} s ({results[name][row] / base[row]:4.1f}×)" for name in results)
         print(f"{row:34s}{cells}")
 
 

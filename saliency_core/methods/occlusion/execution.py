@@ -23,13 +23,29 @@ from saliency_core.methods.occlusion.plan import Plan, Step
 def chunk_outputs(plan: Plan, images: Tensor, base: Tensor, windows: np.ndarray) -> Tensor:
     """The model's output [count·B, K] for ``windows`` (indices in ``plan``'s grid), rows i·B + b."""
     chunk = _Chunk(plan, windows, images.device)
-    for step in plan.steps:
+    for step, done in zip(plan.steps, _last_reads(plan.steps, plan.output)):
         if step.kind == "input":
             chunk.run_input(step, images, base)
         else:
             chunk.run(step)
+        for node in done:  # a patch no later step reads: free it now, not at the chunk's end
+            chunk.values.pop(node, None)
     out: Tensor = chunk.values[plan.output]
     return out
+
+
+def _last_reads(steps: list[Step], output: fx.Node) -> list[list[fx.Node]]:
+    """Per step, the nodes whose patches no later step reads (the output is kept)."""
+    last: dict[fx.Node, int] = {}
+    for i, step in enumerate(steps):
+        last[step.node] = i
+        for node in step.node.all_input_nodes:
+            last[node] = i
+    done: list[list[fx.Node]] = [[] for _ in steps]
+    for node, i in last.items():
+        if node is not output:
+            done[i].append(node)
+    return done
 
 
 def bytes_per_window(plan: Plan) -> int:
@@ -146,6 +162,8 @@ class _Chunk:
             self.patch_start[node] = self.starts(axes)
         elif step.kind == "pool_sum":
             self.values[node] = self._pooled(step)
+        elif step.kind == "pool_max":
+            self.values[node] = self._max_pooled(step)
         else:  # dense: the head after the global pool runs on all rows at once
             assert step.fn is not None
             lookup = lambda n: self.values.get(n, self.plan.cache[n])  # noqa: E731
@@ -166,3 +184,12 @@ class _Chunk:
         mean = (total / (full.shape[2] * full.shape[3])).to(full.dtype)
         shape = self.plan.cache[step.node].shape
         return mean.reshape(self.rows, *shape[1:])
+
+    def _max_pooled(self, step: Step) -> Tensor:
+        """Global max: the larger of the cached map's maximum outside the patch box and the patch's."""
+        source = step.inputs[0]
+        patch = self.values[source]
+        y0, x0 = self.patch_start[source]
+        outside = self.plan.pool_maxima[source].outside(self.image, y0, patch.shape[2], x0, patch.shape[3])
+        peak = torch.maximum(outside, patch.amax((2, 3)))
+        return peak.reshape(self.rows, *self.plan.cache[step.node].shape[1:])

@@ -59,7 +59,7 @@ class Step:
     """One spatial or dense node of the plan and how to evaluate it for a chunk of windows."""
 
     node: fx.Node
-    kind: str  # "input", "window", "elementwise", "cat", "pool_sum", "dense"
+    kind: str  # "input", "window", "elementwise", "cat", "pool_sum", "pool_max", "dense"
     axes: tuple[Axis, Axis] | None = None
     fn: Callable[..., Any] | None = None
     reach: tuple[Reach, Reach] | None = None
@@ -67,6 +67,43 @@ class Step:
     inputs: tuple[fx.Node, ...] = ()
     margin: int = 0  # how far a windowed operator's input crops reach outside the input map
     cost: float = 1.0  # work per output element of a windowed operator (conv: Cin/g × Cout × kernel area)
+
+
+@dataclass(eq=False, repr=False)
+class MaxTables:
+    """Running maxima of a map [B,C,H,W] from which the maximum outside any box follows exactly:
+    over rows above/below it (``rows_before``/``rows_from`` [B,C,H+1]) and, in the box's rows, over
+    the columns left/right of it (``cols_before``/``cols_from`` [B,C,H,W+1]); -inf where empty."""
+
+    rows_before: Tensor
+    rows_from: Tensor
+    cols_before: Tensor
+    cols_from: Tensor
+
+    @staticmethod
+    def of(value: Tensor) -> MaxTables:
+        def running(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+            shape = list(x.shape)
+            shape[dim] = 1
+            edge = torch.full(shape, -torch.inf, dtype=x.dtype, device=x.device)
+            before = torch.cat([edge, x.cummax(dim).values], dim)
+            after = torch.cat([x.flip(dim).cummax(dim).values.flip(dim), edge], dim)
+            return before, after
+
+        rows_before, rows_from = running(value.amax(3), 2)
+        cols_before, cols_from = running(value, 3)
+        return MaxTables(rows_before, rows_from, cols_before, cols_from)
+
+    def outside(self, image: Tensor, y0: Tensor, height: int, x0: Tensor, width: int) -> Tensor:
+        """[rows, C]: the maximum of image ``image[r]``'s map outside its box (y0, x0, height, width)."""
+        above = self.rows_before[image, :, y0]
+        below = self.rows_from[image, :, y0 + height]
+        ys = y0[:, None] + torch.arange(height, device=y0.device)  # [rows, height]
+        band_images, band_ys = image[:, None], ys
+        left = self.cols_before[band_images, :, band_ys, x0[:, None]]  # [rows, height, C]
+        right = self.cols_from[band_images, :, band_ys, (x0 + width)[:, None]]
+        band = torch.maximum(left, right).amax(1)
+        return torch.maximum(torch.maximum(above, below), band)
 
 
 @dataclass(eq=False, repr=False)  # identity, and no repr of every cached activation
@@ -82,6 +119,8 @@ class Plan:
     grid: tuple[int, int]  # region positions per axis
     # Per global pool's input: its whole-map sums [B,C] in float64, taken once, updated per patch.
     pool_sums: dict[fx.Node, Tensor]
+    # Per global max pool's input: the maxima of its map outside any box (:class:`MaxTables`).
+    pool_maxima: dict[fx.Node, MaxTables] = field(default_factory=dict)
     # Padded channels-last copies of cached maps, by (node, pad value): shared with restricted plans.
     tables: dict[tuple[fx.Node, float], tuple[Tensor, int]] = field(default_factory=dict)
     _groups: list[tuple[np.ndarray, np.ndarray, Plan]] | None = field(default=None, init=False)
@@ -144,7 +183,8 @@ class _Analysis:
             raise Unsupported("the model has no output")
         pool_sums = {s.inputs[0]: self.cache[s.inputs[0]].sum((2, 3), dtype=torch.float64)
                      for s in self.steps if s.kind == "pool_sum"}
-        return Plan(self.modules, self.steps, self.cache, self.output, self.batch, self.grid, pool_sums)
+        pool_maxima = {s.inputs[0]: MaxTables.of(self.cache[s.inputs[0]]) for s in self.steps if s.kind == "pool_max"}
+        return Plan(self.modules, self.steps, self.cache, self.output, self.batch, self.grid, pool_sums, pool_maxima)
 
     # ------------------------------------------------------------------ tracing + caching
 
@@ -197,7 +237,7 @@ class _Analysis:
         if len(spatial) != len(inputs):
             raise Unsupported(f"{node.format_node()} mixes spatial maps with pooled values")
         self.steps.append(self._spatial_step(node, fn, tuple(spatial)))
-        self.kind[node] = "dense" if self.steps[-1].kind == "pool_sum" else "spatial"
+        self.kind[node] = "dense" if self.steps[-1].kind in ("pool_sum", "pool_max") else "spatial"
         if self.kind[node] == "spatial":
             self._check_map(node, self.cache[node])
 
@@ -235,6 +275,9 @@ class _Analysis:
         if self._is_global_mean(node, module):
             self._check_map(spatial[0], self.cache[spatial[0]])
             return Step(node, "pool_sum", inputs=spatial)
+        if self._is_global_max(node, module):
+            self._check_map(spatial[0], self.cache[spatial[0]])
+            return Step(node, "pool_max", inputs=spatial)
         if self._is_cat(node):
             return self._merge_step(node, "cat", fn, spatial, out)
         if self._is_elementwise(node, module):
@@ -332,6 +375,22 @@ class _Analysis:
         is_mean = (node.op == "call_function" and node.target is torch.mean) or \
                   (node.op == "call_method" and node.target == "mean")
         if not is_mean:
+            return False
+        dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+        return isinstance(dims, (tuple, list)) and sorted(int(d) % 4 for d in dims) == [2, 3]
+
+    @staticmethod
+    def _is_global_max(node: fx.Node, module: nn.Module | None) -> bool:
+        """A max over the whole map: ``amax(dim=(2, 3))`` or an adaptive max pool to 1×1 (no indices)."""
+        if isinstance(module, nn.AdaptiveMaxPool2d):
+            return int_pair(module.output_size) == (1, 1) and not module.return_indices
+        if node.op == "call_function" and node.target is F.adaptive_max_pool2d:
+            size = node.args[1] if len(node.args) > 1 else node.kwargs.get("output_size")
+            indices = node.args[2] if len(node.args) > 2 else node.kwargs.get("return_indices", False)
+            return int_pair(size) == (1, 1) and not indices
+        is_amax = (node.op == "call_function" and node.target is torch.amax) or \
+                  (node.op == "call_method" and node.target == "amax")
+        if not is_amax:
             return False
         dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
         return isinstance(dims, (tuple, list)) and sorted(int(d) % 4 for d in dims) == [2, 3]

@@ -45,6 +45,31 @@ class ToyNet(nn.Module):
         return self.head(torch.mean(x, dim=(2, 3)))
 
 
+class MaxPoolHead(nn.Module):
+    """A conv trunk ending in a global max pool, written in one of its three forms (the zoo's
+    watermark series uses ``torch.amax``)."""
+
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.form = form
+        self.conv = nn.Conv2d(3, 5, 3, padding=1)
+        self.down = nn.Conv2d(5, 6, 3, stride=2, padding=1)
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = torch.relu(self.down(torch.relu(self.conv(x))))
+        if self.form == "amax":
+            pooled = torch.amax(x, dim=(2, 3))
+        elif self.form == "amax_keepdim_method":
+            pooled = x.amax(dim=(-1, -2), keepdim=True).flatten(1)
+        elif self.form == "adaptive_function":
+            pooled = torch.nn.functional.adaptive_max_pool2d(x, 1).flatten(1)
+        else:
+            pooled = self.pool(x).flatten(1)
+        return self.head(pooled)
+
+
 def naive_deltas(model: nn.Module, images: Tensor, window: tuple[int, int], stride: tuple[int, int],
                  baseline: Tensor, target: Tensor) -> Tensor:
     """One forward pass per window, positions written out independently of the kernels."""

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from saliency_core import kernels
 from saliency_core.methods.occlusion.incremental import incremental_deltas
 
-from occlusion_models import AttentionLike, FlattenHead, ToyNet, TrainingBatchNorm, demo_cnn, naive_deltas
+from occlusion_models import AttentionLike, FlattenHead, MaxPoolHead, ToyNet, TrainingBatchNorm, demo_cnn, naive_deltas
 
 SIZE = 64
 
@@ -63,6 +63,20 @@ def test_toy_net_with_concat_and_pooling_equals_naive_loop() -> None:
     assert deltas is not None
     torch.testing.assert_close(deltas, naive_deltas(model, images, (9, 7), (5, 4), torch.tensor(0.0), target),
                                atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("form", ["amax", "amax_keepdim_method", "adaptive_function", "adaptive_module"])
+@pytest.mark.parametrize(("window", "stride"), [((6, 6), (3, 3)), ((9, 5), (7, 4)), ((20, 20), (4, 4))])
+def test_global_max_pool_deltas_equal_naive_loop(form: str, window: tuple[int, int], stride: tuple[int, int]) -> None:
+    model = MaxPoolHead(form).eval()
+    images = torch.rand(2, 3, 24, 28)
+    images[1, :, 20:, 24:] = 4.0  # the max sits in a corner: windows over it change the pooled maximum
+    target = torch.tensor([0, 2])
+    deltas = incremental_deltas(model, images, window, stride, 0.0, target)
+    assert deltas is not None  # the max pool has its incremental step (no full-inference fallback)
+    expected = naive_deltas(model, images, window, stride, torch.tensor(0.0), target)
+    assert expected.abs().max() > 1e-3  # occlusion really moves the output
+    torch.testing.assert_close(deltas, expected, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("make", [demo_cnn, lambda: ToyNet().eval()], ids=["demo_cnn", "toy_net"])
@@ -156,3 +170,21 @@ def test_regions_given_as_lists_work() -> None:
     with torch.no_grad():
         expected = torch.stack([model(h) for h in halves], dim=1)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("make", [demo_cnn, lambda: ToyNet().eval(), lambda: MaxPoolHead("amax").eval()],
+                         ids=["demo_cnn", "toy_net", "max_pool_head"])
+def test_a_patch_is_freed_after_its_last_reader_and_never_before(make) -> None:  # type: ignore[no-untyped-def]
+    from saliency_core.methods.occlusion.execution import _last_reads
+    from saliency_core.methods.occlusion.plan import build_plan
+
+    plan = build_plan(make(), torch.rand(1, 3, 32, 32), (8, 8), (4, 4))
+    assert plan is not None
+    freed = _last_reads(plan.steps, plan.output)
+    when = {node: i for i, nodes in enumerate(freed) for node in nodes}
+    assert sum(map(len, freed)) == len(when)  # each node freed once
+    assert plan.output not in when
+    for i, step in enumerate(plan.steps):
+        assert step.node is plan.output or step.node in when  # every patch is freed
+        for node in step.node.all_input_nodes:
+            assert when.get(node, len(plan.steps)) >= i  # no step reads a freed patch

@@ -34,3 +34,19 @@ def test_exact_occlusion_equals_captum_on_efficientnet(lite0, size, window, stri
                                            perturbations_per_eval=16)[:, 0]
     assert ours.abs().max() > 1e-3  # the windows change the logits: the comparison means something
     torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-4)
+
+
+def test_the_watermark_series_cell_sweep_is_incremental_and_equals_full_inference():
+    # EarlyCut (the zoo's watermark series) ends in torch.amax over the map: the global max step
+    from saliency_core.methods.occlusion.cells import _regions
+    from saliency_core.methods.occlusion.plan import build_region_plan
+    from saliency_core.zoo.early_cut import EarlyCut
+
+    torch.manual_seed(3)
+    model = EarlyCut(seed=0).eval()
+    images = torch.rand(2, 3, 64, 64)
+    assert build_region_plan(model, images, _regions(sc.cell_grid(9, 64))) is not None
+    ours = sc.cell_occlusion(model, images, 9, hidden=(4,))
+    full = sc.cell_occlusion(model, images, 9, hidden=(4,), exact_engine=False)
+    assert (full.cells - full.base[:, None]).abs().max() > 1e-4
+    torch.testing.assert_close(ours.cells, full.cells, atol=1e-5, rtol=0)
