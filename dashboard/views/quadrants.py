@@ -12,7 +12,6 @@ with an overlay toggle. Below the chart, for the zoo's models, the lesson in our
 
 from __future__ import annotations
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -193,27 +192,37 @@ def scatter_panel(df: pd.DataFrame, model: str) -> None:
         plot["class"] = plot["truth"] + "s"
         plot["share %"] = (100 * plot["share"]).round(1)
         plot["prediction"] = plot["predicted"] + " " + (100 * plot["confidence"]).round(1).astype(str) + "%"
-        dot = alt.selection_point(name="dot", fields=["id"], on="click", empty=False)
-        base = alt.Chart(plot[["id", "class", "watermark", "share", "y", "predicted", "prediction",
-                               "share %", "image"]]).mark_circle(size=70, stroke="#333").encode(
-            x=alt.X("share:Q", scale=alt.Scale(domain=[0, 1], padding=8), axis=alt.Axis(format="%"),
-                    title="top-0.5% pixels inside the watermark box"),
-            y=alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-reach, reach])),
-            color=alt.Color("predicted:N", scale=(alt.Scale(domain=list(CLASSES), range=[CAT_COLOUR, DOG_COLOUR])
-                                                  if classes == tuple(CLASSES) else alt.Scale(domain=list(classes))),
-                            legend=alt.Legend(title="predicted", orient="top")),
-            strokeWidth=alt.condition(dot, alt.value(2.5), alt.value(0)),
-            tooltip=[alt.Tooltip("image:N"), alt.Tooltip("id:N"), alt.Tooltip("prediction:N"),
-                     alt.Tooltip("share %:Q", title="share in box (%)")],
-        ).add_params(dot).properties(width=300, height=int(min(300, max(140, 7 * reach))))
-        chart = base.facet(
-            row=alt.Row("watermark:N", sort=["with watermark", "without watermark"], title=None),
-            column=alt.Column("class:N", sort=["cats", "dogs"], title=None),
-        ).configure_header(labelFontSize=14, labelFontWeight="bold").properties(
+        colour = {"domain": list(CLASSES), "range": [CAT_COLOUR, DOG_COLOUR]} if classes == tuple(CLASSES) \
+            else {"domain": list(classes)}
+        # A Vega-Lite spec written out (Altair would build the same: importing it cost the server 29 MB)
+        dot = {"name": "dot", "select": {"type": "point", "fields": ["id"], "on": "click"}, "views": ["dots"]}
+        chart = {
+            "facet": {"row": {"field": "watermark", "type": "nominal", "sort": ["with watermark", "without watermark"],
+                              "title": None},
+                      "column": {"field": "class", "type": "nominal", "sort": ["cats", "dogs"], "title": None}},
+            "spec": {
+                "name": "dots", "width": 300, "height": int(min(300, max(140, 7 * reach))),
+                "mark": {"type": "circle", "size": 70, "stroke": "#333"},
+                "encoding": {
+                    "x": {"field": "share", "type": "quantitative", "scale": {"domain": [0, 1], "padding": 8},
+                          "axis": {"format": "%"}, "title": "top-0.5% pixels inside the watermark box"},
+                    "y": {"field": "y", "type": "quantitative", "axis": None, "scale": {"domain": [-reach, reach]}},
+                    "color": {"field": "predicted", "type": "nominal", "scale": colour,
+                              "legend": {"title": "predicted", "orient": "top"}},
+                    "strokeWidth": {"condition": {"param": "dot", "value": 2.5, "empty": False}, "value": 0},
+                    "tooltip": [{"field": "image", "type": "nominal"}, {"field": "id", "type": "nominal"},
+                                {"field": "prediction", "type": "nominal"},
+                                {"field": "share %", "type": "quantitative", "title": "share in box (%)"}],
+                },
+            },
+            "params": [dot],
+            "config": {"header": {"labelFontSize": 14, "labelFontWeight": "bold"}},
             # SVG marks (one <path> per dot) instead of a canvas: crisp, and a browser test can
             # hover and click a dot
-            usermeta={"embedOptions": {"renderer": "svg"}})
-        st.altair_chart(chart, on_select=_on_select, selection_mode="dot", key=CHART_KEY, width="content")
+            "usermeta": {"embedOptions": {"renderer": "svg"}},
+        }
+        data = plot[["id", "class", "watermark", "share", "y", "predicted", "prediction", "share %", "image"]]
+        st.vega_lite_chart(data, chart, on_select=_on_select, selection_mode="dot", key=CHART_KEY, width="content")
         st.caption("Hover a dot for its photo and gradient-squared map; click it (or choose it in *Pin a photo*) to "
                    "pin it on the right.")
         summary = (df.assign(correct=df["predicted"] == df["truth"], inside=df["share"] > 0.5)

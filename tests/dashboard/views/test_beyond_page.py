@@ -15,6 +15,7 @@ import saliency_core
 from saliency_core import zoo as zoo_module
 from saliency_core.data.quadrants import first_of_each, load_held_out, marked_photos
 from saliency_core.metrics.sanity_checks import cascading_randomisation, spaced_layers
+from saliency_core.zoo.fold import fold_batchnorm
 
 BEYOND = "views/beyond.py"
 
@@ -27,12 +28,12 @@ def frame_with(at: Any, column: str) -> pd.DataFrame:
 
 def independent_sanity(root: Path) -> pd.DataFrame:
     """The page's sanity check recomputed from the library alone: the first two clean test cats
-    and dogs, the zoo's normal model, vanilla gradients, cascading randomisation; means per step."""
+    and dogs, the zoo's normal model (batch norms folded, as served), vanilla gradients, cascading randomisation; means per step."""
     photos = load_held_out(root)
     chosen = first_of_each(photos, 4, 0)
     rows = [(p, False) for species in ("cat", "dog") for p in chosen[species][:2]]
     images = marked_photos(photos, rows).images
-    model = zoo_module.load("normal").eval()
+    model = fold_batchnorm(zoo_module.load("normal").eval())  # as the server serves it
     table = cascading_randomisation(model, images, lambda m, x: saliency_core.explain(m, x, "vanilla_gradient"),
                                     measure_at=spaced_layers(model, 12))
     return table.groupby(["step", "layer"], sort=False)[["spearman", "spearman_abs", "ssim", "hog"]].mean()
