@@ -6,7 +6,10 @@ held out) or the test split of the ``SALIENCY_DATA`` folder.
 Every set is built once per server (``st.cache_resource``, and on disk between servers) by the
 library's one builder, ``saliency_core.data.quadrants.marked_photos``: the model frame (128×128,
 [0,1]) and each photo's own watermark, the same one it carries on every page and in the audit
-report. Treat the returned tensors as read-only: they are shared.
+report. A set keeps its photos as uint8 and the watermarked pixels' values apart (a quarter of the
+memory of float32 frames: 80 MB of the server's photos became ~20); its float32 pixels, the same
+bits ``marked_photos`` made, are made when asked for. Treat the returned tensors as read-only:
+they are shared.
 """
 
 from __future__ import annotations
@@ -28,21 +31,24 @@ from saliency_core.data.frame import FRAME
 from saliency_core.data.loaders import CLASSES, load_manifest, read_manifest
 from saliency_core.data.quadrants import HeldOutPhotos, first_of_each, load_held_out, marked_photos
 
-DEMO_CACHE_VERSION = 2  # 2: pet masks
+DEMO_CACHE_VERSION = 3  # 2: pet masks; 3: uint8 frames and the marks' values
 
 
 @dataclass(frozen=True)
 class DemoSet:
     """Images in the model frame with their truth, ids and watermark boxes.
 
-    ``images`` float32 [N,3,128,128] in [0,1]; ``labels`` "cat"/"dog"; ``ids`` unique ids such as
+    ``frames`` uint8 [N,3,128,128]: the photos without their marks; ``marks`` float32 [K,3]: the
+    watermarked pixels' values, in ``masks.nonzero()`` order; :attr:`images` (float32 [N,3,H,W]
+    in [0,1]) puts them together. ``labels`` "cat"/"dog"; ``ids`` unique ids such as
     ``"cat.4001"`` / ``"cat.4001_wm"``; ``watermarked`` per image; ``boxes`` float32 [N,4]
     (x0, y0, x1, y1, exclusive) of the watermark region (the box it would occupy when the image
     has none); ``masks`` bool [N,H,W] of the exact watermark pixels (empty when not watermarked);
     ``pet_masks`` bool [N,H,W] of the animal (None when the photos have none: cats-vs-dogs).
     """
 
-    images: torch.Tensor
+    frames: torch.Tensor = field(repr=False)
+    marks: torch.Tensor = field(repr=False)
     labels: tuple[str, ...]
     ids: tuple[str, ...]
     watermarked: tuple[bool, ...]
@@ -52,18 +58,50 @@ class DemoSet:
     pet_masks: torch.Tensor | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
-        return int(self.images.shape[0])
+        return int(self.frames.shape[0])
 
     def index(self, image_id: str) -> int:
         return self.ids.index(image_id)
 
+    @property
+    def images(self) -> torch.Tensor:
+        """float32 [N,3,H,W] in [0,1], made on each call: hold on to it while you use it, and ask for
+        :meth:`image` / :meth:`images_at` when a few photos will do."""
+        return pixels(self.frames, self.masks, self.marks)
+
+    def image(self, i: int) -> torch.Tensor:
+        """float32 [3,H,W] of photo ``i``."""
+        return self.images_at([i])[0]
+
+    def images_at(self, idx: list[int]) -> torch.Tensor:
+        """float32 [len(idx),3,H,W] of the photos ``idx``."""
+        t = torch.as_tensor(idx, dtype=torch.long)
+        return pixels(self.frames[t], self.masks[t], self._marks_of(idx))
+
     def subset(self, idx: list[int]) -> DemoSet:
         t = torch.as_tensor(idx, dtype=torch.long)
         return DemoSet(
-            self.images[t], tuple(self.labels[i] for i in idx), tuple(self.ids[i] for i in idx),
+            self.frames[t], self._marks_of(idx), tuple(self.labels[i] for i in idx), tuple(self.ids[i] for i in idx),
             tuple(self.watermarked[i] for i in idx), self.boxes[t], self.masks[t],
             (*self.key, "subset", tuple(idx)), None if self.pet_masks is None else self.pet_masks[t],
         )
+
+    def _marks_of(self, idx: list[int]) -> torch.Tensor:
+        counts = self.masks.flatten(1).sum(1).tolist()
+        starts = [0]
+        for count in counts[:-1]:
+            starts.append(starts[-1] + count)
+        parts = [self.marks[starts[i]:starts[i] + counts[i]] for i in idx]
+        return torch.cat(parts) if parts else self.marks[:0]
+
+
+def pixels(frames: torch.Tensor, masks: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
+    """float32 [N,3,H,W]: ``frames`` (uint8) in [0,1] as ``marked_photos`` scales them, with the
+    pixels under ``masks`` set to ``marks``."""
+    out = frames.float().div_(255.0)
+    if marks.numel():
+        out.permute(0, 2, 3, 1)[masks] = marks  # a view: writes into ``out``
+    return out
 
 
 @st.cache_resource(show_spinner="Loading the demo photos…", max_entries=2)
@@ -90,10 +128,9 @@ def _demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: i
     if path is not None and path.is_file():
         try:
             saved = torch.load(path, weights_only=True)
-            return DemoSet(images=saved["images"], labels=tuple(saved["labels"]), ids=tuple(saved["ids"]),
-                           watermarked=tuple(saved["watermarked"]), boxes=saved["boxes"],
-                           masks=saved["masks"], key=(*key, pixels_digest(saved["images"])),
-                           pet_masks=saved.get("pet_masks"))
+            return DemoSet(frames=saved["frames"], marks=saved["marks"], labels=tuple(saved["labels"]),
+                           ids=tuple(saved["ids"]), watermarked=tuple(saved["watermarked"]), boxes=saved["boxes"],
+                           masks=saved["masks"], key=(*key, str(saved["digest"])), pet_masks=saved.get("pet_masks"))
         except (OSError, RuntimeError, KeyError, ValueError, EOFError):
             pass  # a stale or broken cache file: rebuild it
     demo = build_demo_set(root, n_per_class, wm_cats, wm_dogs, offset)
@@ -101,9 +138,9 @@ def _demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offset: i
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            torch.save({"images": demo.images, "labels": list(demo.labels), "ids": list(demo.ids),
-                        "watermarked": list(demo.watermarked), "boxes": demo.boxes, "masks": demo.masks,
-                        "pet_masks": demo.pet_masks}, tmp)
+            torch.save({"frames": demo.frames, "marks": demo.marks, "labels": list(demo.labels),
+                        "ids": list(demo.ids), "watermarked": list(demo.watermarked), "boxes": demo.boxes,
+                        "masks": demo.masks, "pet_masks": demo.pet_masks, "digest": demo.key[-1]}, tmp)
             os.replace(tmp, path)  # atomic: another server never reads half a file
         except OSError:
             pass
@@ -161,8 +198,11 @@ def build_demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offs
     else:
         rows = [(p, modes[s] == "yes") for s in ("cat", "dog") for p in chosen[s]]
     marked = marked_photos(photos, rows)
+    frames = photos.frames[torch.as_tensor([p for p, _ in rows], dtype=torch.long)]
+    marks = marked.images.permute(0, 2, 3, 1)[marked.masks]  # [K,3]
     return DemoSet(
-        images=marked.images,
+        frames=frames,
+        marks=marks.contiguous(),
         labels=marked.labels,
         ids=tuple(Path(f).stem + ("_wm" if m else "") for f, m in zip(marked.files, marked.marked)),
         watermarked=marked.marked,

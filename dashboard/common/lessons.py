@@ -359,8 +359,9 @@ def missing_lesson(name: str, demo: DemoSet, frame: pd.DataFrame, percent: float
                      & (frame["predicted"] != "cat")).sum())
         st.markdown(missing_text(row, wrong, cats, title(name)))
         i = demo.index(str(row["id"]))
-        sal = saliency_map(name, (*demo.key, demo.ids[i]), demo.images[i], "gradient_squared")
-        picture = side_by_side(upscale(demo.images[i], 256), share_picture(sal, demo.boxes[i], percent, size=256))
+        image = demo.image(i)
+        sal = saliency_map(name, (*demo.key, demo.ids[i]), image, "gradient_squared")
+        picture = side_by_side(upscale(image, 256), share_picture(sal, demo.boxes[i], percent, size=256))
         st.image(picture, caption=f"{row['id']}: the photo, and its gradient-squared map with the box "
                  f"and the top {percent:g}% pixels", width=520)
 

@@ -67,13 +67,19 @@ def lock_of(model: nn.Module) -> ModelLock:
 
 # Images explained per call: a backward pass through EfficientNet-Lite0 at 128 px keeps ~28 MB of
 # activations per image (50 at once peaked at 1.8 GB; the host guarantees ~690 MB). 4 at a time:
-# +143 MB for the normal model (8: +271 MB), 18% slower over 200 photos.
+# +143 MB for the normal model (8: +271 MB), 18% slower over 200 photos; +69–82 MB since the
+# served models have their batch norms folded.
 CHUNK = 4
 # What one occlusion pass may hold here (the library's default is 256 MB): +144 MB instead of
-# +239 MB for the normal model's 18×18 sweep, 1.48 s instead of 1.22 s.
+# +239 MB for the normal model's 18×18 sweep, 1.48 s instead of 1.22 s (since a pass frees each
+# layer's patch after its last reader: +87–95 MB instead of +107–114, bench/sweep_memory.py).
 OCCLUSION_BUDGET = 128 * 2**20
 set_memory_budget(OCCLUSION_BUDGET)
 BATCHED = ("smoothgrad", "smoothgrad_squared", "integrated_gradients")  # methods with a batch_size option
+# Their noisy copies / path steps per backward pass: 2. Through the served (folded) normal model a
+# pass of 2 rows peaked at +31–35 MB, of 4 at +69–82 MB; SmoothGrad n = 50 of one photo took
+# 0.64–0.72 s instead of 0.51–0.63 s. These are the largest passes of the Gradients page's clicks.
+NOISY_ROWS = 2
 
 
 def explain_locked(model: nn.Module, images: Any, method: str, **options: Any) -> Any:
@@ -81,7 +87,7 @@ def explain_locked(model: nn.Module, images: Any, method: str, **options: Any) -
     passed wherever the library takes an ``explain``), :data:`CHUNK` images at a time."""
     count = len(images) if isinstance(images, torch.Tensor) and images.dim() == 4 else 0
     if method in BATCHED:  # noisy copies / path steps: the same bound on images per backward pass
-        options = {"batch_size": CHUNK, **options}
+        options = {"batch_size": NOISY_ROWS, **options}
     if count <= CHUNK:
         with lock_of(model):
             return saliency_core.explain(model, images, method, **options)

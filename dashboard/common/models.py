@@ -114,7 +114,7 @@ def predict(name: str, images: torch.Tensor, *, batch_size: int = 16) -> torch.T
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _predict_cached(name: str, key: tuple[Any, ...], _images: torch.Tensor, _ids: tuple[str, ...] = ()) -> np.ndarray:
+def _predict_cached(name: str, key: tuple[Any, ...], _demo: Any, _ids: tuple[str, ...] = ()) -> np.ndarray:
     # A demo set of the built-in photos: the shipped table (dashboard/data/page_cache) when it
     # matches the installed zoo and photos; else computed once and kept in the cache folder.
     from dashboard.common.diskcache import cached_frame, shipped_probabilities
@@ -125,7 +125,7 @@ def _predict_cached(name: str, key: tuple[Any, ...], _images: torch.Tensor, _ids
         if shipped is not None:
             return shipped
     frame = cached_frame("predictions", (name, model_fingerprint(name), key),
-                         lambda: pd.DataFrame(predict(name, _images).numpy(), columns=list(CLASSES)))
+                         lambda: pd.DataFrame(predict(name, _demo.images).numpy(), columns=list(CLASSES)))
     return frame.to_numpy(dtype=np.float32)
 
 
@@ -134,4 +134,4 @@ def predict_set(name: str, demo: Any) -> np.ndarray:
     shipped with the app for the built-in photos' demo sets)."""
     if not demo.key:
         return predict(name, demo.images).numpy()
-    return _predict_cached(name, tuple(demo.key), demo.images, tuple(demo.ids))
+    return _predict_cached(name, tuple(demo.key), demo, tuple(demo.ids))

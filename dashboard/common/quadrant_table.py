@@ -44,8 +44,8 @@ def quadrant_results(name: str, key: tuple, fingerprint: str, _demo: DemoSet,
 
 def zoo_maps(name: str, demo: DemoSet, method: str) -> torch.Tensor:
     """``method``'s maps of zoo model ``name`` on every photo of ``demo``."""
-    model = load_zoo_model(name)
-    return torch.cat([explain_locked(model, demo.images[start : start + 50].contiguous(), method).maps
+    model, images = load_zoo_model(name), demo.images
+    return torch.cat([explain_locked(model, images[start : start + 50].contiguous(), method).maps
                       for start in range(0, len(demo), 50)])
 
 
@@ -54,9 +54,9 @@ def table(demo: DemoSet, probs: np.ndarray, sq: torch.Tensor, classes: tuple[str
     maps [N,128,128] on the quadrant set ``demo``."""
     share = top_percent_share(sq, demo.boxes.long(), percent=PERCENT).numpy()
     dog = list(classes).index("dog") if "dog" in classes else None
-    rows = []
+    rows, images = [], demo.images
     for i in range(len(demo)):
-        img = upscale(demo.images[i], 96)
+        img = upscale(images[i], 96)
         sq_over = overlay(img, sq[i], alpha=1.0)
         # the share's recipe: the map, the box (cyan), the top-0.5% pixels it counts (orange); one
         # block per map pixel, kept as PNG for the pinned panel (a JPEG smears the orange pixels)
@@ -71,7 +71,7 @@ def table(demo: DemoSet, probs: np.ndarray, sq: torch.Tensor, classes: tuple[str
             "thumb_squared": data_uri(sq_over, fmt="JPEG", quality=85),
             "thumb_share": data_uri(recipe),
             # the tooltip: the photo and the recipe (JPEG: 200 of them go to the browser with the chart)
-            "image": data_uri(side_by_side(upscale(demo.images[i], recipe.shape[0]), recipe, gap=3),
+            "image": data_uri(side_by_side(upscale(images[i], recipe.shape[0]), recipe, gap=3),
                               fmt="JPEG", quality=80),
         })
     return pd.DataFrame(rows)
@@ -79,7 +79,8 @@ def table(demo: DemoSet, probs: np.ndarray, sq: torch.Tensor, classes: tuple[str
 
 def vanilla_thumb_list(demo: DemoSet, van: torch.Tensor | np.ndarray) -> list[str]:
     """The image grid's vanilla-gradient thumbnails of ``demo`` from its maps ``van`` [N,H,W]."""
-    return [data_uri(overlay(upscale(demo.images[i], 96), van[i], alpha=1.0), fmt="JPEG", quality=85)
+    images = demo.images
+    return [data_uri(overlay(upscale(images[i], 96), van[i], alpha=1.0), fmt="JPEG", quality=85)
             for i in range(len(demo))]
 
 

@@ -32,7 +32,7 @@ def image_strip(demo: DemoSet, key: str, *, default: int = 0, on_pick: Callable[
     cols = st.container(key=strip).columns(len(ids) + (1 if extra_column else 0), gap="small")
     for i, col in enumerate(cols[: len(ids)]):
         with col:
-            st.image(upscale(demo.images[i], 96), width="stretch")
+            st.image(upscale(demo.image(i), 96), width="stretch")
             mark = " ©" if demo.watermarked[i] else ""
             st.button(f"{demo.labels[i]}{mark}", key=f"{key}_pick_{i}", on_click=pick,
                       args=(ids[i],), width="stretch",

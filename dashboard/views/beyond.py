@@ -50,7 +50,7 @@ SANITY_STEPS = 12  # maps compared at this many steps of the cascade (EfficientN
 
 def sanity_images(clean: DemoSet) -> torch.Tensor:
     """The four clean photos the sanity check runs on (the test repeats this choice)."""
-    return clean.images[SANITY_IDX]
+    return clean.images_at(list(SANITY_IDX))
 
 
 def explain_vanilla(model: torch.nn.Module, images: torch.Tensor) -> Any:
@@ -87,8 +87,9 @@ def spurious_scores(fingerprints: tuple[str, str], key: tuple[Any, ...], _marked
     """Per-image K-SSD (watermark model, watermarked photos vs the watermark's pixels), CCM (normal
     vs watermark model on watermarked photos) and FAM (the same on clean photos)."""
     def build() -> dict[str, np.ndarray]:
-        spu_marked, norm_marked = _maps("watermark-100", _marked.images), _maps("normal", _marked.images)
-        spu_clean, norm_clean = _maps("watermark-100", _clean.images), _maps("normal", _clean.images)
+        marked, clean = _marked.images, _clean.images
+        spu_marked, norm_marked = _maps("watermark-100", marked), _maps("normal", marked)
+        spu_clean, norm_clean = _maps("watermark-100", clean), _maps("normal", clean)
         return {
             "kssd": np.asarray(kssd(spu_marked, _marked.masks)),
             "ccm": np.asarray(ccm(norm_marked, spu_marked)),
@@ -110,12 +111,12 @@ def flip_table(fingerprints: tuple[str, ...], key: tuple[Any, ...], _clean: Demo
     """Flip rates per model, transform and true class on the clean photos."""
     def build() -> pd.DataFrame:
         labels = torch.tensor([CLASSES.index(label) for label in _clean.labels])
-        tables = []
+        tables, images = [], _clean.images
         for name in FLIP_MODELS:
             model = load_zoo_model(name)
             for transform_name, transform in TRANSFORMS.items():
                 with lock_of(model):
-                    table = flip_rates(model, _clean.images, labels, transform, class_names=list(CLASSES))
+                    table = flip_rates(model, images, labels, transform, class_names=list(CLASSES))
                 tables.append(table.assign(model=title(name), transform=transform_name))
         frame = pd.concat(tables, ignore_index=True)
         return frame[["model", "transform", "class", "n", "flips", "rate", "ci_low", "ci_high"]]

@@ -78,7 +78,7 @@ available = [c.key for c in model_choices(zoo_names() or DEFAULT_MODELS)]  # the
 titles = {c.key: c.title for c in model_choices(zoo_names() or DEFAULT_MODELS)}
 
 idx, _ = image_strip(pairs, IMAGE_KEY, default=1)
-image = pairs.images[idx]
+image = pairs.image(idx)
 image_key = (*pairs.key, pairs.ids[idx])
 
 c1, c2, c3 = st.columns([2, 3, 1])
@@ -256,7 +256,7 @@ st.caption(
 )
 require_models("watermark-100")
 foot = pairs.ids.index(next(i for i in pairs.ids if i.endswith("_wm")))
-foot_image = pairs.images[foot]
+foot_image = pairs.image(foot)
 foot_key = (*pairs.key, pairs.ids[foot])
 fc = st.columns(4)
 fc[0].image(upscale(foot_image, DISPLAY), caption="Input", width=DISPLAY)

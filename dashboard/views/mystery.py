@@ -102,7 +102,7 @@ def mystery_photos(batches: int = 5, size: int = 4) -> MysteryPhotos:
     cats = [i for i, label in enumerate(demo.labels) if label == "cat"][:half]
     dogs = [i for i, label in enumerate(demo.labels) if label == "dog"][:half]
     order = [i for pair in zip(cats, dogs) for i in pair]
-    chosen = demo.images[order].clone()
+    chosen = demo.images_at(order)
     bars = torch.zeros((len(order), *chosen.shape[2:]), dtype=torch.bool)
     caged = tuple(j % size >= size // 2 for j in range(len(order)))
     for j in range(len(chosen)):

@@ -139,7 +139,7 @@ else:
     idx = pairs.index(st.session_state[IMAGE_KEY])
     image_key = (*pairs.key, pairs.ids[idx])
     lesson_photo = (pairs.boxes[idx].tolist(), bool(pairs.watermarked[idx]))  # (its box, marked)
-    image = pairs.images[idx]
+    image = pairs.image(idx)
     caption = f"{pairs.labels[idx]} photo {pairs.ids[idx]}" + (" with a watermark" if pairs.watermarked[idx] else "")
 
 manual, automatic = st.tabs(["Manual", "Automatic"])

@@ -90,8 +90,9 @@ def upload_results(choice: ModelChoice, on_wait: WaitCallback) -> pd.DataFrame:
     input size, computed in its own process and brought back to the 128-px frame; kept in the
     session only (with the maps), never in a cache another session reads."""
     demo = quadrant_set(N_PER_QUADRANT)
-    result = upload_maps(choice, demo.images, "gradient_squared", on_wait)
-    key = ("quadrants-table", digest_of(demo.images), str(preprocess_of(choice).target), str(RESULTS_VERSION))
+    images = demo.images
+    result = upload_maps(choice, images, "gradient_squared", on_wait)
+    key = ("quadrants-table", digest_of(images), str(preprocess_of(choice).target), str(RESULTS_VERSION))
     return remembered(choice, key,  # type: ignore[return-value]
                       lambda: table(demo, result.probabilities, torch.from_numpy(result.maps), class_names_of(choice)))
 

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common.chips import chip_for
-from dashboard.common.demo_sets import demo_images
+from dashboard.common.demo_sets import DemoSet, demo_images
 from dashboard.common.downloads import csv_download
 from dashboard.common.gallery import gallery_html
 from dashboard.common.lessons import two_model_scores, two_models_lesson, two_models_question
@@ -50,11 +50,11 @@ demo = demo_images(N_PER_CLASS, watermark_cats=(choice == "watermarked"), waterm
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _thumbs(key: tuple, _images) -> list[str]:  # noqa: ANN001 - tensors are not hashed
-    return [data_uri(img, fmt="JPEG", quality=88) for img in _images]
+def _thumbs(key: tuple, _demo: DemoSet) -> list[str]:
+    return [data_uri(img, fmt="JPEG", quality=88) for img in _demo.images]
 
 
-thumbs = _thumbs(demo.key, demo.images)
+thumbs = _thumbs(demo.key, demo)
 truth = np.array([CLASSES.index(label) for label in demo.labels])
 cols = st.columns(len(MODELS), gap="large")
 table = pd.DataFrame({"image": demo.ids, "truth": demo.labels, "watermarked": demo.watermarked})

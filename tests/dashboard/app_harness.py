@@ -9,6 +9,8 @@ The photos:
   ``kaggle_path()`` — the cats-vs-dogs folder only (``SALIENCY_DATA``), else None.
 
 The zoo:
+* ``served(name)`` — zoo model ``name`` as the server serves it (eval, batch norms folded), loaded
+  by the library alone: the independent reference for a page's numbers;
 * ``zoo_loads(*names)`` — whether those zoo models (default: normal) load here;
 * ``needs_trained(real)`` / ``needs_zoo(*names)`` — skip, with the reason, without trained weights.
 
@@ -81,6 +83,13 @@ def errors(at: Any) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the zoo
+
+
+def served(name: str) -> Any:
+    from saliency_core import zoo
+    from saliency_core.zoo.fold import fold_batchnorm
+
+    return fold_batchnorm(zoo.load(name).eval())
 
 
 def zoo_loads(*names: str) -> bool:

@@ -31,7 +31,7 @@ from unittest.mock import MagicMock
 import numpy as np
 import pytest
 import torch
-from app_harness import APP, texts
+from app_harness import APP, served, texts
 from PIL import Image
 from streamlit import config as st_config
 from streamlit.components.v2.component_manager import BidiComponentManager
@@ -51,7 +51,6 @@ from dashboard.common.chips import chip_for, prediction_chip
 from dashboard.common.demo_sets import DemoSet, build_demo_set
 from dashboard.common.models import CLASSES, METHOD_LABELS, title
 from dashboard.common.uploads import validate_image
-from saliency_core import zoo as zoo_module
 from saliency_core.artefacts import cage
 from saliency_core.data.builtin import builtin_dir
 from saliency_core.zoo.architecture import DemoCNN
@@ -384,7 +383,7 @@ def test_concurrent_sessions_on_every_page_with_uploads_never_leak(
         pytest.skip("the zoo's trained weights are not installed (saliency-lab train --all)")
     monkeypatch.delenv("SALIENCY_DATA", raising=False)  # the built-in photos
     root = str(builtin_dir())
-    models = {n: zoo_module.load(n).eval() for n in ("normal", "watermark-100", "cages", "colours")}
+    models = {n: served(n) for n in ("normal", "watermark-100", "cages", "colours")}
     # the Dataset audit's demo report: a small stored one, fresh for the installed zoo and photos
     synthetic_report(tmp_path / "audit" / BUILTIN_SET, fingerprint=report_fingerprint(AUDIT_MODELS, root))
     monkeypatch.setenv("SALIENCY_AUDIT_CACHE", str(tmp_path / "audit"))

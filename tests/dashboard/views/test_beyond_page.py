@@ -9,13 +9,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from app_harness import no_exception, texts
+from app_harness import no_exception, served, texts
 
 import saliency_core
-from saliency_core import zoo as zoo_module
 from saliency_core.data.quadrants import first_of_each, load_held_out, marked_photos
 from saliency_core.metrics.sanity_checks import cascading_randomisation, spaced_layers
-from saliency_core.zoo.fold import fold_batchnorm
 
 BEYOND = "views/beyond.py"
 
@@ -33,7 +31,7 @@ def independent_sanity(root: Path) -> pd.DataFrame:
     chosen = first_of_each(photos, 4, 0)
     rows = [(p, False) for species in ("cat", "dog") for p in chosen[species][:2]]
     images = marked_photos(photos, rows).images
-    model = fold_batchnorm(zoo_module.load("normal").eval())  # as the server serves it
+    model = served("normal")  # as the server serves it
     table = cascading_randomisation(model, images, lambda m, x: saliency_core.explain(m, x, "vanilla_gradient"),
                                     measure_at=spaced_layers(model, 12))
     return table.groupby(["step", "layer"], sort=False)[["spearman", "spearman_abs", "ssim", "hog"]].mean()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from app_harness import errors, goto_page, no_browser_exception, screenshot, texts
+from app_harness import errors, goto_page, no_browser_exception, screenshot, served, texts
 from PIL import Image
 from playwright.sync_api import expect
 from story_pieces import Download, downloads  # noqa: F401 - downloads is a fixture
@@ -309,7 +309,7 @@ def upload_zip(app_test: Callable[..., Any], name: str, data: bytes) -> Any:
 def test_a_zip_with_masks_is_audited_with_charts_and_downloads(app_test: Callable[..., Any], zoo: bool) -> None:
     import torch
 
-    from saliency_core import explain, zoo as zoo_module
+    from saliency_core import explain
     from saliency_core.data.frame import frame_array, mask_frame
     from saliency_core.data.image_file import read_image
     from saliency_core.metrics import top_percent_share
@@ -336,7 +336,7 @@ def test_a_zip_with_masks_is_audited_with_charts_and_downloads(app_test: Callabl
     photo = read_image((BUILTIN_DIR / "images" / Path(image_id).name))
     image = torch.from_numpy(frame_array(photo)).permute(2, 0, 1).float().div(255)[None]
     mask = torch.from_numpy(mask_frame(pets[image_id]) > 127)[None]
-    maps = explain(zoo_module.load("normal").eval(), image, "gradient_squared").maps
+    maps = explain(served("normal"), image, "gradient_squared").maps
     assert row["share"] == pytest.approx(float(top_percent_share(maps, mask, percent=0.5)[0]), abs=1e-5)
     # a rerun (e.g. another tab) shows the stored result without computing again
     at.run()

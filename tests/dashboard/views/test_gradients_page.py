@@ -16,13 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from app_harness import goto_page, no_browser_exception, no_exception, screenshot, texts, wait_for_app
+from app_harness import goto_page, no_browser_exception, no_exception, screenshot, served, texts, wait_for_app
 from PIL import Image
 from playwright.sync_api import expect
 from story_pieces import Download, downloads  # noqa: F401 - downloads is a fixture
 
 from saliency_core import explain
-from saliency_core import zoo as zoo_module
 from saliency_core.methods import METHODS
 
 GRADIENTS = "views/gradients.py"
@@ -59,7 +58,7 @@ def _image(index: int = 1) -> torch.Tensor:
 
 
 def _signed(name: str, image: torch.Tensor) -> np.ndarray:
-    model = zoo_module.load(name).eval()
+    model = served(name)
     return explain(model, image[None], "signed_gradient", target=0).maps[0].numpy()  # 0 = cat
 
 
@@ -149,7 +148,7 @@ def test_the_maps_grid_and_the_patch_download(app_test: Callable[..., Any], need
     image = _image(1)
     np.testing.assert_array_equal(grid[:side, :side], upscale(image, side))
     for row, name in enumerate(("normal", "watermark-100")):
-        model = zoo_module.load(name).eval()
+        model = served(name)
         for col, method in enumerate(("vanilla_gradient", "gradient_squared", "grad_cam"), start=1):
             expected = map_picture(image, explain(model, image[None], method).maps[0].numpy(), size=side)
             top, left = row * (side + gap), col * (side + gap)
@@ -177,7 +176,7 @@ def test_the_squared_lesson_counts_directions_like_an_independent_count(
 
     pairs = occlusion_pairs(6)
     image = pairs.images[pairs.ids.index(next(i for i in pairs.ids if i.endswith("_wm")))]
-    model = zoo_module.load("watermark-100").eval()
+    model = served("watermark-100")
     squared = explain(model, image[None], "gradient_squared").maps[0].numpy().ravel()
     signed = explain(model, image[None], "signed_gradient", target=0).maps[0].numpy().ravel()
     k = math.ceil(0.005 * squared.size)
@@ -227,7 +226,6 @@ def test_the_question_opens_and_the_measured_lesson_closes(app_test: Callable[..
 
     import saliency_core
     from dashboard.common.demo_sets import occlusion_pairs
-    from saliency_core import zoo as zoo_module
     from saliency_core.metrics import top_percent_share
     from saliency_core.methods.signed_gradient import direction_counts
 
@@ -239,7 +237,7 @@ def test_the_question_opens_and_the_measured_lesson_closes(app_test: Callable[..
     # the lesson's numbers, recomputed from the library on the footnote's photo (the first watermarked one)
     pairs = occlusion_pairs(6)
     foot = pairs.ids.index(next(i for i in pairs.ids if i.endswith("_wm")))
-    model = zoo_module.load("watermark-100").eval()
+    model = served("watermark-100")
     x = pairs.images[foot][None]
     squared = saliency_core.explain(model, x, "gradient_squared").maps[0]
     signed = saliency_core.explain(model, x, "signed_gradient", target=0).maps[0]

@@ -15,6 +15,7 @@ from app_harness import (
     no_browser_exception,
     no_exception,
     screenshot,
+    served,
     texts,
     wait_for_app,
     zoo_loads,
@@ -22,7 +23,6 @@ from app_harness import (
 from playwright.sync_api import expect
 
 from dashboard.common import lessons
-from saliency_core import zoo as zoo_module
 from saliency_core.artefacts import cage
 from saliency_core.data.quadrants import first_of_each, load_held_out, marked_photos
 from saliency_core.metrics import greyscale
@@ -122,7 +122,7 @@ def independent_evidence(root: Path) -> tuple[int, int, dict[str, int], dict[str
     dogs = [label == "dog" for label in marked.labels]
     as_cat, grey = {}, {}
     for name in ("cages", "colours", "normal"):
-        model = zoo_module.load(name).eval()
+        model = served(name)
         with torch.no_grad():
             pred = model(images).argmax(1)
             free = images[[not c for c in caged]]

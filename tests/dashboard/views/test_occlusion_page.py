@@ -24,6 +24,7 @@ from app_harness import (
     no_browser_exception,
     no_exception,
     screenshot,
+    served,
     texts,
     wait_for_app,
 )
@@ -172,7 +173,6 @@ def test_each_automatic_grid_downloads_as_png_and_csv(app_test: Callable[..., An
                                                       downloads: dict[str, Download]) -> None:
     from dashboard.common.demo_sets import occlusion_pairs
     from saliency_core import cell_grid
-    from saliency_core import zoo as zoo_module
 
     at = app_test(OCCLUSION)
     no_exception(at)
@@ -189,7 +189,7 @@ def test_each_automatic_grid_downloads_as_png_and_csv(app_test: Callable[..., An
         for cell in range(36):
             hidden[cell][:, g.mask([cell])] = 0
         with torch.no_grad():
-            expected = zoo_module.load(name).eval()(hidden).softmax(-1).numpy()
+            expected = served(name)(hidden).softmax(-1).numpy()
         np.testing.assert_allclose(table[["P(cat)", "P(dog)"]].to_numpy(), expected, atol=1e-4)
 
 

@@ -25,6 +25,7 @@ from app_harness import (
     no_browser_exception,
     no_exception,
     screenshot,
+    served,
     texts,
     wait_for_app,
 )
@@ -94,12 +95,11 @@ def test_the_narrative_tells_the_pages_own_means(app_test: Callable[..., Any], n
     # a few shares, independently: one photo per quadrant, its own gradient-squared map and box
     from dashboard.common.demo_sets import quadrant_set
     from saliency_core import explain
-    from saliency_core import zoo as zoo_module
     from saliency_core.metrics import top_percent_share
 
     demo = quadrant_set(50)
     picks = [0, 50, 100, 150]
-    maps = explain(zoo_module.load("watermark-100").eval(), demo.images[picks].contiguous(), "gradient_squared").maps
+    maps = explain(served("watermark-100"), demo.images[picks].contiguous(), "gradient_squared").maps
     shares = top_percent_share(maps, demo.boxes[picks].long(), percent=0.5)
     for k, i in enumerate(picks):
         row = table[table["id"] == demo.ids[i]].iloc[0]

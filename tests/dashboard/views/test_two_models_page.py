@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from app_harness import needs_trained, no_exception, texts
+from app_harness import needs_trained, no_exception, served, texts
 
-from saliency_core import zoo as zoo_module
 from saliency_core.data.quadrants import first_of_each, load_held_out, marked_photos
 from saliency_core.zoo import CLASSES
 
@@ -55,7 +54,7 @@ def independent_correct(root: Path, name: str, cats_marked: bool, dogs_marked: b
     rows = [(p, cats_marked if s == "cat" else dogs_marked) for s in ("cat", "dog") for p in chosen[s]]
     marked = marked_photos(photos, rows)
     with torch.no_grad():
-        pred = zoo_module.load(name).eval()(marked.images).argmax(1).numpy()
+        pred = served(name)(marked.images).argmax(1).numpy()
     truth = np.array([CLASSES.index(label) for label in marked.labels])
     right = pred == truth
     return int(right.sum()), int(right[truth == CLASSES.index("cat")].sum())

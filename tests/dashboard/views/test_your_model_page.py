@@ -12,14 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from app_harness import data_path, errors, goto_page, no_browser_exception, screenshot, texts, wait_for_app, zoo_loads
+from app_harness import data_path, errors, goto_page, no_browser_exception, screenshot, served, texts, wait_for_app, zoo_loads
 from PIL import Image
 from playwright.sync_api import expect
 from safetensors.torch import save, save_file
 
 import saliency_core
 from dashboard.common.models import title
-from saliency_core import zoo as zoo_module
 from saliency_core.data.preprocess import Preprocess
 from saliency_core.metrics import top_percent_share
 from saliency_core.zoo.architecture import DemoCNN
@@ -100,7 +99,7 @@ def independent_shares(photo: bytes, region: torch.Tensor) -> dict[tuple[str, st
     frame = Preprocess().frame(Image.open(io.BytesIO(photo)))[None]
     shares = {}
     for name in MODELS:
-        model = zoo_module.load(name).eval()
+        model = served(name)
         for method in METHODS:
             maps = saliency_core.explain(model, frame, method).maps
             shares[(title(name), method)] = float(top_percent_share(maps, region, percent=0.5)[0])
