@@ -76,10 +76,6 @@ CHUNK = 4
 OCCLUSION_BUDGET = 128 * 2**20
 set_memory_budget(OCCLUSION_BUDGET)
 BATCHED = ("smoothgrad", "smoothgrad_squared", "integrated_gradients")  # methods with a batch_size option
-# Their noisy copies / path steps per backward pass: 2. Through the served (folded) normal model a
-# pass of 2 rows peaked at +31–35 MB, of 4 at +69–82 MB; SmoothGrad n = 50 of one photo took
-# 0.64–0.72 s instead of 0.51–0.63 s. These are the largest passes of the Gradients page's clicks.
-NOISY_ROWS = 2
 
 
 def explain_locked(model: nn.Module, images: Any, method: str, **options: Any) -> Any:
@@ -87,7 +83,7 @@ def explain_locked(model: nn.Module, images: Any, method: str, **options: Any) -
     passed wherever the library takes an ``explain``), :data:`CHUNK` images at a time."""
     count = len(images) if isinstance(images, torch.Tensor) and images.dim() == 4 else 0
     if method in BATCHED:  # noisy copies / path steps: the same bound on images per backward pass
-        options = {"batch_size": NOISY_ROWS, **options}
+        options = {"batch_size": CHUNK, **options}
     if count <= CHUNK:
         with lock_of(model):
             return saliency_core.explain(model, images, method, **options)
