@@ -18,6 +18,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -87,12 +88,19 @@ class DemoSet:
         )
 
     def _marks_of(self, idx: list[int]) -> torch.Tensor:
+        starts = self._mark_starts
+        parts = [self.marks[starts[i]:starts[i + 1]] for i in idx]
+        return torch.cat(parts) if parts else self.marks[:0]
+
+    @cached_property
+    def _mark_starts(self) -> list[int]:
+        """Where each photo's marks begin in :attr:`marks` (N + 1 offsets); counted once per set
+        (~7 ms for 200 photos, and a page asks for single photos many times)."""
         counts = self.masks.flatten(1).sum(1).tolist()
         starts = [0]
-        for count in counts[:-1]:
+        for count in counts:
             starts.append(starts[-1] + count)
-        parts = [self.marks[starts[i]:starts[i] + counts[i]] for i in idx]
-        return torch.cat(parts) if parts else self.marks[:0]
+        return starts
 
 
 def pixels(frames: torch.Tensor, masks: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
