@@ -372,12 +372,7 @@ class _Analysis:
         if node.op == "call_function" and node.target is F.adaptive_avg_pool2d:
             size = node.args[1] if len(node.args) > 1 else node.kwargs.get("output_size")
             return int_pair(size) == (1, 1)
-        is_mean = (node.op == "call_function" and node.target is torch.mean) or \
-                  (node.op == "call_method" and node.target == "mean")
-        if not is_mean:
-            return False
-        dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
-        return isinstance(dims, (tuple, list)) and sorted(int(d) % 4 for d in dims) == [2, 3]
+        return _over_the_map(node, torch.mean, "mean")
 
     @staticmethod
     def _is_global_max(node: fx.Node, module: nn.Module | None) -> bool:
@@ -388,12 +383,7 @@ class _Analysis:
             size = node.args[1] if len(node.args) > 1 else node.kwargs.get("output_size")
             indices = node.args[2] if len(node.args) > 2 else node.kwargs.get("return_indices", False)
             return int_pair(size) == (1, 1) and not indices
-        is_amax = (node.op == "call_function" and node.target is torch.amax) or \
-                  (node.op == "call_method" and node.target == "amax")
-        if not is_amax:
-            return False
-        dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
-        return isinstance(dims, (tuple, list)) and sorted(int(d) % 4 for d in dims) == [2, 3]
+        return _over_the_map(node, torch.amax, "amax")
 
     @staticmethod
     def _is_cat(node: fx.Node) -> bool:
@@ -414,6 +404,16 @@ class _Analysis:
         if node.op == "call_function":
             return node.target in _ELEMENTWISE_FUNCTIONS
         return node.op == "call_method" and node.target in _ELEMENTWISE_METHODS
+
+
+def _over_the_map(node: fx.Node, function: Any, method: str) -> bool:
+    """``function(x, dim=(2, 3))`` or ``x.method(dim=(2, 3))``: a reduction over both spatial axes."""
+    called = (node.op == "call_function" and node.target is function) or \
+             (node.op == "call_method" and node.target == method)
+    if not called:
+        return False
+    dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+    return isinstance(dims, (tuple, list)) and sorted(int(d) % 4 for d in dims) == [2, 3]
 
 
 def _split_positions(steps: list[Step], axis: int) -> list[np.ndarray]:
