@@ -6,6 +6,7 @@ the 18×18 automatic occlusion grid (Occlusion page; beside it the same grid by 
 inference, which the incremental engine replaces), SmoothGrad n = 50, and a full Quadrants page
 computation (predictions + gradient² + top-0.5 % share of 200 images, as ``views/quadrants``).
 Ratios are against the from-scratch demo CNN, measured in the same run (the machine is shared).
+The dashboard serves the zoo with batch norm folded into the convolutions (``zoo.fold``): that row.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from saliency_core.metrics import top_percent_share
 from saliency_core.zoo import DemoCNN
 from saliency_core.zoo.early_cut import EarlyCut
 from saliency_core.zoo.efficientnet import pretrained_model
+from saliency_core.zoo.fold import fold_batchnorm
 
 QUADRANT_IMAGES = 200  # 4 quadrants × 50, as the Quadrants page
 BOX = (4, 113, 51, 124)  # the watermark's box in the 128 frame
@@ -64,6 +66,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     models = {"demo CNN (from scratch)": DemoCNN().eval(), "EfficientNet-Lite0 (zoo backbone)": pretrained_model().eval(),
+              "the same, batch norm folded (served)": fold_batchnorm(pretrained_model().eval()),
               "early cut, max pool (watermark series)": EarlyCut().eval()}
     results = {name: rows(model, args.repeats) for name, model in models.items()}
     base = results["demo CNN (from scratch)"]
