@@ -7,8 +7,8 @@ Every set is built once per server (``st.cache_resource``, and on disk between s
 library's one builder, ``saliency_core.data.quadrants.marked_photos``: the model frame (128×128,
 [0,1]) and each photo's own watermark, the same one it carries on every page and in the audit
 report. A set keeps its photos as uint8 and the watermarked pixels' values apart (a quarter of the
-memory of float32 frames: 80 MB of the server's photos became ~20); its float32 pixels, the same
-bits ``marked_photos`` made, are made when asked for. Treat the returned tensors as read-only:
+memory of float32 frames: the server's photo tensors went from 95 to 38 MB); its float32 pixels,
+the same bits ``marked_photos`` made, are made when asked for. Treat the returned tensors as read-only:
 they are shared.
 """
 
@@ -96,11 +96,7 @@ class DemoSet:
     def _mark_starts(self) -> list[int]:
         """Where each photo's marks begin in :attr:`marks` (N + 1 offsets); counted once per set
         (~7 ms for 200 photos, and a page asks for single photos many times)."""
-        counts = self.masks.flatten(1).sum(1).tolist()
-        starts = [0]
-        for count in counts:
-            starts.append(starts[-1] + count)
-        return starts
+        return [0, *self.masks.flatten(1).sum(1).cumsum(0).tolist()]
 
 
 def pixels(frames: torch.Tensor, masks: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
@@ -207,10 +203,9 @@ def build_demo_set(root: str, n_per_class: int, wm_cats: str, wm_dogs: str, offs
         rows = [(p, modes[s] == "yes") for s in ("cat", "dog") for p in chosen[s]]
     marked = marked_photos(photos, rows)
     frames = photos.frames[torch.as_tensor([p for p, _ in rows], dtype=torch.long)]
-    marks = marked.images.permute(0, 2, 3, 1)[marked.masks]  # [K,3]
     return DemoSet(
         frames=frames,
-        marks=marks.contiguous(),
+        marks=marked.images.permute(0, 2, 3, 1)[marked.masks],  # [K,3], a copy
         labels=marked.labels,
         ids=tuple(Path(f).stem + ("_wm" if m else "") for f, m in zip(marked.files, marked.marked)),
         watermarked=marked.marked,
