@@ -3,7 +3,7 @@
     .venv/bin/python bench/dashboard.py            # the working tree, with an empty SALIENCY_CACHE
     .venv/bin/python bench/dashboard.py --clone    # a fresh clone of HEAD (+ uncommitted files)
 
-Starts ``streamlit run dashboard/app.py`` headless (this venv's Python) with an empty
+Starts ``streamlit run dashboard/server.py`` headless (this venv's Python) with an empty
 ``SALIENCY_CACHE`` and no ``SALIENCY_DATA`` (the built-in photos) and drives Debian's chromium
 (Playwright) through every page, as a reader does: the first page by its URL, then each next one
 by its link in the sidebar, in one tab. A page's time runs from the click until its script has

@@ -1,1 +1,1 @@
-"""The Saliency Lab Streamlit dashboard (entrypoint: ``dashboard/app.py``)."""
+"""The Saliency Lab Streamlit dashboard (served by ``dashboard/server.py``; the app's script: ``dashboard/app.py``)."""

@@ -1,7 +1,8 @@
-"""Saliency Lab dashboard: the entrypoint (``streamlit run dashboard/app.py``).
+"""Saliency Lab dashboard: the app's script, served by ``dashboard/server.py`` (``make demo``, the host).
 
 It is the router and the picture frame: page config, the shared sidebar (data status, kernel
-backend) and ``st.navigation`` over one module per page in ``dashboard/views/``.
+backend) and ``st.navigation`` over one module per page in ``dashboard/views/``. It runs alone too
+(``streamlit run dashboard/app.py``, the tests' AppTest): then its first run starts the warm-up.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ every page in a real browser.
    by this machine: it cannot reach PyTorch's index, so the direct ``torch @ https://download.
    pytorch.org/...`` lines are replaced by ``torch==2.13.0`` (this machine's pip sources hold that
    CPU build; they are passed to uv as ``--find-links`` / ``--extra-index-url``);
-3. ``streamlit run dashboard/app.py`` from that environment, headless, on a free port, with an
+3. ``streamlit run dashboard/server.py`` from that environment, headless, on a free port, with an
    empty ``SALIENCY_CACHE`` and no ``SALIENCY_DATA`` (the built-in photos);
 4. Debian's chromium (Playwright, from this repository's venv) opens every page over the
    websocket, waits until the script has finished, and looks for Streamlit's exception element
@@ -118,11 +118,11 @@ def free_port() -> int:
 
 
 def start_app(python: Path, cwd: Path, env: dict[str, str], log: Path, timeout: float = 180) -> tuple[subprocess.Popen[bytes], str]:
-    """``streamlit run dashboard/app.py`` headless on a free port; returns (process, base URL)."""
+    """``streamlit run dashboard/server.py`` headless on a free port; returns (process, base URL)."""
     import urllib.request
 
     port = free_port()
-    cmd = [str(python), "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+    cmd = [str(python), "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     with log.open("ab") as out:

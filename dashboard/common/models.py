@@ -76,10 +76,17 @@ def zoo_or_none(name: str) -> torch.nn.Module | None:
         return None
 
 
-def require_models(*names: str) -> None:
-    """Load ``names`` (cached); on failure show a plain ``st.error`` and stop the page."""
+def require_models(*names: str, load: bool = True) -> None:
+    """Load ``names`` (cached); on failure show a plain ``st.error`` and stop the page. ``load=False``
+    only checks that their weights are installed: for a page that reads shipped results (Two models
+    on the built-in photos), which needs no model until it computes."""
     missing: list[str] = []
+    installed = set(zoo_names()) if not load else set()
     for name in names:
+        if not load:
+            if name not in installed:
+                missing.append(f"`{name}` (not installed)")
+            continue
         try:
             load_zoo_model(name)
         except (AttributeError, FileNotFoundError, KeyError, ValueError, OSError) as err:

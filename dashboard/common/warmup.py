@@ -4,7 +4,7 @@ A new server (a restart, a hosted demo waking up) has nothing loaded: not PyTorc
 not the decoded demo photos. The first page a reader sees (the introduction) needs none of that,
 so ``dashboard/app.py`` calls :func:`start` on every run and the first one starts one thread, which
 loads in story order through the same cached functions the pages call: PyTorch and the library,
-the two models and test sets of the Two models page (the page a reader opens second), the
+the test sets and thumbnails of the Two models page (the page a reader opens second), its two models, the
 Occlusion strip and its lesson's timing, the Quadrants table of the default model, the other zoo
 models. Streamlit computes a cached value once, so a page that needs a value the thread is still
 computing waits for it instead of computing it twice. The thread touches no session and draws
@@ -79,6 +79,7 @@ def warm() -> None:
     from dashboard.common.models import load_zoo_model, model_fingerprint, predict_set, zoo_names
     from dashboard.common.photos import default_status
     from dashboard.common.quadrant_table import N_PER_QUADRANT, quadrant_results
+    from dashboard.common.widgets import thumbnails
     from saliency_core.data.frame import FRAME
     from saliency_core.zoo.efficientnet import forget_pretrained_state
 
@@ -88,15 +89,19 @@ def warm() -> None:
     root = str(status.path)
     names = zoo_names()
     story = ("normal", "watermark-100")
+    if all(name in names for name in story):
+        # Two models first (the page a reader opens second): its test sets, their thumbnails and
+        # predictions (shipped for the built-in photos: that page loads no model then)
+        for cats, dogs in (("yes", "no"), ("no", "no"), ("no", "yes")):
+            demo = demo_set_at(root, 25, cats, dogs)
+            if dogs == "no":  # the two sets the page shows
+                thumbnails(demo)
+            for name in story:
+                predict_set(name, demo)
     for name in story:
         if name in names:
             load_zoo_model(name)
     if all(name in names for name in story):
-        # Two models first (the page a reader opens second): its test sets and their predictions
-        for cats, dogs in (("yes", "no"), ("no", "no"), ("no", "yes")):
-            demo = demo_set_at(root, 25, cats, dogs)
-            for name in story:
-                predict_set(name, demo)
         demo_set_at(root, 3, "pairs", "pairs")  # the Occlusion and Gradients strip
         occlusion_cost("watermark-100", 18, FRAME)  # the Occlusion lesson's live timing (~1 s)
         # The Quadrants table (read from the shipped file for the built-in photos, else computed)

@@ -1,44 +1,59 @@
-"""Shared page widgets: the thumbnail strip image picker, the cat→dog legend, columns that stay
+"""Shared page widgets: the photo strip image picker, the cat→dog legend, columns that stay
 side by side on a phone."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import streamlit as st
 
 from dashboard.common.demo_sets import DemoSet
 from dashboard.common.palette import CAT_COLOUR, DOG_COLOUR, PUOR_STOPS
-from dashboard.common.render import upscale
+from dashboard.common.render import data_uri, upscale
+from dashboard.components.photo_strip import photo_strip, picked_index
 
 
-def image_strip(demo: DemoSet, key: str, *, default: int = 0, on_pick: Callable[[], None] | None = None,
-                extra_column: bool = False) -> tuple[int, Any]:
-    """Thumbnails of ``demo`` with a button under each; the chosen id lives in
-    ``st.session_state[key]``. Returns (chosen index, the spare column when ``extra_column``)."""
+def image_strip(demo: DemoSet, key: str, *, default: int = 0, on_pick: Callable[[], None] | None = None) -> int:
+    """Thumbnails of ``demo`` to pick one from (one element: :mod:`dashboard.components.photo_strip`);
+    the chosen id lives in ``st.session_state[key]``, and ``on_pick`` runs after a pick. Returns
+    the chosen index."""
     ids = demo.ids
     if st.session_state.get(key) not in ids:
         st.session_state[key] = ids[default]
+    strip = f"{key}_strip"
 
-    def pick(image_id: str) -> None:
-        st.session_state[key] = image_id
+    def pick() -> None:
+        index = picked_index(strip)
+        if index is None or not 0 <= index < len(ids):
+            return
+        st.session_state[key] = ids[index]
         if on_pick is not None:
             on_pick()
 
-    strip = f"{key}_strip"
-    # on a phone the photos stay one strip that scrolls sideways, not a column of full-width photos
-    st.html(side_by_side_css(strip, column_width="4.5rem"))  # style only: it takes no space
-    cols = st.container(key=strip).columns(len(ids) + (1 if extra_column else 0), gap="small")
-    for i, col in enumerate(cols[: len(ids)]):
-        with col:
-            st.image(upscale(demo.image(i), 96), width="stretch")
-            mark = " ©" if demo.watermarked[i] else ""
-            st.button(f"{demo.labels[i]}{mark}", key=f"{key}_pick_{i}", on_click=pick,
-                      args=(ids[i],), width="stretch",
-                      type="primary" if st.session_state[key] == ids[i] else "secondary",
-                      help=f"{ids[i]}: a {demo.labels[i]}" + (" with a watermark" if mark else ""))
-    return ids.index(st.session_state[key]), (cols[-1] if extra_column else None)
+    marks = [" ©" if m else "" for m in demo.watermarked]
+    photo_strip(uris=thumbnails(demo, 96, quality=90), labels=[f"{lab}{m}" for lab, m in zip(demo.labels, marks)],
+                titles=[f"{i}: a {lab}" + (" with a watermark" if m else "") for i, lab, m in zip(ids, demo.labels, marks)],
+                selected=ids.index(st.session_state[key]), key=strip, on_pick=pick,
+                label="The photos: pick one")
+    return ids.index(st.session_state[key])
+
+
+def thumbnails(demo: DemoSet, size: int | None = None, *, quality: int = 88) -> list[str]:
+    """JPEG data URIs of a set's photos (``size`` px square; None: the model frame as it is), made
+    once per set (the warm-up makes the Two models page's before a reader asks)."""
+    if not demo.key:
+        return _thumbnail_uris(demo, size, quality)
+    return _thumbnails(tuple(demo.key), size, quality, demo)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _thumbnails(key: tuple, size: int | None, quality: int, _demo: DemoSet) -> list[str]:
+    return _thumbnail_uris(_demo, size, quality)
+
+
+def _thumbnail_uris(demo: DemoSet, size: int | None, quality: int) -> list[str]:
+    images = demo.images
+    return [data_uri(upscale(img, size) if size else img, fmt="JPEG", quality=quality) for img in images]
 
 
 def puor_legend(label: str = "P(dog)") -> str:

@@ -10,6 +10,8 @@ live count of what squaring throws away. The maps grid downloads as one PNG, the
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -19,6 +21,7 @@ from dashboard.common.chips import chip_for
 from dashboard.common.demo_sets import occlusion_pairs
 from dashboard.common.downloads import csv_download, png_download
 from dashboard.common.explanations import saliency_map
+from dashboard.common.gallery import figure_grid_html
 from dashboard.common.lessons import gradients_lesson, gradients_question
 from dashboard.common.method_help import help_rows, help_text
 from dashboard.common.models import CLASSES, METHOD_LABELS, predict_set, require_models, title, zoo_names
@@ -36,9 +39,9 @@ from dashboard.common.render import (
     OVERLAY,
     arrows_figure,
     colour_bar_picture,
+    data_uri,
     draw_box,
     map_picture,
-    jpeg_bytes,
     side_by_side,
     to_uint8,
     upscale,
@@ -77,7 +80,7 @@ pairs = occlusion_pairs(6)
 available = [c.key for c in model_choices(zoo_names() or DEFAULT_MODELS)]  # the zoo, then this session's upload
 titles = {c.key: c.title for c in model_choices(zoo_names() or DEFAULT_MODELS)}
 
-idx, _ = image_strip(pairs, IMAGE_KEY, default=1)
+idx = image_strip(pairs, IMAGE_KEY, default=1)
 image = pairs.image(idx)
 image_key = (*pairs.key, pairs.ids[idx])
 
@@ -103,54 +106,55 @@ require_models(*zoo_models)
 
 @st.cache_data(max_entries=2048, show_spinner=False)
 def shown_map(name: str, image_key: tuple, method: str, style: str, alpha: float,
-              _image: torch.Tensor) -> tuple[np.ndarray, bytes]:
+              _image: torch.Tensor) -> tuple[np.ndarray, str]:
     """A zoo model's map of ``method`` as the grid shows it (the picture, for the PNG, and its JPEG
-    for the page), drawn once per photo, method, style and opacity: with 4 models × 7 methods,
-    drawing and encoding 28 pictures took ~0.3 s of every run."""
+    data URI for the page), drawn once per photo, method, style and opacity: with 4 models × 7
+    methods, drawing and encoding 28 pictures took ~0.3 s of every run."""
     m = saliency_map(name, image_key, _image, method, **OPTIONS.get(method, {}))
     picture = map_picture(_image, m, style, size=DISPLAY, alpha=alpha if style == OVERLAY else 1.0)
-    return picture, jpeg_bytes(picture)
+    return picture, data_uri(picture, fmt="JPEG", quality=90)
 
 
 @st.fragment
 def grid_panel() -> None:
-    header = st.columns([1] + [1] * len(methods))
-    header[0].markdown("**Input**")
-    for col, method in zip(header[1:], methods, strict=True):
-        col.markdown(f"**{METHODS[method]}**")
+    """The maps grid as one HTML element (a row per model: the input with its prediction, then a
+    map per method) and the colour bar under it: drawn as 10+ pictures in columns, it took the
+    browser ~0.3 s of every visit."""
     todo = len(models) * len(methods)
     bar = st.progress(0.0, text="Computing saliency maps…") if todo > 3 else None
     done = 0
     pictures: list[np.ndarray] = []  # per model: the input and its maps side by side, for the PNG
-    for name in models:
-        if name.startswith("upload:"):
-            done += len(methods)
-            row_picture = upload_row(name)
-            if row_picture is not None:
-                pictures.append(row_picture)
-            continue
+    rows: list[list[tuple[str, str, str]]] = []
+    input_uri = data_uri(upscale(image, DISPLAY), fmt="JPEG", quality=90)
+    for name in (m for m in models if not m.startswith("upload:")):
         probs = predict_set(name, pairs)[idx]
-        row = st.columns([1] + [1] * len(methods))
-        with row[0]:
-            st.image(upscale(image, DISPLAY), width="stretch")
-            st.markdown(f"{title(name)} &nbsp; {chip_for(probs, CLASSES)}", unsafe_allow_html=True)
+        row = [(input_uri, f"input photo, {title(name)}", f"{html.escape(title(name))} &nbsp; {chip_for(probs, CLASSES)}")]
         shown = [upscale(image, DISPLAY)]
-        for col, method in zip(row[1:], methods, strict=True):
-            picture, jpeg = shown_map(name, image_key, method, style, alpha, image)
+        for method in methods:
+            picture, uri = shown_map(name, image_key, method, style, alpha, image)
             done += 1
             if bar is not None:
                 bar.progress(done / todo, text=f"{title(name)}: {METHODS[method]}")
             shown.append(picture)
-            col.image(jpeg, width="stretch")
+            row.append((uri, f"{title(name)}: {METHODS[method]}", ""))
+        rows.append(row)
         pictures.append(side_by_side(*shown))
+    headings = ["Input", *(METHODS[m] for m in methods)]
+    st.html(figure_grid_html(rows, headings=headings, css_class="sl-gradients-grid",
+                             label="Saliency maps: a row per model, a column per method"))
+    for name in (m for m in models if m.startswith("upload:")):  # computed in its own process: below the zoo's
+        row_picture = upload_row(name)
+        if row_picture is not None:
+            pictures.append(row_picture)
     if bar is not None:
         bar.empty()
-    legend = st.columns([1] + [1] * len(methods))
-    legend[1].image(colour_bar_picture(style, length=DISPLAY), width="stretch")
-    legend[1].caption("Colour bar: " + ("black = no effect, white = the map's top 0.5% (each map scaled to "
-                                        "its own 99.5th percentile)." if style != OVERLAY else
-                                        "dark = no effect, pale yellow = the map's top 0.5% (each map "
-                                        "scaled to its own 99.5th percentile)."))
+    legend = ("Colour bar: " + ("black = no effect, white = the map's top 0.5% (each map scaled to its own 99.5th "
+                                "percentile)." if style != OVERLAY else
+                                "dark = no effect, pale yellow = the map's top 0.5% (each map scaled to its own "
+                                "99.5th percentile)."))
+    colour_bar = data_uri(colour_bar_picture(style, length=DISPLAY))
+    st.html(figure_grid_html([[("", "", ""), (colour_bar, "colour bar", legend), *[("", "", "")] * (len(methods) - 1)]],
+                             css_class="sl-gradients-legend", label="Colour bar"))
     if pictures:
         png_download("These maps (PNG)", stack_rows(pictures), f"gradients-{pairs.ids[idx]}.png", key="gradients_png")
 
@@ -194,7 +198,7 @@ def upload_row(key: str) -> np.ndarray | None:
 
 
 image_key_text = repr(image_key)
-st.html(side_by_side_css("gradients_grid"))  # on a phone, too, each map stays under its method's name
+st.html(side_by_side_css("gradients_grid"))  # on a phone, an uploaded model's row stays side by side too
 with st.container(key="gradients_grid"):
     grid_panel()
 
@@ -258,15 +262,26 @@ require_models("watermark-100")
 foot = pairs.ids.index(next(i for i in pairs.ids if i.endswith("_wm")))
 foot_image = pairs.image(foot)
 foot_key = (*pairs.key, pairs.ids[foot])
-fc = st.columns(4)
-fc[0].image(upscale(foot_image, DISPLAY), caption="Input", width=DISPLAY)
-for col, method in zip(fc[1:3], ("vanilla_gradient", "gradient_squared"), strict=True):
-    m = saliency_map("watermark-100", foot_key, foot_image, method)
-    col.image(map_picture(foot_image, m, style, size=DISPLAY, alpha=1.0), caption=METHODS[method], width=DISPLAY)
+foot_maps = {method: saliency_map("watermark-100", foot_key, foot_image, method)
+             for method in ("vanilla_gradient", "gradient_squared")}
 foot_signed = saliency_map("watermark-100", foot_key, foot_image, "signed_gradient", target=CAT)
-fc[3].image(map_picture(foot_image, foot_signed, size=DISPLAY, cmap="puor_signed"),
-            caption="Signed gradient (orange = toward cat, purple = toward dog)", width=DISPLAY)
-squared = saliency_map("watermark-100", foot_key, foot_image, "gradient_squared")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def footnote_figures(key: tuple, style: str, _image: torch.Tensor, _maps: dict[str, np.ndarray],
+                     _signed: np.ndarray) -> list[tuple[str, str, str]]:
+    """The footnote's four pictures (data URI, alt text, caption), drawn once per photo and style."""
+    figures = [(data_uri(upscale(_image, DISPLAY), fmt="JPEG", quality=90), "input photo", "Input")]
+    figures += [(data_uri(map_picture(_image, m, style, size=DISPLAY, alpha=1.0), fmt="JPEG", quality=90),
+                 METHODS[method], METHODS[method]) for method, m in _maps.items()]
+    figures.append((data_uri(map_picture(_image, _signed, size=DISPLAY, cmap="puor_signed"), fmt="JPEG", quality=90),
+                    "signed gradient", "Signed gradient (orange = toward cat, purple = toward dog)"))
+    return figures
+
+
+st.html(figure_grid_html([footnote_figures(foot_key, style, foot_image, foot_maps, foot_signed)],
+                         css_class="sl-gradients-footnote", label="One image four ways"))
+squared = foot_maps["gradient_squared"]
 split = direction_counts(squared, foot_signed, TOP_FRACTION)
 st.markdown(
     f"**Squaring drops the direction:** of the top {TOP_FRACTION:.1%} pixels of gradient squared on this "

@@ -54,6 +54,7 @@ SELECTED_KEY = "quadrant_selected"   # the pinned image id (app-owned: AppTest c
 PICK_KEY = "quadrant_pick"           # the "Pin a photo" box: the same pin, by keyboard
 CHART_KEY = "quadrant_chart"
 OVERLAY_KEY = "quadrant_overlay"
+TAB_KEY = "quadrant_tab"
 QUADRANTS = (("cat", True), ("dog", True), ("cat", False), ("dog", False))
 TABLE_COLUMNS = ["id", "truth", "watermarked", "quadrant", "share", "predicted", "confidence"]  # the CSV
 
@@ -170,7 +171,8 @@ else:
     if df is None:
         st.stop()
 
-scatter, images = st.tabs(["Scatter", "Image grid"])
+# Only the open tab runs (``on_change="rerun"``): the image grid's 200 thumbnails are drawn when asked for
+scatter, images = st.tabs(["Scatter", "Image grid"], key=TAB_KEY, on_change="rerun")
 # the chart (and the lesson's picture) shrink to fit a column narrower than they are, a phone's
 # above all, so the dogs' column stays on screen; a wide enough column shows them at their own size
 st.html(f"<style>.st-key-{CHART_KEY} .vega-embed{{max-width:100%}}"
@@ -264,14 +266,18 @@ def scatter_panel(df: pd.DataFrame, model: str) -> None:
             st.button("Unpin", key="quadrant_unpin", on_click=lambda: st.session_state.update({SELECTED_KEY: None}))
 
 
-with scatter:
+
+def scatter_tab(df: pd.DataFrame) -> None:
+    """The beeswarm, its detail panel and the lessons told from it."""
     scatter_panel(df, model)
     if choice is None or choice.zoo:  # the lessons are told of the zoo's models (trained as they say)
         quadrant_narrative(_percent(model), quadrant_means(df))
         if model != "normal":
             missing_lesson(model, quadrant_set(N_PER_QUADRANT), df, PERCENT)
 
-with images:
+
+def image_grid_tab(df: pd.DataFrame) -> None:
+    """The photos of each quadrant with their predictions, under the chosen overlay."""
     view = st.segmented_control("Overlay", options=["input", "vanilla", "squared"], key=OVERLAY_KEY,
                                 default="squared",
                                 format_func={"input": "Input images", "vanilla": "Vanilla gradient",
@@ -292,4 +298,12 @@ with images:
             items = [(r[f"thumb_{view}"], prediction_chip(r["predicted"], r["confidence"]), r["id"])
                      for r in q.to_dict("records")]
             with st.container(height=330):
-                st.markdown(gallery_html(items, size=72), unsafe_allow_html=True)
+                st.html(gallery_html(items, size=72))
+
+
+if scatter.open:
+    with scatter:
+        scatter_tab(df)
+if images.open:
+    with images:
+        image_grid_tab(df)

@@ -13,13 +13,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common.chips import chip_for
-from dashboard.common.demo_sets import DemoSet, demo_images
+from dashboard.common.demo_sets import demo_images
 from dashboard.common.downloads import csv_download
 from dashboard.common.gallery import gallery_html
 from dashboard.common.lessons import two_model_scores, two_models_lesson, two_models_question
 from dashboard.common.models import CLASSES, predict_set, require_models, title
 from dashboard.common.photos import require_data
-from dashboard.common.render import data_uri
+from dashboard.common.widgets import thumbnails
 
 MODELS = ("normal", "watermark-100")
 N_PER_CLASS = 25  # 25 cats + 25 dogs = the explorable's 50 test images
@@ -38,7 +38,7 @@ st.markdown(
 two_models_question()
 
 require_data()
-require_models(*MODELS)
+require_models(*MODELS, load=False)  # the built-in photos' predictions ship with the app
 
 choice = st.segmented_control(
     "Test images", options=list(SETS), format_func=SETS.get, key=SET_KEY, default="watermarked",
@@ -49,12 +49,7 @@ choice = st.segmented_control(
 demo = demo_images(N_PER_CLASS, watermark_cats=(choice == "watermarked"), watermark_dogs=False)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _thumbs(key: tuple, _demo: DemoSet) -> list[str]:
-    return [data_uri(img, fmt="JPEG", quality=88) for img in _demo.images]
-
-
-thumbs = _thumbs(demo.key, demo)
+thumbs = thumbnails(demo)
 truth = np.array([CLASSES.index(label) for label in demo.labels])
 cols = st.columns(len(MODELS), gap="large")
 table = pd.DataFrame({"image": demo.ids, "truth": demo.labels, "watermarked": demo.watermarked})
@@ -74,7 +69,7 @@ for letter, name, col in zip("AB", MODELS, cols, strict=True):
             (uri, chip_for(p, CLASSES, truth=label), f"{image_id}: truly a {label}")
             for uri, p, label, image_id in zip(thumbs, probs, demo.labels, demo.ids, strict=True)
         ]
-        st.markdown(gallery_html(items, size=92), unsafe_allow_html=True)
+        st.html(gallery_html(items, size=92))
 
 if choice == "watermarked":
     st.caption("Model B looks as good as model A here. Switch to the clean test set above.")

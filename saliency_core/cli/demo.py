@@ -1,4 +1,4 @@
-"""`saliency-lab demo`: start the Streamlit dashboard (``streamlit run dashboard/app.py``)."""
+"""`saliency-lab demo`: start the Streamlit dashboard (``streamlit run dashboard/server.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 # The dashboard lives beside the package in a source checkout (it is not installed with it).
 REPO = Path(__file__).resolve().parents[2]
-APP = REPO / "dashboard" / "app.py"
+APP = REPO / "dashboard" / "server.py"  # the app's script, served with the warm-up started at once
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -15,7 +15,7 @@ The zoo:
 * ``needs_trained(real)`` / ``needs_zoo(*names)`` — skip, with the reason, without trained weights.
 
 A real server and browser:
-* ``start_server()`` / ``stop_server(proc)`` — ``streamlit run dashboard/app.py`` on a free port;
+* ``start_server()`` / ``stop_server(proc)`` — ``streamlit run dashboard/server.py`` on a free port;
 * ``wait_for_app(page)`` — connected, script state ``notRunning``, no ``stSkeleton``;
 * ``goto_page(page, base_url, url_path)`` — navigate to a page (URL path such as ``"occlusion"``);
 * ``no_browser_exception(page)`` — the page shows no exception element;
@@ -42,6 +42,7 @@ from saliency_core.data import BUILTIN_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "dashboard" / "app.py"
+SERVER = REPO / "dashboard" / "server.py"  # what `make demo` and the host run: the app, warmed up at start
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -66,9 +67,9 @@ def kaggle_path() -> Path | None:
 
 
 def texts(at: Any) -> str:
-    """All Markdown/caption/alert/heading text of an AppTest run, joined by newlines."""
+    """All Markdown/HTML/caption/alert/heading text of an AppTest run, joined by newlines."""
     parts: list[str] = []
-    for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info", "warning",
+    for kind in ("title", "header", "subheader", "markdown", "html", "caption", "text", "info", "warning",
                  "error", "success"):
         parts += [str(e.value) for e in getattr(at, kind)]
     return "\n".join(parts)
@@ -139,7 +140,7 @@ def start_server(env: dict[str, str] | None = None, attempts: int = 3,
         os.close(fd)
         log = Path(name)
         cmd = [
-            sys.executable, "-m", "streamlit", "run", str(APP),
+            sys.executable, "-m", "streamlit", "run", str(SERVER),
             "--server.port", str(port), "--server.address", "127.0.0.1",
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",

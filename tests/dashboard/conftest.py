@@ -9,7 +9,7 @@ one page each (AppTest, and its browser tests marked ``e2e``), ``common/`` the s
   ``state``, switched to ``page`` (e.g. ``"views/occlusion.py"``) and run.
 * ``needs_data`` — the photo folder the app uses (``SALIENCY_DATA``, else the built-in photos).
 * ``zoo`` — True with the trained zoo; False with seeded random stand-ins under the zoo's names.
-* ``streamlit_server`` (session scope) — base URL of ``streamlit run dashboard/app.py`` on a free
+* ``streamlit_server`` (session scope) — base URL of ``streamlit run dashboard/server.py`` on a free
   localhost port (headless, usage stats off, no file watcher), healthy on ``/_stcore/health``.
 * ``browser_page`` — a fresh Playwright page (1400×1000) in Debian's ``chromium``
   (``shutil.which``; never ``playwright install``); skips with the reason when it is missing.
@@ -96,7 +96,7 @@ def app_test(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., A
 
 @pytest.fixture(scope="session")
 def streamlit_server() -> Iterator[str]:
-    """Base URL of ``streamlit run dashboard/app.py``: one server for every browser test."""
+    """Base URL of ``streamlit run dashboard/server.py``: one server for every browser test."""
     proc, url, log = start_server()
     try:
         yield url

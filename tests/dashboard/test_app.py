@@ -73,7 +73,7 @@ def test_demo_command_runs_the_app_with_the_data_folder(monkeypatch: pytest.Monk
     monkeypatch.setattr(subprocess, "call", lambda cmd, cwd, env: calls.append((cmd, env)) or 0)
     assert main(["demo", "--port", "8765", "--data", str(tmp_path), "--headless"]) == 0
     cmd, env = calls[0]
-    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("dashboard/app.py")
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("dashboard/server.py")
     assert "8765" in cmd and "--server.headless" in cmd
     assert env["SALIENCY_DATA"] == str(tmp_path.resolve())
     assert main(["demo", "--data", str(tmp_path / "missing")]) == 2  # a plain error, no traceback

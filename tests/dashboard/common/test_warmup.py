@@ -4,6 +4,7 @@ and fills the caches the pages read (the same cached functions, so a page finds 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,22 @@ def test_background_threads_do_not_flood_the_log(caplog: pytest.LogCaptureFixtur
     shown = [r.threadName for r in caplog.records if "ScriptRunContext" in r.getMessage()]
     assert shown == ["some-other-thread"]
 
+
+
+def test_the_server_starts_it_before_any_reader_connects(tmp_path: Path) -> None:
+    """``streamlit run dashboard/server.py`` (``make demo``, the host) warms up with no browser
+    connected: the Two models page's test sets land in the cache folder (a server of the bare
+    script would wait for its first page run)."""
+    needs_zoo("normal", "watermark-100")
+    from app_harness import start_server, stop_server
+
+    env = {"SALIENCY_WARMUP": "1", "SALIENCY_CACHE": str(tmp_path), "SALIENCY_DATA": ""}
+    proc, _, log = start_server(env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list((tmp_path / "dashboard").glob("demo-*.pt")):
+            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+            time.sleep(0.25)
+        assert list((tmp_path / "dashboard").glob("demo-*.pt")), log.read_text(errors="replace")[-2000:]
+    finally:
+        stop_server(proc)

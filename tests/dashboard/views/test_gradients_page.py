@@ -25,9 +25,8 @@ from saliency_core import explain
 from saliency_core.methods import METHODS
 
 GRADIENTS = "views/gradients.py"
-STRIP = 12  # the image picker's thumbnails
-SIGNED_SECTION = 3  # input with the patch, signed map, its colour bar
-FOOTNOTE = 4  # input, vanilla, squared, signed
+SIGNED_SECTION = 3  # st.image: input with the patch, signed map, its colour bar
+FOOTNOTE = 4  # one HTML row: input, vanilla, squared, signed
 PATCH = 12
 
 
@@ -51,6 +50,17 @@ def _arrows(at: Any) -> dict[str, np.ndarray]:
             if d.get("mode") == "markers"}
 
 
+def _html(at: Any, css_class: str) -> str:
+    [body] = [str(h.value) for h in at.html if f'class="{css_class}"' in str(h.value)]
+    return body
+
+
+def _grid(at: Any) -> tuple[list[str], list[str]]:
+    """The maps grid (one HTML element): its column headings and its pictures' sources, row by row."""
+    body = _html(at, "sl-gradients-grid")
+    return re.findall(r'role="columnheader"[^>]*>([^<]*)<', body), re.findall(r'<img src="([^"]+)"', body)
+
+
 def _image(index: int = 1) -> torch.Tensor:
     from dashboard.common.demo_sets import occlusion_pairs
 
@@ -65,16 +75,21 @@ def _signed(name: str, image: torch.Tensor) -> np.ndarray:
 def test_gradients_all_methods_for_one_model(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
     at = app_test(GRADIENTS)
     no_exception(at)
-    default_images = len(at.image)
+    headings, pictures = _grid(at)
+    assert headings == ["Input", "Vanilla gradient", "Gradient squared", "Grad-CAM"]
+    assert len(pictures) == 2 * (1 + 3)  # two models: the input and three maps each
     at.multiselect(key="gradients_models").set_value(["normal"])
     at.multiselect(key="gradients_methods").set_value([
         "vanilla_gradient", "gradient_squared", "smoothgrad", "integrated_gradients", "guided_backprop",
         "grad_cam", "competitive_gradient_x_input", "rectified_gradient", "rectified_gradient_unbiased"])
     at.run()
     no_exception(at)
-    # input + nine maps + the colour bar, the signed section, the footnote
-    assert len(at.image) == STRIP + 1 + 9 + 1 + SIGNED_SECTION + FOOTNOTE
-    assert default_images == STRIP + 2 * (1 + 3) + 1 + SIGNED_SECTION + FOOTNOTE
+    headings, pictures = _grid(at)
+    assert len(headings) == 1 + 9 and len(pictures) == 1 + 9  # the input and nine maps
+    assert len(set(pictures[1:])) == 9  # nine different maps
+    assert _html(at, "sl-gradients-legend").count("<img ") == 1  # the colour bar
+    assert _html(at, "sl-gradients-footnote").count("<img ") == FOOTNOTE
+    assert len(at.image) == SIGNED_SECTION
     at.radio(key="gradients_style").set_value("Overlay").run()
     at.slider(key="gradients_alpha").set_value(0.3).run()
     no_exception(at)
@@ -95,12 +110,12 @@ def test_maps_default_to_white_on_black_with_a_colour_bar(app_test: Callable[...
     assert style.value == "White on black" and list(style.options) == ["White on black", "Overlay"]
     assert at.slider(key="gradients_alpha").disabled  # opacity only matters for overlays
     assert "black = no effect, white = the map's top 0.5%" in texts(at)
-    first_map = at.image[STRIP + 1].proto.imgs[0].url  # the first model's first map
+    first_map = _grid(at)[1][1]  # the first model's first map
     style.set_value("Overlay").run()
     no_exception(at)
     assert not at.slider(key="gradients_alpha").disabled
     assert "pale yellow" in texts(at)
-    assert at.image[STRIP + 1].proto.imgs[0].url != first_map
+    assert _grid(at)[1][1] != first_map
 
 
 def test_arrows_show_the_signed_gradient_of_the_patch(app_test: Callable[..., Any], needs_data: Path,

@@ -35,6 +35,12 @@ from story_pieces import Download, block_keys, downloads  # noqa: F401 - downloa
 OCCLUSION = "views/occlusion.py"
 
 
+def _pair_id(index: int) -> str:
+    from dashboard.common.demo_sets import occlusion_pairs
+
+    return occlusion_pairs(6).ids[index]
+
+
 def readout(at: Any) -> str:
     return next(str(md.value) for md in at.markdown if "sl-occ-readout" in str(md.value))
 
@@ -104,10 +110,13 @@ def test_automatic_maps_and_another_image(app_test: Callable[..., Any], needs_da
     captions = [c for img in at.image for c in img.proto.imgs for c in [c.caption] if c]
     assert any("P(dog)" in c for c in captions)
     assert any("occlusion attribution" in c for c in captions)
-    at.button(key="occlusion_strip_pick_2").click().run()  # a clean dog
+    # the strip's clicks are JavaScript (the e2e test_the_photo_strip_picks_a_photo_and_clears_the_hidden_cells);
+    # here the app-owned key they write
+    at.session_state["occlusion_image"] = _pair_id(2)  # a clean dog
+    at.run()
     no_exception(at)
-    assert at.session_state["occlusion_image"] == at.session_state["occlusion_strip"]
-    assert at.session_state["occluded_cells"] == []
+    assert at.session_state["occlusion_strip"] == _pair_id(2)  # the strip follows the chosen photo
+
 
 
 def test_upload_a_bad_file_is_a_plain_error(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
@@ -155,7 +164,8 @@ def test_question_first_and_the_measured_lesson_last(app_test: Callable[..., Any
     assert "What must you hide to flip the watermark model?" in text
     assert "Why the fine 18×18 grid misses the mark" in text and "325 forward passes" in text
     # a clean photo: its box is where the mark would be
-    at.button(key="occlusion_strip_pick_2").click().run()
+    at.session_state["occlusion_image"] = _pair_id(2)
+    at.run()
     no_exception(at)
     assert "This photo has no watermark" in texts(at)
 
@@ -237,6 +247,31 @@ def test_hover_in_manual_occlusion_changes_a_chip(streamlit_server: str, browser
     expect(page.get_by_text("with each of 6×6 cells hidden").first).to_be_visible()
     no_browser_exception(page)
     screenshot(page, "occlusion-automatic")
+
+
+@pytest.mark.e2e
+def test_the_photo_strip_picks_a_photo_and_clears_the_hidden_cells(streamlit_server: str, browser_page: Any,
+                                                                   needs_data: Path) -> None:
+    page = open_occlusion(streamlit_server, browser_page)
+    photos = page.locator(".st-key-occlusion_strip_strip .sl-ps-pick")
+    expect(photos).to_have_count(12)
+    expect(photos.nth(1)).to_have_attribute("aria-pressed", "true")  # the default: the first watermarked cat
+    page.locator(".sl-occ-cell").nth(30).click()
+    wait_for_app(page)
+    expect(page.locator(".sl-occ-cell.hidden")).to_have_count(1)
+    photos.nth(2).click()  # a clean dog
+    wait_for_app(page)
+    expect(photos.nth(2)).to_have_attribute("aria-pressed", "true")
+    expect(photos.nth(1)).to_have_attribute("aria-pressed", "false")
+    expect(page.locator(".sl-occ-cell.hidden")).to_have_count(0)  # a new photo starts with nothing hidden
+    expect(page.get_by_text(f"dog photo {_pair_id(2)}").first).to_be_visible()
+    # by keyboard: Tab reaches a photo, Enter picks it
+    photos.nth(3).focus()
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    expect(photos.nth(3)).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_text(f"dog photo {_pair_id(3)} with a watermark").first).to_be_visible()
+    no_browser_exception(page)
 
 
 @pytest.mark.e2e

@@ -75,7 +75,7 @@ def test_occlusion_at_phone_width(streamlit_server: str, phone: Any, needs_data:
     expect(phone.locator(".sl-occ-cell")).to_have_count(36)  # the default 6x6 grid
     no_sideways_scroll(phone)
     # the twelve photos are one strip (not twelve full-width photos stacked before the grid)
-    photos = phone.locator(".st-key-occlusion_strip_strip [data-testid=stImage] img")
+    photos = phone.locator(".st-key-occlusion_strip_strip .sl-ps-pick img")
     expect(photos).to_have_count(12)
     boxes = one_row(photos)
     assert all(b["height"] <= 100 for b in boxes), boxes
@@ -102,14 +102,15 @@ def test_gradients_at_phone_width(streamlit_server: str, phone: Any, needs_data:
     goto_page(phone, streamlit_server, "gradients")
     no_browser_exception(phone)
     no_sideways_scroll(phone)
-    rows = phone.locator(".st-key-gradients_grid [data-testid=stHorizontalBlock]")
-    header, first = rows.nth(0), rows.nth(1)
+    grid = phone.locator(".sl-gradients-grid")
     # the first row: the input and its maps side by side, each under its method's name
-    on_screen(first)
-    images = one_row(first.locator("[data-testid=stImage] img"))
-    assert len(images) >= 3, images  # the input and the default methods' maps
-    labels = one_row(header.locator("[data-testid=stMarkdownContainer]"))
-    assert len(labels) == len(images)
+    labels = one_row(grid.locator("[role=columnheader]"))
+    assert len(labels) >= 4, labels  # the input and the default methods' maps
+    first = grid.locator("figure img")
+    on_screen(first.first)
+    images = [first.nth(k).bounding_box() for k in range(len(labels))]
+    assert all(b is not None for b in images)
+    assert max(b["y"] for b in images) - min(b["y"] for b in images) < 2, images
     for label, image in zip(labels, images, strict=True):
         assert abs(label["x"] - image["x"]) < 2, (label, image)
         assert label["x"] >= 0 and image["x"] + image["width"] <= WIDTH + 0.5, image

@@ -46,8 +46,9 @@ def test_selected_dot_opens_the_detail_panel(app_test: Callable[..., Any], needs
     at.session_state["quadrant_selected"] = "no-such-image"
     at.run()  # an unknown id is ignored
     assert "Click a dot" in texts(at)
-    # an image id from the image-grid view (each thumbnail carries its id as its title)
-    image_id = re.search(r'title="([^"]+_wm)"', texts(at)).group(1)  # type: ignore[union-attr]
+    # a watermarked photo's id, from the "Pin a photo" box ("quadrant · id · share")
+    pins = at.selectbox(key="quadrant_pick").options
+    image_id = next(re.search(r" · (\S+_wm) · ", o).group(1) for o in pins if "_wm · " in o)  # type: ignore[union-attr]
     at.session_state["quadrant_selected"] = image_id
     at.run()
     no_exception(at)
@@ -63,12 +64,17 @@ def test_quadrants_model_switch_and_image_grid(app_test: Callable[..., Any], nee
     at.segmented_control(key="quadrant_model").set_value("normal").run()
     no_exception(at)
     assert "Normal" in texts(at)
-    grid = [str(m.value) for m in at.markdown if "correct" in str(m.value)]
-    assert len(grid) == 4
-    at.segmented_control(key="quadrant_overlay").set_value("input").run()
-    no_exception(at)
     needs_trained(zoo)
     table = at.dataframe[0].value
+    assert not [m for m in at.markdown if "correct" in str(m.value)]  # the image grid's tab is closed: not drawn
+    at.session_state["quadrant_tab"] = "Image grid"  # a click on the tab (the browser's test clicks it)
+    at.run()
+    no_exception(at)
+    grid = [str(m.value) for m in at.markdown if "correct" in str(m.value)]
+    assert len(grid) == 4
+    assert sum(str(h.value).count("<img ") for h in at.html) == 200  # every photo, one gallery per quadrant
+    at.segmented_control(key="quadrant_overlay").set_value("input").run()
+    no_exception(at)
     assert table.loc["cats with watermark", "images"] == 50
 
 
