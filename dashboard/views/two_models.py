@@ -20,6 +20,7 @@ from dashboard.common.lessons import two_model_scores, two_models_lesson, two_mo
 from dashboard.common.models import CLASSES, predict_set, require_models, title
 from dashboard.common.photos import require_data
 from dashboard.common.widgets import thumbnails
+from saliency_core.data.builtin import is_builtin
 
 MODELS = ("normal", "watermark-100")
 N_PER_CLASS = 25  # 25 cats + 25 dogs = the explorable's 50 test images
@@ -37,8 +38,8 @@ st.markdown(
 )
 two_models_question()
 
-require_data()
-require_models(*MODELS, load=False)  # the built-in photos' predictions ship with the app
+# The built-in photos' predictions ship with the app: no model to load (other photos: loaded, or a message)
+require_models(*MODELS, load=not is_builtin(require_data()))
 
 choice = st.segmented_control(
     "Test images", options=list(SETS), format_func=SETS.get, key=SET_KEY, default="watermarked",
