@@ -66,15 +66,15 @@ def four_by_seven(page: Any) -> None:
 INTERACTIONS: list[tuple[str, str, Callable[[Any], None] | None, str, str]] = [
     ("two_models", "switch to the clean set", None, ".st-key-two_models_set button:has-text('Clean')",
      ".st-key-two_models_set button:has-text('cats watermarked')"),
-    ("occlusion", "pick another photo", None, ".st-key-occlusion_strip_pick_2 button",
-     ".st-key-occlusion_strip_pick_1 button"),
+    ("occlusion", "pick another photo", None, ".st-key-occlusion_strip_strip .sl-ps-pick[data-index='2']",
+     ".st-key-occlusion_strip_strip .sl-ps-pick[data-index='1']"),
     ("occlusion", "hide a cell (6x6)", None, ".sl-occ-cell[data-cell='14']", ".sl-occ-cell[data-cell='14']"),
     ("occlusion", "hide a cell (18x18)", lambda page: slider_to_end(page, "occlusion_n"),
      ".sl-occ-cell[data-cell='150']", ".sl-occ-cell[data-cell='150']"),
-    ("gradients", "pick another photo", None, ".st-key-gradients_image_pick_2 button",
-     ".st-key-gradients_image_pick_1 button"),
-    ("gradients", "another photo, 4 models x 7 methods", four_by_seven, ".st-key-gradients_image_pick_2 button",
-     ".st-key-gradients_image_pick_1 button"),
+    ("gradients", "pick another photo", None, ".st-key-gradients_image_strip .sl-ps-pick[data-index='2']",
+     ".st-key-gradients_image_strip .sl-ps-pick[data-index='1']"),
+    ("gradients", "another photo, 4 models x 7 methods", four_by_seven, ".st-key-gradients_image_strip .sl-ps-pick[data-index='2']",
+     ".st-key-gradients_image_strip .sl-ps-pick[data-index='1']"),
     ("mystery", "shuffle the photos", None, ".st-key-mystery_shuffle button", ".st-key-mystery_shuffle button"),
 ]
 
