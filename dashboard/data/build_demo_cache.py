@@ -117,7 +117,8 @@ def record_page_results(out: Path | None = None) -> Path:
         app = str(ROOT / "dashboard" / "app.py")
         strip = build_demo_set(str(root), 3, "pairs", "pairs", 0).ids[:12]  # occlusion_pairs(6)
         runs: list[tuple[str, dict[str, object]]] = [
-            *[("views/occlusion.py", {"occlusion_image": image_id}) for image_id in strip],
+            *[("views/occlusion.py", {"occlusion_image": image_id, "occlusion_tab": tab})
+              for image_id in strip for tab in ("Manual", "Automatic")],  # only the open tab runs
             ("views/beyond.py", {}), ("views/quadrants.py", {})]
         for page, state in runs:
             at = AppTest.from_file(app, default_timeout=600)

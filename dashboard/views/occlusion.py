@@ -47,6 +47,7 @@ IMAGE_KEY = "occlusion_image"     # id of the chosen image ("upload" for the upl
 CELLS_KEY = "occluded_cells"      # the cumulative set of hidden cells (list of cell indices)
 GRID_KEY = "occlusion_n"
 AUTO_KEY = "occlusion_auto_n"
+TAB_KEY = "occlusion_tab"
 UPLOAD_KEY = "occlusion_upload"
 UPLOADED = "occlusion_uploaded"   # (sha256, name, tensor [3,128,128]) of a validated upload
 COMPONENT_KEY = "occlusion_grid"
@@ -142,7 +143,8 @@ else:
     image = pairs.image(idx)
     caption = f"{pairs.labels[idx]} photo {pairs.ids[idx]}" + (" with a watermark" if pairs.watermarked[idx] else "")
 
-manual, automatic = st.tabs(["Manual", "Automatic"])
+# Only the open tab runs (``on_change="rerun"``): the automatic maps are drawn when asked for
+manual, automatic = st.tabs(["Manual", "Automatic"], key=TAB_KEY, on_change="rerun")
 
 
 def sweeps(g: object, cells: list[int], text: str, where: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -212,8 +214,9 @@ def manual_panel() -> None:
         st.button("Show the whole image again", on_click=_clear_cells, key="occlusion_clear")
 
 
-with manual:
-    manual_panel()
+if manual.open:
+    with manual:
+        manual_panel()
 
 
 # --------------------------------------------------------------------------------------- automatic
@@ -275,8 +278,9 @@ def automatic_panel() -> None:
                          caption=f"{choice.title}: occlusion attribution", width=DISPLAY)
 
 
-with automatic:
-    automatic_panel()
+if automatic.open:
+    with automatic:
+        automatic_panel()
 
 # The lesson measures (four 18×18 sweeps, ~2 s the first time per photo, cached): last, so the
 # page's own content is already on screen while it runs.

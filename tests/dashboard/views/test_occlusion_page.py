@@ -95,18 +95,26 @@ def test_every_grid_size_from_2_to_18_is_offered_and_works(app_test: Callable[..
                                                             zoo: bool) -> None:
     at = app_test(OCCLUSION)
     assert [int(o) for o in at.select_slider(key="occlusion_n").options] == list(range(2, 19))
-    assert [int(o) for o in at.select_slider(key="occlusion_auto_n").options] == list(range(2, 19))
     for n in (14, 17, 18):  # sizes that no whole-pixel square window can tile 128 px with
+        at.session_state["occlusion_tab"] = "Manual"
+        at.run()
         at.select_slider(key="occlusion_n").set_value(n).run()
-        at.select_slider(key="occlusion_auto_n").set_value(n).run()
         no_exception(at)
         assert len(at.multiselect(key="occluded_cells").options) == n * n
+        at.session_state["occlusion_tab"] = "Automatic"  # a click on the tab (the browser tests click it)
+        at.run()
+        assert [int(o) for o in at.select_slider(key="occlusion_auto_n").options] == list(range(2, 19))
+        at.select_slider(key="occlusion_auto_n").set_value(n).run()
+        no_exception(at)
         captions = [c.caption for img in at.image for c in img.proto.imgs if c.caption]
         assert any(f"each of {n}×{n} cells hidden" in c for c in captions)
 
 
 def test_automatic_maps_and_another_image(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
     at = app_test(OCCLUSION)
+    assert "occlusion_auto_n" not in [s.key for s in at.select_slider]  # the Automatic tab is closed: not run
+    at.session_state["occlusion_tab"] = "Automatic"  # a click on the tab
+    at.run()
     captions = [c for img in at.image for c in img.proto.imgs for c in [c.caption] if c]
     assert any("P(dog)" in c for c in captions)
     assert any("occlusion attribution" in c for c in captions)
@@ -184,7 +192,7 @@ def test_each_automatic_grid_downloads_as_png_and_csv(app_test: Callable[..., An
     from dashboard.common.demo_sets import occlusion_pairs
     from saliency_core import cell_grid
 
-    at = app_test(OCCLUSION)
+    at = app_test(OCCLUSION, state={"occlusion_tab": "Automatic"})
     no_exception(at)
     image = occlusion_pairs(6).images[1]  # the page's default photo
     g = cell_grid(6, 128)  # the automatic grid's default size
