@@ -264,6 +264,11 @@ def occlusion_pairs(n: int = 6) -> DemoSet:
     return _guarded(lambda: _pairs(root, n))
 
 
+def pairs_at(root: str, n: int = 6) -> DemoSet:
+    """:func:`occlusion_pairs` of the photos at ``root``, without a page: for the warm-up thread."""
+    return _pairs(root, n)
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _pairs(root: str, n: int) -> DemoSet:
     # once per server: a subset is a copy, and every run of two pages asks for it

@@ -1,14 +1,16 @@
 """Warm a new server up in the background: what the story's pages need, loaded before they ask.
 
 A new server (a restart, a hosted demo waking up) has nothing loaded: not PyTorch, not the zoo,
-not the decoded demo photos. The first page a reader sees (the introduction) needs none of that,
-so ``dashboard/app.py`` calls :func:`start` on every run and the first one starts one thread, which
+not the decoded demo photos. The first page a reader sees (the introduction) needs none of that.
+``dashboard/server.py`` calls :func:`start` when the server starts (and ``dashboard/app.py`` on
+every run, for the bare script; only the first call starts anything), which starts one thread that
 loads in story order through the same cached functions the pages call: PyTorch and the library,
-the test sets and thumbnails of the Two models page (the page a reader opens second), its two models, the
-Occlusion strip and its lesson's timing, the Quadrants table of the default model, the other zoo
-models. Streamlit computes a cached value once, so a page that needs a value the thread is still
-computing waits for it instead of computing it twice. The thread touches no session and draws
-nothing; a failure is logged and ends it (the pages then compute as they would have anyway).
+the test sets and thumbnails of the Two models page (the page a reader opens second), its two
+models, the Occlusion strip and its lesson's timing, the Gradients page's maps
+(``gradient_view``), the Quadrants table of the default model, the other zoo models. Streamlit
+computes a cached value once, so a page that needs a value the thread is still computing waits
+for it instead of computing it twice. The thread touches no session and draws nothing; a failure
+is logged and ends it (the pages then compute as they would have anyway).
 
 ``SALIENCY_WARMUP=0`` turns it off, and the pages' own background prefetching with it (Mystery
 models computes every batch's maps for its Shuffle button): the tests do, so that no background
@@ -74,7 +76,8 @@ def _run() -> None:
 
 def warm() -> None:
     """Load and compute, in the order the story's pages need it (see the module's docstring)."""
-    from dashboard.common.demo_sets import demo_set_at
+    from dashboard.common import gradient_view
+    from dashboard.common.demo_sets import demo_set_at, pairs_at
     from dashboard.common.lessons import occlusion_cost
     from dashboard.common.models import load_zoo_model, model_fingerprint, predict_set, zoo_names
     from dashboard.common.photos import default_status
@@ -104,6 +107,7 @@ def warm() -> None:
     if all(name in names for name in story):
         demo_set_at(root, 3, "pairs", "pairs")  # the Occlusion and Gradients strip
         occlusion_cost("watermark-100", 18, FRAME)  # the Occlusion lesson's live timing (~1 s)
+        gradient_view.warm(pairs_at(root, 6))  # the Gradients page's maps (~1 s)
         # The Quadrants table (read from the shipped file for the built-in photos, else computed)
         quadrants = demo_set_at(root, N_PER_QUADRANT, "both", "both")
         quadrant_results("watermark-100", tuple(quadrants.key), model_fingerprint("watermark-100"), quadrants)

@@ -21,6 +21,7 @@ from dashboard.common.chips import chip_for
 from dashboard.common.demo_sets import occlusion_pairs
 from dashboard.common.downloads import csv_download, png_download
 from dashboard.common.explanations import saliency_map
+from dashboard.common import gradient_view
 from dashboard.common.gallery import figure_grid_html
 from dashboard.common.lessons import gradients_lesson, gradients_question
 from dashboard.common.method_help import help_rows, help_text
@@ -57,13 +58,13 @@ OPTIONS: dict[str, dict[str, object]] = {
     "smoothgrad": {"samples": 24, "seed": 0},
     "integrated_gradients": {"steps": 32},
 }
-DEFAULT_MODELS = ["normal", "watermark-100"]
-DEFAULT_METHODS = ["vanilla_gradient", "gradient_squared", "grad_cam"]
+DEFAULT_MODELS = list(gradient_view.MODELS)
+DEFAULT_METHODS = list(gradient_view.METHODS)
 IMAGE_KEY = "gradients_image"
 DISPLAY = 256
 PATCH = 12  # the arrows view's patch, in model-frame pixels
 TOP_FRACTION = 0.005  # "the top 0.5% pixels", as the explorable's quadrant plots count them
-CAT = CLASSES.index("cat")
+CAT = gradient_view.CAT
 LABELS = {**METHOD_LABELS, "signed_gradient": "Signed gradient", "smoothgrad_squared": "SmoothGrad squared",
           "gradient_x_input": "Gradient × input"}
 
@@ -80,7 +81,7 @@ pairs = occlusion_pairs(6)
 available = [c.key for c in model_choices(zoo_names() or DEFAULT_MODELS)]  # the zoo, then this session's upload
 titles = {c.key: c.title for c in model_choices(zoo_names() or DEFAULT_MODELS)}
 
-idx = image_strip(pairs, IMAGE_KEY, default=1)
+idx = image_strip(pairs, IMAGE_KEY, default=gradient_view.PHOTO)
 image = pairs.image(idx)
 image_key = (*pairs.key, pairs.ids[idx])
 
@@ -210,10 +211,10 @@ st.markdown(
     "(log P(cat) − log P(dog)), summed over the colour channels. "
     f"<span style='color:{CAT_COLOUR}'>**Orange**</span>: brightening the pixel pushes toward cat; "
     f"<span style='color:{DOG_COLOUR}'>**purple**</span>: toward dog.", unsafe_allow_html=True)
-arrow_models = zoo_models or ["watermark-100"]  # the signed cat/dog gradient: the zoo's models
+arrow_models = zoo_models or [gradient_view.SIGNED_MODEL]  # the signed cat/dog gradient: the zoo's models
 require_models(*arrow_models)
 arrow_model = st.selectbox("Model", arrow_models,
-                           index=arrow_models.index("watermark-100") if "watermark-100" in arrow_models else 0,
+                           index=arrow_models.index(gradient_view.SIGNED_MODEL) if gradient_view.SIGNED_MODEL in arrow_models else 0,
                            format_func=title, key="gradients_arrow_model")
 signed = saliency_map(arrow_model, image_key, image, "signed_gradient", target=CAT)
 frame = signed.shape[0]
@@ -258,13 +259,13 @@ st.caption(
     "see where a model looks, as the explorable's quadrant plots do. One image four ways (Watermark "
     "model, a watermarked cat):"
 )
-require_models("watermark-100")
-foot = pairs.ids.index(next(i for i in pairs.ids if i.endswith("_wm")))
+FOOT_MODEL = gradient_view.FOOTNOTE_MODEL
+require_models(FOOT_MODEL)
+foot = gradient_view.footnote_photo(pairs.ids)
 foot_image = pairs.image(foot)
 foot_key = (*pairs.key, pairs.ids[foot])
-foot_maps = {method: saliency_map("watermark-100", foot_key, foot_image, method)
-             for method in ("vanilla_gradient", "gradient_squared")}
-foot_signed = saliency_map("watermark-100", foot_key, foot_image, "signed_gradient", target=CAT)
+foot_maps = {method: saliency_map(FOOT_MODEL, foot_key, foot_image, method) for method in gradient_view.FOOTNOTE_METHODS}
+foot_signed = saliency_map(FOOT_MODEL, foot_key, foot_image, "signed_gradient", target=CAT)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

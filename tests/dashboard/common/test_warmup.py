@@ -75,6 +75,16 @@ def test_it_fills_the_caches_the_pages_read(monkeypatch: pytest.MonkeyPatch, tmp
     assert len(table) == len(demo)  # in the page's cache, filled by the warm-up
     cost = occlusion_cost("watermark-100", 18, 128)  # the timing the Occlusion lesson quotes
     assert cost.passes == 18 * 18 + 1 and cost.grid_seconds > 0 and cost.gradient_seconds > 0
+    # the Gradients page's default maps: in the cache, so nothing is explained again
+    from dashboard.common import explanations, gradient_view
+    from dashboard.common.demo_sets import pairs_at
+
+    monkeypatch.setattr(explanations, "explain_locked", no_disk)
+    pairs = pairs_at(str(builtin_dir()))
+    key = (*pairs.key, pairs.ids[gradient_view.PHOTO])
+    for name in gradient_view.MODELS:
+        for method in gradient_view.METHODS:
+            assert explanations.saliency_map(name, key, pairs.image(gradient_view.PHOTO), method).shape == (128, 128)
 
 
 def test_background_threads_do_not_flood_the_log(caplog: pytest.LogCaptureFixture) -> None:
