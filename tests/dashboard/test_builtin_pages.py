@@ -35,8 +35,9 @@ def test_every_page_runs_on_the_builtin_photos(app_test: Callable[..., Any], zoo
     sidebar = sidebar_text(at)
     assert "Built-in photos (Oxford-IIIT Pet, CC BY-SA 4.0): 880 photos" in sidebar
     assert "ATTRIBUTION.md" in sidebar and not at.sidebar.warning
-    if page in STORY_PAGES:  # the story is told with photos (st.image, or a gallery of data URIs)
-        assert at.image or any("data:image/" in str(m.value) for m in [*at.markdown, *at.html])
+    if page in STORY_PAGES:  # the story is told with photos (st.image, or data URIs in HTML or a component)
+        assert at.image or any("data:image/" in str(m.value) for m in [*at.markdown, *at.html]) \
+            or any("data:image/" in c.proto.json for c in at.get("bidi_component"))
 
 
 def test_the_sidebar_offers_the_builtin_photos_beside_saliency_data(
