@@ -266,7 +266,6 @@ def scatter_panel(df: pd.DataFrame, model: str) -> None:
             st.button("Unpin", key="quadrant_unpin", on_click=lambda: st.session_state.update({SELECTED_KEY: None}))
 
 
-
 def scatter_tab(df: pd.DataFrame) -> None:
     """The beeswarm, its detail panel and the lessons told from it."""
     scatter_panel(df, model)

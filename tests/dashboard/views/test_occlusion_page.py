@@ -126,7 +126,6 @@ def test_automatic_maps_and_another_image(app_test: Callable[..., Any], needs_da
     assert at.session_state["occlusion_strip"] == _pair_id(2)  # the strip follows the chosen photo
 
 
-
 def test_upload_a_bad_file_is_a_plain_error(app_test: Callable[..., Any], needs_data: Path, zoo: bool) -> None:
     at = app_test(OCCLUSION)
     at.file_uploader(key="occlusion_upload").set_value(("broken.png", b"not an image", "image/png")).run()
