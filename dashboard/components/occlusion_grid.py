@@ -20,6 +20,8 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.components import trigger_value
+
 NAME = "saliency_lab_occlusion_grid"
 
 CSS = """
@@ -227,12 +229,7 @@ def occlusion_grid(
 
 def clicked_cell(key: str) -> int | None:
     """The cell index of the click that triggered the current callback (None when none)."""
-    state = st.session_state.get(key)
-    value = None
-    if state is not None:
-        value = state.get("toggle") if hasattr(state, "get") else getattr(state, "toggle", None)
-    if isinstance(value, dict):
-        value = value.get("cell")
+    value = trigger_value(key, "toggle", "cell")
     try:
         return None if value is None else int(value)
     except (TypeError, ValueError):

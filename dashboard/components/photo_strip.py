@@ -15,6 +15,8 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.components import trigger_value
+
 NAME = "saliency_lab_photo_strip"
 
 CSS = """
@@ -83,12 +85,7 @@ def photo_strip(*, uris: Sequence[str], labels: Sequence[str], titles: Sequence[
 
 def picked_index(key: str) -> int | None:
     """The index of the photo whose click triggered the current callback (None when unreadable)."""
-    state = st.session_state.get(key)
-    value = None
-    if state is not None:
-        value = state.get("pick") if hasattr(state, "get") else getattr(state, "pick", None)
-    if isinstance(value, dict):
-        value = value.get("index")
+    value = trigger_value(key, "pick", "index")
     try:
         return int(value) if value is not None else None
     except (TypeError, ValueError):

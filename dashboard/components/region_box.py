@@ -14,6 +14,8 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.components import trigger_value
+
 NAME = "saliency_lab_region_box"
 
 CSS = """
@@ -133,12 +135,7 @@ def region_box(*, image_uri: str, width: int, height: int, box: Sequence[int] | 
 
 def drawn_box(key: str) -> tuple[int, int, int, int] | None:
     """The box (x0, y0, x1, y1 in photo pixels) of the drag that triggered the current callback."""
-    state = st.session_state.get(key)
-    value = None
-    if state is not None:
-        value = state.get("box") if hasattr(state, "get") else getattr(state, "box", None)
-    if isinstance(value, dict):
-        value = value.get("box")
+    value = trigger_value(key, "box", "box")
     if not isinstance(value, (list, tuple)) or len(value) != 4:
         return None
     try:
