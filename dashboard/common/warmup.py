@@ -107,7 +107,7 @@ def warm() -> None:
     if all(name in names for name in story):
         demo_set_at(root, 3, "pairs", "pairs")  # the Occlusion and Gradients strip
         occlusion_cost("watermark-100", 18, FRAME)  # the Occlusion lesson's live timing (~1 s)
-        gradient_view.warm(pairs_at(root, 6))  # the Gradients page's maps (~1 s)
+        gradient_view.warm(pairs_at(root, 6))  # the Gradients page's 10 maps (~0.2 s)
         # The Quadrants table (read from the shipped file for the built-in photos, else computed)
         quadrants = demo_set_at(root, N_PER_QUADRANT, "both", "both")
         quadrant_results("watermark-100", tuple(quadrants.key), model_fingerprint("watermark-100"), quadrants)
